@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of privdomain against named peer libraries (``make bench``)."""
