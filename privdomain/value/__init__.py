@@ -1,0 +1,50 @@
+"""Value per customer: RFM summaries, buy-till-you-die models, spend, and lifetime value.
+
+A lifetimes-compatible toolkit, exact and fast:
+
+- :func:`rfm_summary`, :func:`rfm_summary_from_snapshot` and :func:`calibration_holdout` turn
+  purchases into the (frequency, recency, T, monetary value) summary the models need;
+- :class:`BetaGeo`, :class:`ModifiedBetaGeo` and :class:`ParetoNBD` model repeat purchases and
+  dropout (P(alive), expected purchases);
+- :class:`GammaGamma` models spend per purchase;
+- :func:`customer_lifetime_value` combines them into discounted value per customer.
+"""
+
+from __future__ import annotations
+
+from privdomain.value._repeat_model import SimulatedPurchases
+from privdomain.value.beta_geo import BetaGeo
+from privdomain.value.clv import (
+    CustomerValue,
+    SpendModel,
+    TransactionModel,
+    customer_lifetime_value,
+)
+from privdomain.value.gamma_gamma import GammaGamma
+from privdomain.value.holdout import CalibrationHoldout, calibration_holdout
+from privdomain.value.modified_beta_geo import ModifiedBetaGeo
+from privdomain.value.pareto_nbd import ParetoNBD
+from privdomain.value.summary import (
+    RFMSummary,
+    SnapshotLike,
+    rfm_summary,
+    rfm_summary_from_snapshot,
+)
+
+__all__ = [
+    "BetaGeo",
+    "CalibrationHoldout",
+    "CustomerValue",
+    "GammaGamma",
+    "ModifiedBetaGeo",
+    "ParetoNBD",
+    "RFMSummary",
+    "SimulatedPurchases",
+    "SnapshotLike",
+    "SpendModel",
+    "TransactionModel",
+    "calibration_holdout",
+    "customer_lifetime_value",
+    "rfm_summary",
+    "rfm_summary_from_snapshot",
+]

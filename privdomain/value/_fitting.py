@@ -1,0 +1,268 @@
+"""Maximum likelihood on log-parameters: validation, weighting, optimisation, standard errors.
+
+Every model here has positive parameters, so the optimiser works on their logarithms (no bounds
+needed in practice, natural scaling) with the model's analytic gradient. L-BFGS-B does the
+search; a few Newton steps on a finite-difference Hessian of the analytic gradient then polish
+the optimum to machine precision, and the same Hessian gives the standard errors. Nothing is
+random: the starting point is computed from the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize
+
+from privdomain.errors import ConvergenceError, EmptyPoolError, NotFittedError, ValidationError
+
+__all__ = [
+    "FitResult",
+    "RepeatData",
+    "as_float_array",
+    "check_fitted",
+    "maximize_log_likelihood",
+    "unique_rows",
+]
+
+FloatArray = NDArray[np.float64]
+# Returns the per-row log-likelihood and its gradient in the *natural* parameters (n, k).
+RowLogLik = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+_LOG_BOUND = 30.0  # parameters stay within e^-30 .. e^30, far beyond any meaningful fit
+_GRAD_TOL = 1e-6  # per-customer gradient norm (log-parameters) accepted as an optimum
+
+
+def as_float_array(values: ArrayLike, name: str) -> FloatArray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{name} must be numbers: {exc}") from exc
+    if arr.ndim > 1:
+        raise ValidationError(f"{name} must be a scalar or one-dimensional, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValidationError(f"{name} contains NaN or infinite values")
+    return np.atleast_1d(arr)
+
+
+def check_repeat_inputs(
+    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validate (frequency, recency, T) as the repeat-purchase models need them; broadcast."""
+    x = as_float_array(frequency, "frequency")
+    tx = as_float_array(recency, "recency")
+    age = as_float_array(T, "T")
+    try:
+        x, tx, age = np.broadcast_arrays(x, tx, age)
+    except ValueError as exc:
+        raise ValidationError(
+            f"frequency, recency and T must have matching lengths, got "
+            f"{x.shape[0]}, {tx.shape[0]} and {age.shape[0]}"
+        ) from exc
+    if (x < 0).any() or (tx < 0).any() or (age < 0).any():
+        raise ValidationError("frequency, recency and T must not be negative")
+    if (x != np.round(x)).any():
+        raise ValidationError("frequency must hold whole numbers of repeat purchases")
+    # Unit conversions (days to weeks...) may leave recency a rounding error above T.
+    slack = 1e-9 * np.maximum(age, 1.0)
+    late = tx > age + slack
+    if late.any():
+        i = int(np.argmax(late))
+        raise ValidationError(
+            f"recency > T for {int(late.sum())} customers (first: recency={tx[i]!r}, "
+            f"T={age[i]!r}); the last purchase cannot come after the end of observation"
+        )
+    if (tx[x == 0] != 0).any():
+        raise ValidationError("recency must be 0 where frequency is 0 (no repeat purchase)")
+    return x, np.minimum(tx, age), age
+
+
+def as_weights(weights: ArrayLike | None, n: int) -> FloatArray:
+    if weights is None:
+        return np.ones(n)
+    w = as_float_array(weights, "weights")
+    if w.shape[0] != n:
+        raise ValidationError(f"weights must have one entry per customer ({n}), got {w.shape[0]}")
+    if (w < 0).any():
+        raise ValidationError("weights must not be negative")
+    if not w.sum() > 0:
+        raise ValidationError("weights must not all be zero")
+    return w
+
+
+def unique_rows(
+    columns: tuple[FloatArray, ...], weights: FloatArray
+) -> tuple[tuple[FloatArray, ...], FloatArray]:
+    """Collapse identical rows, summing their weights: a fit then costs its distinct rows."""
+    order = np.lexsort(columns[::-1])
+    sorted_cols = tuple(c[order] for c in columns)
+    new = np.ones(order.shape[0], dtype=bool)
+    if order.shape[0] > 1:
+        new[1:] = np.any([np.diff(c) != 0 for c in sorted_cols], axis=0)
+    starts = np.flatnonzero(new)
+    group = np.cumsum(new) - 1
+    w = np.bincount(group, weights=weights[order], minlength=starts.shape[0]).astype(np.float64)
+    keep = w > 0
+    return tuple(c[starts][keep] for c in sorted_cols), w[keep]
+
+
+@attrs.frozen
+class RepeatData:
+    """Distinct (frequency, recency, T) rows with weights, and the distinct frequencies."""
+
+    x: FloatArray
+    tx: FloatArray
+    T: FloatArray
+    weights: FloatArray
+    x_values: FloatArray  # distinct frequencies: special functions are evaluated once each
+    x_index: NDArray[np.intp]
+
+    @classmethod
+    def build(
+        cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None
+    ) -> RepeatData:
+        x, tx, age = check_repeat_inputs(frequency, recency, T)
+        if x.shape[0] == 0:
+            raise EmptyPoolError("cannot fit a model on zero customers")
+        w = as_weights(weights, x.shape[0])
+        if not (w * x).sum() > 0:
+            raise ValidationError(
+                "no customer has a repeat purchase (all frequencies are 0): the purchase "
+                "and dropout rates cannot be told apart"
+            )
+        (x, tx, age), w = unique_rows((x, tx, age), w)
+        x_values, x_index = np.unique(x, return_inverse=True)
+        return cls(x, tx, age, w, x_values, x_index.reshape(-1))
+
+
+@attrs.frozen
+class FitResult:
+    params: FloatArray
+    log_likelihood: float
+    standard_errors: FloatArray
+    n_iter: int
+
+
+def _hessian(grad: Callable[[FloatArray], FloatArray], theta: FloatArray) -> FloatArray:
+    k = theta.shape[0]
+    h = 1e-5
+    hess = np.empty((k, k))
+    for j in range(k):
+        step = np.zeros(k)
+        step[j] = h
+        hess[:, j] = (grad(theta + step) - grad(theta - step)) / (2 * h)
+    return 0.5 * (hess + hess.T)
+
+
+def maximize_log_likelihood(
+    row_loglik: RowLogLik,
+    weights: FloatArray,
+    initial: FloatArray,
+    *,
+    names: tuple[str, ...],
+    penalizer_coef: float,
+    max_iter: int,
+    model: str,
+) -> FitResult:
+    """Maximise ``sum(weights * loglik)`` over positive parameters, starting at ``initial``."""
+    total = float(weights.sum())
+
+    def objective(log_theta: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(log_theta)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ll, grad = row_loglik(theta)
+            value = -float(weights @ ll) / total
+            g = -(weights @ grad) * theta / total
+        if penalizer_coef:
+            value += penalizer_coef * float(theta @ theta)
+            g = g + 2.0 * penalizer_coef * theta * theta
+        if not np.isfinite(value) or not np.isfinite(g).all():
+            # Steer the line search away from parameters where the likelihood breaks down.
+            return np.inf, np.zeros_like(log_theta)
+        return value, g
+
+    def gradient(log_theta: FloatArray) -> FloatArray:
+        return objective(log_theta)[1]
+
+    start = np.log(initial)
+    res = optimize.minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * start.shape[0],
+        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+    )
+    log_theta = np.asarray(res.x, dtype=np.float64)
+    value, g = objective(log_theta)
+    n_iter = int(res.nit)
+    # Newton polish: L-BFGS-B stops at ~1e-8 relative; a few exact-ish steps reach the optimum.
+    hess = _hessian(gradient, log_theta)
+    for _ in range(8):
+        if np.max(np.abs(g)) < 1e-12:
+            break
+        try:
+            step = -np.linalg.solve(hess, g)
+        except np.linalg.LinAlgError:
+            break
+        candidate = np.clip(log_theta + step, -_LOG_BOUND, _LOG_BOUND)
+        cand_value, cand_g = objective(candidate)
+        if not cand_value <= value + 1e-15 * abs(value):
+            break
+        log_theta, value, g = candidate, cand_value, cand_g
+        hess = _hessian(gradient, log_theta)
+        n_iter += 1
+    if not np.isfinite(value) or np.max(np.abs(g)) > _GRAD_TOL:
+        raise ConvergenceError(
+            f"{model} fit did not converge (gradient {np.max(np.abs(g)):.2e} after {n_iter} "
+            f"iterations: {res.message}); check the data's units or set penalizer_coef"
+        )
+    at_bound = np.abs(log_theta) >= _LOG_BOUND - 1e-6
+    if at_bound.any():
+        bad = ", ".join(n for n, b in zip(names, at_bound, strict=True) if b)
+        raise ConvergenceError(
+            f"{model} fit ran off to the edge of the parameter space ({bad}); the data do not "
+            f"identify the model: set penalizer_coef or use a simpler model"
+        )
+    theta = np.exp(log_theta)
+    ll, _ = row_loglik(theta)
+    log_likelihood = float(weights @ ll)
+    # Covariance of the log-parameters is the inverse observed information; delta method after.
+    with np.errstate(invalid="ignore"):
+        try:
+            cov = np.linalg.inv(hess * total)
+            se = theta * np.sqrt(np.diag(cov))
+        except np.linalg.LinAlgError:
+            se = np.full_like(theta, np.nan)
+    return FitResult(theta, log_likelihood, se, n_iter)
+
+
+def check_fitted(model: Any, attribute: str = "params_") -> None:
+    if not hasattr(model, attribute):
+        raise NotFittedError(
+            f"this {type(model).__name__} is not fitted yet; call fit(...) or "
+            f"{type(model).__name__}.from_params(...) first"
+        )
+
+
+def params_dict(names: tuple[str, ...], values: FloatArray) -> dict[str, float]:
+    return {n: float(v) for n, v in zip(names, values, strict=True)}
+
+
+def params_from_mapping(
+    names: tuple[str, ...], params: Mapping[str, float], model: str
+) -> FloatArray:
+    missing = sorted(set(names) - set(params))
+    extra = sorted(set(params) - set(names))
+    if missing or extra:
+        raise ValidationError(
+            f"{model} parameters are {names}; "
+            f"missing {missing or 'none'}, unknown {extra or 'none'}"
+        )
+    values = np.array([float(params[n]) for n in names])
+    if not (np.isfinite(values) & (values > 0)).all():
+        raise ValidationError(f"{model} parameters must be positive and finite, got {dict(params)}")
+    return values

@@ -1,0 +1,146 @@
+"""Validated transaction columns and the vectorised per-customer, per-period aggregation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from privdomain.domain._time import epoch_seconds, epoch_seconds_array
+from privdomain.errors import ValidationError
+from privdomain.value._periods import Period, period_index
+
+__all__ = ["PeriodTotals", "Transactions", "factorize", "offset_seconds", "period_totals"]
+
+
+def offset_seconds(utc_offset: dt.timedelta) -> int:
+    if not isinstance(utc_offset, dt.timedelta):
+        raise ValidationError(f"utc_offset must be a datetime.timedelta, got {utc_offset!r}")
+    seconds = utc_offset.total_seconds()
+    if seconds != int(seconds) or abs(seconds) >= 86_400:
+        raise ValidationError(f"utc_offset must be whole seconds under a day, got {utc_offset}")
+    return int(seconds)
+
+
+def factorize(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """Sorted distinct values and the code of each element."""
+    try:
+        uniques, codes = np.unique(values, return_inverse=True)
+    except TypeError as exc:  # e.g. a mix of str and int ids, which cannot be ordered
+        raise ValidationError(f"customer_ids must be comparable with each other: {exc}") from exc
+    return uniques, codes.reshape(-1).astype(np.int64, copy=False)
+
+
+@attrs.frozen
+class Transactions:
+    """Validated columns of a transaction log: local epoch seconds, customer ids, amounts."""
+
+    customer_ids: NDArray[Any]
+    seconds: NDArray[np.int64]  # epoch seconds shifted by the UTC offset
+    amounts: NDArray[np.float64] | None
+
+    @classmethod
+    def from_columns(
+        cls,
+        customer_ids: ArrayLike,
+        timestamps: Any,
+        amounts: ArrayLike | None,
+        utc_offset: dt.timedelta,
+    ) -> Transactions:
+        ids = np.asarray(customer_ids)
+        if ids.ndim != 1:
+            raise ValidationError(f"customer_ids must be one-dimensional, got shape {ids.shape}")
+        ts = np.asarray(timestamps)
+        if ts.ndim != 1 or ts.shape[0] != ids.shape[0]:
+            raise ValidationError(
+                f"timestamps must be one-dimensional with one entry per customer id "
+                f"({ids.shape[0]}), got shape {ts.shape}"
+            )
+        seconds = epoch_seconds_array(ts) + offset_seconds(utc_offset)
+        money: NDArray[np.float64] | None = None
+        if amounts is not None:
+            try:
+                money = np.asarray(amounts, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"amounts must be numbers: {exc}") from exc
+            if money.shape != ids.shape:
+                raise ValidationError(
+                    f"amounts must have one entry per customer id ({ids.shape[0]}), "
+                    f"got shape {money.shape}"
+                )
+            if not np.isfinite(money).all():
+                raise ValidationError("amounts contain NaN or infinite values")
+        return cls(ids, seconds, money)
+
+    def select(self, mask: NDArray[np.bool_]) -> Transactions:
+        money = None if self.amounts is None else self.amounts[mask]
+        return Transactions(self.customer_ids[mask], self.seconds[mask], money)
+
+
+def instant_seconds(value: Any, utc_offset: int, *, what: str) -> int:
+    """Local epoch seconds of one aware ``datetime`` or ``datetime64``."""
+    return epoch_seconds(value, what=what) + utc_offset
+
+
+@attrs.frozen
+class PeriodTotals:
+    """One row per customer with at least one purchase period, customers in code order."""
+
+    codes: NDArray[np.int64]  # customer code of each row
+    n_periods: NDArray[np.int64]
+    first_period: NDArray[np.int64]
+    last_period: NDArray[np.int64]
+    repeat_total: NDArray[np.float64] | None  # amounts of every period but the first
+
+
+def period_totals(
+    codes: NDArray[np.int64],
+    periods: NDArray[np.int64],
+    amounts: NDArray[np.float64] | None,
+    n_codes: int,
+) -> PeriodTotals:
+    """Distinct purchase periods per customer, with their first and last and the amounts."""
+    if codes.size == 0:
+        empty = np.zeros(0, np.int64)
+        none_or_empty = None if amounts is None else np.zeros(0)
+        return PeriodTotals(empty, empty, empty, empty, none_or_empty)
+    low = int(periods.min())
+    span = int(periods.max()) - low + 1
+    if span * n_codes >= 2**62:  # cannot happen with real calendars; keep the key exact anyway
+        raise ValidationError("timestamps span too many periods to summarise")
+    # One sortable integer per (customer, period): sorting it groups by customer, then by time.
+    key = codes * span + (periods - low)
+    if amounts is None:
+        pair_key = np.unique(key)
+        pair_amount = None
+    else:
+        pair_key, inverse = np.unique(key, return_inverse=True)
+        pair_amount = np.bincount(inverse.reshape(-1), weights=amounts, minlength=pair_key.size)
+    pair_code = pair_key // span
+    pair_period = pair_key % span + low
+    counts = np.bincount(pair_code, minlength=n_codes)
+    has = counts > 0
+    n_periods = counts[has]
+    ends = np.cumsum(n_periods)
+    starts = ends - n_periods
+    repeat_total = None
+    if pair_amount is not None:
+        repeat = np.ones(pair_key.size, dtype=bool)
+        repeat[starts] = False
+        repeat_total = np.bincount(
+            pair_code[repeat], weights=pair_amount[repeat], minlength=n_codes
+        )[has].astype(np.float64)
+    return PeriodTotals(
+        codes=np.flatnonzero(has).astype(np.int64),
+        n_periods=n_periods.astype(np.int64),
+        first_period=pair_period[starts],
+        last_period=pair_period[ends - 1],
+        repeat_total=repeat_total,
+    )
+
+
+def bucket(tx: Transactions, period: Period) -> NDArray[np.int64]:
+    return period_index(tx.seconds, period)

@@ -1,0 +1,193 @@
+"""Calibration/holdout split of a transaction log, to check a model on purchases it never saw."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from privdomain.domain._time import epoch_seconds
+from privdomain.errors import ValidationError
+from privdomain.value._periods import (
+    Period,
+    TimeUnit,
+    check_period,
+    check_time_unit,
+    durations,
+    period_index,
+)
+from privdomain.value._results import frame, html_table, records, text_table
+from privdomain.value._transactions import Transactions, offset_seconds
+from privdomain.value.summary import RFMSummary, _summarise
+
+__all__ = ["CalibrationHoldout", "calibration_holdout"]
+
+_UTC = dt.timedelta(0)
+
+
+@attrs.frozen(eq=False)
+class CalibrationHoldout:
+    """Calibration summary and holdout outcomes, one row per customer seen in calibration.
+
+    Attributes
+    ----------
+    customer_ids : numpy.ndarray
+        Customers with a purchase up to ``calibration_end``, sorted.
+    frequency_cal, recency_cal, T_cal, monetary_value_cal : numpy.ndarray
+        The :class:`RFMSummary` columns over the calibration window.
+    frequency_holdout : numpy.ndarray of float64
+        Distinct purchase periods in the holdout window.
+    monetary_value_holdout : numpy.ndarray of float64 or None
+        Mean amount of the holdout *transactions* (lifetimes' definition), 0 without any.
+    duration_holdout : float
+        Length of the holdout window in ``time_unit`` (between the two ends' periods).
+    """
+
+    customer_ids: NDArray[Any]
+    frequency_cal: NDArray[np.float64]
+    recency_cal: NDArray[np.float64]
+    T_cal: NDArray[np.float64]
+    monetary_value_cal: NDArray[np.float64] | None
+    frequency_holdout: NDArray[np.float64]
+    monetary_value_holdout: NDArray[np.float64] | None
+    duration_holdout: float
+    period: str
+    time_unit: str
+
+    def __len__(self) -> int:
+        return int(self.customer_ids.shape[0])
+
+    @property
+    def calibration(self) -> RFMSummary:
+        """The calibration columns as an :class:`RFMSummary`, ready to fit a model on."""
+        return RFMSummary(
+            customer_ids=self.customer_ids,
+            frequency=self.frequency_cal,
+            recency=self.recency_cal,
+            T=self.T_cal,
+            monetary_value=self.monetary_value_cal,
+            period=self.period,
+            time_unit=self.time_unit,
+        )
+
+    def columns(self) -> dict[str, NDArray[Any]]:
+        """Named columns, in lifetimes' order."""
+        cols: dict[str, NDArray[Any]] = {
+            "customer_id": self.customer_ids,
+            "frequency_cal": self.frequency_cal,
+            "recency_cal": self.recency_cal,
+            "T_cal": self.T_cal,
+        }
+        if self.monetary_value_cal is not None:
+            cols["monetary_value_cal"] = self.monetary_value_cal
+        cols["frequency_holdout"] = self.frequency_holdout
+        if self.monetary_value_holdout is not None:
+            cols["monetary_value_holdout"] = self.monetary_value_holdout
+        cols["duration_holdout"] = np.full(len(self), self.duration_holdout)
+        return cols
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per customer."""
+        return records(self.columns())
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame indexed by ``customer_id``, shaped like lifetimes' result."""
+        return frame(self.columns(), "customer_id")
+
+    def __repr__(self) -> str:
+        title = (
+            f"CalibrationHoldout({len(self)} customers, holdout {self.duration_holdout:g} "
+            f"{self.time_unit})"
+        )
+        return text_table(title, self.columns())
+
+    def _repr_html_(self) -> str:
+        return html_table(repr(self).splitlines()[0], self.columns())
+
+
+def calibration_holdout(
+    customer_ids: ArrayLike,
+    timestamps: Any,
+    amounts: ArrayLike | None = None,
+    *,
+    calibration_end: dt.datetime | np.datetime64,
+    observation_end: dt.datetime | np.datetime64,
+    period: Period = "D",
+    time_unit: TimeUnit = "D",
+    utc_offset: dt.timedelta = _UTC,
+) -> CalibrationHoldout:
+    """Split a transaction log at ``calibration_end`` into a calibration summary and holdout counts.
+
+    Semantics of lifetimes' ``calibration_and_holdout_data``: transactions at or before
+    ``calibration_end`` form the calibration :func:`rfm_summary` (observed up to
+    ``calibration_end``); transactions after it and at or before ``observation_end`` form the
+    holdout, where ``frequency_holdout`` counts distinct purchase periods and
+    ``monetary_value_holdout`` is the mean transaction amount. Customers first seen in the holdout
+    are left out: a model fitted on the calibration window knows nothing about them.
+
+    Parameters
+    ----------
+    customer_ids, timestamps, amounts
+        The transaction log, as for :func:`rfm_summary`.
+    calibration_end, observation_end : datetime or numpy.datetime64
+        Ends of the two windows (inclusive); ``calibration_end`` must come first.
+    period, time_unit, utc_offset
+        As for :func:`rfm_summary`.
+
+    Returns
+    -------
+    CalibrationHoldout
+    """
+    period = check_period(period)
+    time_unit = check_time_unit(time_unit)
+    offset = offset_seconds(utc_offset)
+    cal_end = epoch_seconds(calibration_end, what="calibration_end") + offset
+    obs_end = epoch_seconds(observation_end, what="observation_end") + offset
+    if cal_end >= obs_end:
+        raise ValidationError(
+            f"calibration_end must be before observation_end, got {calibration_end} "
+            f"and {observation_end}"
+        )
+    tx = Transactions.from_columns(customer_ids, timestamps, amounts, utc_offset)
+    ends = period_index(np.array([cal_end, obs_end], dtype=np.int64), period)
+    periods = period_index(tx.seconds, period)
+
+    in_cal = tx.seconds <= cal_end
+    calibration = _summarise(tx.select(in_cal), periods[in_cal], ends[0], period, time_unit)
+
+    in_hold = ~in_cal & (tx.seconds <= obs_end)
+    n = len(calibration)
+    # Holdout customers are looked up among the calibration ids; unseen ones are dropped.
+    hold_ids = tx.customer_ids[in_hold]
+    pos = np.searchsorted(calibration.customer_ids, hold_ids) if n else np.zeros(0, np.int64)
+    pos = np.minimum(pos, max(n - 1, 0))
+    known = (calibration.customer_ids[pos] == hold_ids) if n else np.zeros(0, bool)
+    codes = pos[known].astype(np.int64)
+    hold_periods = periods[in_hold][known]
+    frequency_holdout = np.zeros(n)
+    if codes.size:
+        low = int(hold_periods.min())
+        span = int(hold_periods.max()) - low + 1
+        pairs = np.unique(codes * span + (hold_periods - low))
+        frequency_holdout = np.bincount(pairs // span, minlength=n).astype(np.float64)
+    monetary_holdout = None
+    if tx.amounts is not None:
+        sums = np.bincount(codes, weights=tx.amounts[in_hold][known], minlength=n)
+        counts = np.bincount(codes, minlength=n)
+        monetary_holdout = np.divide(sums, counts, out=np.zeros(n), where=counts > 0)
+    duration = float(durations(ends[1:], ends[:1], period, time_unit)[0])
+    return CalibrationHoldout(
+        customer_ids=calibration.customer_ids,
+        frequency_cal=calibration.frequency,
+        recency_cal=calibration.recency,
+        T_cal=calibration.T,
+        monetary_value_cal=calibration.monetary_value,
+        frequency_holdout=frequency_holdout,
+        monetary_value_holdout=monetary_holdout,
+        duration_holdout=duration,
+        period=period,
+        time_unit=time_unit,
+    )

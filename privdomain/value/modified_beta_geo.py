@@ -1,0 +1,119 @@
+"""MBG/NBD: BG/NBD where a customer may also drop out right after the first purchase."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+
+from privdomain.value._fitting import FloatArray, RepeatData
+from privdomain.value._repeat_model import (
+    RepeatPurchaseModel,
+    as_horizon,
+    broadcast_inputs,
+    broadcast_with_time,
+    shaped,
+)
+
+__all__ = ["ModifiedBetaGeo"]
+
+
+class ModifiedBetaGeo(RepeatPurchaseModel):
+    """The modified BG/NBD model (Batislam, Denizel & Filiztekin, 2007).
+
+    As :class:`BetaGeo`, except that the dropout coin ``p ~ Beta(a, b)`` is also tossed right
+    after the first purchase, so customers without a repeat purchase can be dead too.
+
+    Parameters
+    ----------
+    penalizer_coef : float
+        L2 penalty on the parameters (lifetimes' ``penalizer_coef``); 0 is maximum likelihood.
+    max_iter : int
+        Iteration cap of the optimiser.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``r``, ``alpha``, ``a``, ``b``.
+    log_likelihood_ : float
+        Total log-likelihood at the optimum, in the time unit of the data.
+    standard_errors_ : dict
+        Asymptotic standard errors of the parameters.
+    n_customers_ : float
+        Customers (total weight) the model was fitted on.
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _model_name: ClassVar[str] = "MBG/NBD"
+
+    def _initial_params(self, data: RepeatData) -> FloatArray:
+        rate = float(data.weights @ data.x) / float(data.weights @ np.maximum(data.T, 1e-12))
+        return np.array([1.0, 1.0 / rate, 1.0, 1.0])
+
+    def _row_loglik(self, theta: FloatArray, data: RepeatData) -> tuple[FloatArray, FloatArray]:
+        r, alpha, a, b = theta
+        xv, i, x = data.x_values, data.x_index, data.x
+        lg = (gammaln(r + xv) - gammaln(r))[i]
+        psi_r = (digamma(r + xv) - digamma(r))[i]
+        psi_abx = digamma(a + b + xv + 1)
+        alive = betaln(a, b + xv + 1)[i]
+        alive_a = (digamma(a) - psi_abx)[i]
+        alive_b = (digamma(b + xv + 1) - psi_abx)[i]
+        gone = betaln(a + 1, b + xv)[i]
+        gone_a = (digamma(a + 1) - psi_abx)[i]
+        gone_b = (digamma(b + xv) - psi_abx)[i]
+        log_t = np.log(alpha + data.T)
+        log_tx = np.log(alpha + data.tx)
+        u_alive = alive - (r + x) * log_t
+        u_gone = gone - (r + x) * log_tx
+        mix = np.logaddexp(u_alive, u_gone)
+        w_alive = np.exp(u_alive - mix)
+        w_gone = np.exp(u_gone - mix)
+        ll = lg + r * np.log(alpha) - betaln(a, b) + mix
+        grad = np.empty((x.shape[0], 4))
+        grad[:, 0] = psi_r + np.log(alpha) - w_alive * log_t - w_gone * log_tx
+        grad[:, 1] = r / alpha - (r + x) * (w_alive / (alpha + data.T) + w_gone / (alpha + data.tx))
+        grad[:, 2] = -(digamma(a) - digamma(a + b)) + w_alive * alive_a + w_gone * gone_a
+        grad[:, 3] = -(digamma(b) - digamma(a + b)) + w_alive * alive_b + w_gone * gone_b
+        return ll, grad
+
+    def _draw_customers(
+        self, n: int, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        r, alpha, a, b = self._theta()
+        rate = rng.gamma(r, 1.0 / alpha, n)
+        p = rng.beta(a, b, n)
+        # The first coin is tossed right after the first purchase: zero repeats are possible.
+        cap = rng.geometric(np.maximum(p, 1e-300)).astype(np.float64) - 1
+        return rate, cap, np.full(n, np.inf)
+
+    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
+        """Probability that each customer is still alive at age ``T``."""
+        r, alpha, a, b = self._theta()
+        x, tx, age, shape = broadcast_inputs(frequency, recency, T)
+        log_odds_dead = (
+            np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
+        )
+        return shaped(expit(-log_odds_dead), shape)
+
+    def predict_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> float | FloatArray:
+        """Expected number of purchases in the next ``t`` time units, given each history."""
+        r, alpha, a, b = self._theta()
+        horizon, x, tx, age, shape = broadcast_with_time(t, frequency, recency, T)
+        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
+        z = horizon / (alpha + age + horizon)
+        c = a + b + x
+        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, c, z)
+        return shaped(alive * c / (a - 1) * bracket, shape)
+
+    def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
+        """Expected repeat purchases of a new customer in her first ``t`` time units."""
+        r, alpha, a, b = self._theta()
+        horizon = as_horizon(t)
+        z = horizon / (alpha + horizon)
+        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, a + b, z)
+        return shaped(b / (a - 1) * bracket, np.shape(t))
