@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Any
 
 import attrs
 
@@ -13,7 +12,7 @@ from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
 from privdomain.errors import InvalidRecordError
 
-__all__ = ["AttributeValue", "Customer", "check_id"]
+__all__ = ["AttributeValue", "Customer", "check_id", "optional_id"]
 
 #: What a customer attribute may hold (basic attributes of [004]: gender, age, region, ...).
 AttributeValue = str | int | float | bool | None
@@ -38,7 +37,9 @@ def check_id(value: object, *, what: str = "id") -> str:
     return value
 
 
-def _optional_id(what: str) -> Any:
+def optional_id(what: str) -> Callable[[object], str | None]:
+    """An attrs converter for an optional id field."""
+
     def convert(value: object) -> str | None:
         return None if value is None else check_id(value, what=what)
 
@@ -129,8 +130,8 @@ class Customer:
     )
     tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
     consent: frozenset[Channel] = attrs.field(factory=frozenset, converter=_consent)
-    referrer_id: str | None = attrs.field(default=None, converter=_optional_id("referrer_id"))
-    agent_id: str | None = attrs.field(default=None, converter=_optional_id("agent_id"))
+    referrer_id: str | None = attrs.field(default=None, converter=optional_id("referrer_id"))
+    agent_id: str | None = attrs.field(default=None, converter=optional_id("agent_id"))
 
     def __attrs_post_init__(self) -> None:
         if self.referrer_id == self.id:
@@ -146,6 +147,4 @@ class Customer:
 
     def same_data(self, other: Customer) -> bool:
         """Whether every field, not only the identity, is equal."""
-        return attrs.astuple(self, recurse=False) == attrs.astuple(other, recurse=False) or all(
-            getattr(self, f.name) == getattr(other, f.name) for f in attrs.fields(Customer)
-        )
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in attrs.fields(Customer))

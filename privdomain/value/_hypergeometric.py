@@ -21,6 +21,7 @@ FloatArray = NDArray[np.float64]
 
 _REL_TOL = 1e-17
 _MAX_TERMS = 200_000
+_FIRST_BLOCK_CAP = 64
 
 
 @attrs.frozen
@@ -35,36 +36,69 @@ class Series:
 
 def one_b_c_series(z: FloatArray, b: FloatArray, c: FloatArray) -> Series:
     """Sum ``2F1(1, b; c; z)`` for ``0 <= z < 1`` and ``0 < b < c`` (element-wise)."""
-    n = z.shape[0]
-    value = np.ones(n)
-    d_z = np.zeros(n)  # sum n * tau_n, divided by z at the end
-    d_b = np.zeros(n)
-    d_c = np.zeros(n)
-    tau = np.ones(n)  # the last term summed
-    harm_b = np.zeros(n)  # sum_{k<n} 1/(b+k): d log(tau_n) / db
-    harm_c = np.zeros(n)
-    active = np.flatnonzero(z > 0)
-    first = 0
-    block = 16
-    while active.size and first < _MAX_TERMS:
-        za, ba, ca = z[active, None], b[active, None], c[active, None]
+    # Size the first block for nearly every row at once; the few slow rows continue below.
+    block = _terms_needed(float(np.max(z, initial=0.0)))
+    # Terms run along axis 0 so that cumulative products are vector operations over rows.
+    k = np.arange(block, dtype=np.float64)[:, None]
+    bk = b + k
+    ck = c + k
+    inv_c = 1.0 / ck
+    taus = np.cumprod(z * bk * inv_c, axis=0)
+    harm_b = np.cumsum(1.0 / bk, axis=0)  # d log(tau_n) / db = sum_{k<n} 1/(b+k)
+    harm_c = np.cumsum(inv_c, axis=0)
+    value = 1.0 + taus.sum(axis=0)
+    d_z = (k[:, 0] + 1) @ taus  # sum of n tau_n; divided by z at the end
+    d_b = np.einsum("ij,ij->j", taus, harm_b)
+    d_c = -np.einsum("ij,ij->j", taus, harm_c)
+    if block >= _FIRST_BLOCK_CAP:
+        _continue(z, b, c, block, taus[-1], harm_b[-1], harm_c[-1], value, d_z, d_b, d_c)
+    positive = z > 0
+    d_z = np.where(positive, d_z / np.where(positive, z, 1.0), b / c)
+    return Series(value, d_z, d_b, d_c)
+
+
+def _continue(
+    z: FloatArray,
+    b: FloatArray,
+    c: FloatArray,
+    first: int,
+    tau: FloatArray,
+    harm_b: FloatArray,
+    harm_c: FloatArray,
+    value: FloatArray,
+    d_z: FloatArray,
+    d_b: FloatArray,
+    d_c: FloatArray,
+) -> None:
+    """Sum the remaining terms in place, for the rows whose first block was not enough."""
+    block = _FIRST_BLOCK_CAP
+    while first < _MAX_TERMS:
+        # Terms shrink at least by z each step, so the tail of every sum is bounded by this.
+        tail = tau * (first + 1 / (1 - z)) * (1 + harm_b) / (1 - z) ** 2
+        active = np.flatnonzero(tail > _REL_TOL * value)
+        if not active.size:
+            return
         k = np.arange(first, first + block, dtype=np.float64)
-        taus = tau[active, None] * np.cumprod(za * (ba + k) / (ca + k), axis=1)
-        hb = harm_b[active, None] + np.cumsum(1.0 / (ba + k), axis=1)
-        hc = harm_c[active, None] + np.cumsum(1.0 / (ca + k), axis=1)
+        bk = b[active, None] + k
+        ck = c[active, None] + k
+        inv_c = 1.0 / ck
+        step = z[active, None] * bk * inv_c
+        step[:, 0] *= tau[active]
+        taus = np.cumprod(step, axis=1)
+        hb = harm_b[active, None] + np.cumsum(1.0 / bk, axis=1)
+        hc = harm_c[active, None] + np.cumsum(inv_c, axis=1)
         value[active] += taus.sum(axis=1)
         d_z[active] += taus @ (k + 1)
-        d_b[active] += (taus * hb).sum(axis=1)
-        d_c[active] -= (taus * hc).sum(axis=1)
+        d_b[active] += np.einsum("ij,ij->i", taus, hb)
+        d_c[active] -= np.einsum("ij,ij->i", taus, hc)
         tau[active] = taus[:, -1]
         harm_b[active] = hb[:, -1]
         harm_c[active] = hc[:, -1]
         first += block
-        # Terms shrink at least by z each step, so the tail of every sum is bounded by this.
-        zr = z[active]
-        tail = tau[active] * (first + 1 / (1 - zr)) * (1 + harm_b[active]) / (1 - zr) ** 2
-        active = active[tail > _REL_TOL * value[active]]
-        block = min(2 * block, 1024)
-    positive = z > 0
-    d_z = np.where(positive, d_z / np.where(positive, z, 1.0), b / c)
-    return Series(value, d_z, d_b, d_c)
+        block = min(2 * block, 4096)
+
+
+def _terms_needed(z: float) -> int:
+    if z <= 0:
+        return 1
+    return int(min(_FIRST_BLOCK_CAP, max(4, np.ceil(np.log(_REL_TOL) / np.log(z)) + 2)))

@@ -74,35 +74,32 @@ def _log_bracket(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """log of the likelihood's bracket, its gradient, and log of its "alive at T" part."""
     r, alpha, s, beta = theta
+    n = x.shape[0]
     a = r + s + x
-    log_alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    at_tx = _term(theta, x, tx, with_grad=with_grad)
-    at_t = _term(theta, x, T, with_grad=with_grad)
+    log_at = np.log(alpha + T)
+    log_bt = np.log(beta + T)
+    log_alive = -(r + x) * log_at - s * log_bt
+    # Both ends of A0 in one pass: rows [0, n) at t_x, rows [n, 2n) at T.
+    ends = _term(theta, np.concatenate([x, x]), np.concatenate([tx, T]), with_grad=with_grad)
+    log_tx, log_t = ends.log[:n], ends.log[n:]
     # A0 = term(t_x) - term(T) >= 0; it is exactly 0 when the last purchase is at T.
-    gap = at_t.log - at_tx.log
+    gap = log_t - log_tx
     positive = gap < 0
     log_a0 = np.full_like(gap, -np.inf)
-    log_a0[positive] = at_tx.log[positive] + np.log(-np.expm1(gap[positive]))
+    log_a0[positive] = log_tx[positive] + np.log(-np.expm1(gap[positive]))
     log_share = np.log(s) - np.log(a)
     log_bracket = np.logaddexp(log_alive, log_share + log_a0)
-    grad = np.zeros((x.shape[0], 4))
-    if with_grad:
-        w_alive = np.exp(log_alive - log_bracket)
-        w_tx = np.exp(log_share + at_tx.log - log_bracket)
-        w_t = np.exp(log_share + at_t.log - log_bracket)
-        alive_grad = np.stack(
-            [-np.log(alpha + T), -(r + x) / (alpha + T), -np.log(beta + T), -s / (beta + T)],
-            axis=1,
-        )
-        share_grad = np.zeros((x.shape[0], 4))
-        share_grad[:, 0] = -1 / a
-        share_grad[:, 2] = 1 / s - 1 / a
-        grad = (
-            w_alive[:, None] * alive_grad
-            + (w_tx - w_t)[:, None] * share_grad
-            + w_tx[:, None] * at_tx.grad
-            - w_t[:, None] * at_t.grad
-        )
+    if not with_grad:
+        return log_bracket, np.zeros((n, 4)), log_alive
+    w_alive = np.exp(log_alive - log_bracket)
+    w_tx = np.exp(log_share + log_tx - log_bracket)
+    w_t = np.exp(log_share + log_t - log_bracket)
+    grad = w_tx[:, None] * ends.grad[:n] - w_t[:, None] * ends.grad[n:]
+    w_a0 = w_tx - w_t
+    grad[:, 0] -= w_alive * log_at + w_a0 / a
+    grad[:, 1] -= w_alive * (r + x) / (alpha + T)
+    grad[:, 2] += -w_alive * log_bt + w_a0 * (1 / s - 1 / a)
+    grad[:, 3] -= w_alive * s / (beta + T)
     return log_bracket, grad, log_alive
 
 
