@@ -87,7 +87,7 @@ class EmptyPoolError(ValidationError):
     """An operation needs at least one customer (or one purchase) and got none."""
 
 
-class NotFittedError(PrivdomainError, _SklearnNotFittedError):
+class NotFittedError(PrivdomainError, _SklearnNotFittedError):  # type: ignore[misc]
     """A strategy or model was used before ``fit``.
 
     Also a scikit-learn ``NotFittedError`` (hence ``ValueError`` and ``AttributeError``), so code

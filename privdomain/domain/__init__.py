@@ -4,8 +4,8 @@ from privdomain.domain.batch import (
     Batch,
     CustomerColumns,
     IngestReport,
-    RejectReason,
     Rejection,
+    RejectReason,
     TouchpointColumns,
     consent_mask,
 )

@@ -15,7 +15,13 @@ from numpy.typing import NDArray
 
 from privdomain.errors import NaiveDatetimeError, ValidationError
 
-__all__ = ["Instant", "as_utc_datetime", "epoch_seconds", "epoch_seconds_array", "seconds_to_datetime"]
+__all__ = [
+    "Instant",
+    "as_utc_datetime",
+    "epoch_seconds",
+    "epoch_seconds_array",
+    "seconds_to_datetime",
+]
 
 #: Anything privdomain accepts as a point in time.
 Instant = dt.datetime | np.datetime64
@@ -63,7 +69,9 @@ def epoch_seconds_array(values: Any, *, what: str = "timestamps") -> NDArray[np.
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "O" or arr.size == 0:
         return np.fromiter((epoch_seconds(v, what=what) for v in arr.ravel()), np.int64, arr.size)
-    raise ValidationError(f"{what} must be datetime64, integer epoch seconds or datetimes, got {arr.dtype}")
+    raise ValidationError(
+        f"{what} must be datetime64, integer epoch seconds or datetimes, got {arr.dtype}"
+    )
 
 
 def seconds_to_datetime(seconds: int) -> dt.datetime:

@@ -26,14 +26,13 @@ from privdomain.errors import ValidationError
 
 __all__ = [
     "Batch",
-    "EncodedIds",
     "CustomerColumns",
+    "EncodedIds",
     "IngestReport",
     "RejectReason",
     "Rejection",
     "TouchpointColumns",
 ]
-
 
 
 @attrs.frozen(eq=False)
@@ -109,12 +108,13 @@ class EncodedIds:
 
     def decode(self) -> NDArray[np.object_]:
         """The ids row by row (``None`` where absent)."""
-        return np.append(self.values, None)[self.codes]
+        with_none = np.empty(self.values.size + 1, dtype=object)
+        with_none[:-1] = self.values  # the last slot stays None, for code -1
+        return with_none[self.codes]
 
     def take(self, rows: NDArray[np.intp]) -> EncodedIds:
         """The rows at ``rows``."""
         return EncodedIds(self.codes[rows], self.values)
-
 
 
 def _object_column(values: Any, n: int, what: str) -> NDArray[np.object_]:
@@ -129,7 +129,9 @@ def _object_column(values: Any, n: int, what: str) -> NDArray[np.object_]:
     return arr
 
 
-def _code_column(values: Any, n: int, enum_cls: type[Channel] | type[TouchKind], what: str) -> NDArray[np.uint8]:
+def _code_column(
+    values: Any, n: int, enum_cls: type[Channel] | type[TouchKind], what: str
+) -> NDArray[np.uint8]:
     """Enum members, names or integer codes to a ``uint8`` code column; unknown → 255."""
     arr = np.asarray(values)
     if arr.ndim == 0:
@@ -203,7 +205,7 @@ class TouchpointColumns:
     def from_arrays(
         cls,
         *,
-        id: Any,  # noqa: A002 - the field's name in the domain
+        id: Any,
         tenant: str | Sequence[str],
         customer_id: Any,
         at: Any,
@@ -262,10 +264,14 @@ class TouchpointColumns:
             kind=_code_column(kind, n, TouchKind, "kind"),
             amount_minor=amount_minor,
             amount_state=amount_state,
-            currency=currency if isinstance(currency, str) else _object_column(currency, n, "currency"),
+            currency=currency
+            if isinstance(currency, str)
+            else _object_column(currency, n, "currency"),
             promotion=promo,
             discount_minor=discount_minor,
-            related_customer_id=EncodedIds.encode(related_customer_id, n, what="related_customer_id"),
+            related_customer_id=EncodedIds.encode(
+                related_customer_id, n, what="related_customer_id"
+            ),
             agent_id=EncodedIds.encode(agent_id, n, what="agent_id"),
         )
 
@@ -309,7 +315,9 @@ class TouchpointColumns:
                 return value.take(rows)
             return value if isinstance(value, str) else value[rows]
 
-        return TouchpointColumns(**{f.name: pick(getattr(self, f.name)) for f in attrs.fields(TouchpointColumns)})
+        return TouchpointColumns(
+            **{f.name: pick(getattr(self, f.name)) for f in attrs.fields(TouchpointColumns)}
+        )
 
 
 def _minor_units(
@@ -329,8 +337,7 @@ def _minor_units(
         raw = np.array([np.nan if v is None else v for v in raw.tolist()], dtype=np.float64)
     if raw.dtype.kind in "iu":
         if scale is None:
-            factor = _scale_column(currency, n)
-            minor[:] = raw * factor
+            minor[:] = raw * _scale_column(currency, n)
         else:
             minor[:] = raw
         state[:] = np.where(raw < 0, -1, 1)
@@ -339,7 +346,9 @@ def _minor_units(
         raise ValidationError(f"{what} must be numeric, got dtype {raw.dtype}")
     raw = raw.astype(np.float64, copy=False)
     present = ~np.isnan(raw)
-    factor = 1.0 if scale is not None else _scale_column(currency, n).astype(np.float64)
+    factor: float | NDArray[np.float64] = (
+        1.0 if scale is not None else _scale_column(currency, n).astype(np.float64)
+    )
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = np.rint(raw * factor)
         ok = present & np.isfinite(scaled) & (scaled >= 0) & (np.abs(scaled) < 2.0**62)
@@ -382,7 +391,7 @@ class CustomerColumns:
     def from_arrays(
         cls,
         *,
-        id: Any,  # noqa: A002 - the field's name in the domain
+        id: Any,
         tenant: str | Sequence[str],
         joined_at: Any,
         source: Any = Channel.OTHER_PUBLIC,

@@ -1,4 +1,4 @@
-"""Where customers come from and where the brand meets them: :class:`Channel` and :class:`TouchKind`."""
+"""Where customers come from and how the brand meets them: :class:`Channel`, :class:`TouchKind`."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import attrs
@@ -12,7 +12,7 @@ from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
 from privdomain.errors import InvalidRecordError
 
-__all__ = ["AttributeValue", "Customer", "check_id", "optional_id"]
+__all__ = ["AttributeValue", "Customer", "check_id"]
 
 #: What a customer attribute may hold (basic attributes of [004]: gender, age, region, ...).
 AttributeValue = str | int | float | bool | None
@@ -37,13 +37,16 @@ def check_id(value: object, *, what: str = "id") -> str:
     return value
 
 
-def optional_id(what: str) -> Callable[[object], str | None]:
-    """An attrs converter for an optional id field."""
+def _customer_id(value: object) -> str:
+    return check_id(value, what="customer id")
 
-    def convert(value: object) -> str | None:
-        return None if value is None else check_id(value, what=what)
 
-    return convert
+def _tenant(value: object) -> str:
+    return check_id(value, what="tenant")
+
+
+def _optional_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="id")
 
 
 def _tags(value: Iterable[str] | None) -> frozenset[str]:
@@ -77,10 +80,15 @@ def _attributes(value: Mapping[str, AttributeValue] | None) -> Mapping[str, Attr
         check_id(key, what="attribute name")
         if item is not None and not isinstance(item, str | int | float | bool):
             raise InvalidRecordError(
-                f"attribute {key!r} must be str, int, float, bool or None, got {type(item).__name__}"
+                f"attribute {key!r} must be str, int, float, bool or None, "
+                f"got {type(item).__name__}"
             )
         out[key] = item
     return MappingProxyType(out)
+
+
+def _mapping_repr(value: Mapping[str, AttributeValue]) -> str:
+    return repr(dict(value))
 
 
 def _source(value: Channel | str) -> Channel:
@@ -121,17 +129,17 @@ class Customer:
         The small-B agent (导购, store, partner) who serves this customer, if any.
     """
 
-    id: str = attrs.field(converter=lambda v: check_id(v, what="customer id"))
-    tenant: str = attrs.field(converter=lambda v: check_id(v, what="tenant"))
+    id: str = attrs.field(converter=_customer_id)
+    tenant: str = attrs.field(converter=_tenant)
     joined_at: dt.datetime = attrs.field(converter=_joined)
     source: Channel = attrs.field(default=Channel.OTHER_PUBLIC, converter=_source)
     attributes: Mapping[str, AttributeValue] = attrs.field(
-        factory=dict, converter=_attributes, repr=lambda m: repr(dict(m))
+        factory=dict, converter=_attributes, repr=_mapping_repr
     )
     tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
     consent: frozenset[Channel] = attrs.field(factory=frozenset, converter=_consent)
-    referrer_id: str | None = attrs.field(default=None, converter=optional_id("referrer_id"))
-    agent_id: str | None = attrs.field(default=None, converter=optional_id("agent_id"))
+    referrer_id: str | None = attrs.field(default=None, converter=_optional_id)
+    agent_id: str | None = attrs.field(default=None, converter=_optional_id)
 
     def __attrs_post_init__(self) -> None:
         if self.referrer_id == self.id:

@@ -18,8 +18,8 @@ from privdomain.domain.batch import (
     CustomerColumns,
     EncodedIds,
     IngestReport,
-    RejectReason,
     Rejection,
+    RejectReason,
     TouchpointColumns,
 )
 from privdomain.domain.channels import Channel, TouchKind
@@ -42,14 +42,15 @@ _PROMOTION = np.uint8(1)
 
 
 def _valid_ids(values: NDArray[np.object_]) -> NDArray[np.bool_]:
-    """The id rule of :func:`~privdomain.domain.customer.check_id`, on a column, in C-level passes."""
+    """The rule of :func:`~privdomain.domain.customer.check_id` on a column, in C-level passes."""
     items = values.tolist()
     if set(map(type, items)) - {str}:
         return np.fromiter(map(_valid_id, items), dtype=bool, count=len(items))
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     printable = np.fromiter(map(str.isprintable, items), dtype=bool, count=len(items))
     blank = np.fromiter(map(str.isspace, items), dtype=bool, count=len(items))
-    return (lengths > 0) & (lengths <= MAX_ID_LENGTH) & printable & ~blank
+    valid: NDArray[np.bool_] = (lengths > 0) & (lengths <= MAX_ID_LENGTH) & printable & ~blank
+    return valid
 
 
 def _valid_id(value: object) -> bool:
@@ -242,8 +243,10 @@ class Pool:
         return tuple(sorted(self._attributes))
 
     def index_of(self, customer_ids: Iterable[str] | str) -> NDArray[np.int64]:
-        """Dense indices of ``customer_ids``; raises :class:`UnknownCustomerError` if any is absent."""
-        keys = np.array([customer_ids] if isinstance(customer_ids, str) else list(customer_ids), dtype=object)
+        """Dense indices of ``customer_ids``; :class:`UnknownCustomerError` if any is absent."""
+        keys = np.array(
+            [customer_ids] if isinstance(customer_ids, str) else list(customer_ids), dtype=object
+        )
         found = _lookup(self._index, keys)
         if (found < 0).any():
             missing = keys[found < 0][:5].tolist()
@@ -312,10 +315,7 @@ class Pool:
     # ------------------------------------------------------------------ ingest
     def ingest(
         self,
-        batch: Batch
-        | CustomerColumns
-        | TouchpointColumns
-        | Iterable[Customer | Touchpoint],
+        batch: Batch | CustomerColumns | TouchpointColumns | Iterable[Customer | Touchpoint],
     ) -> IngestReport:
         """Take customers and touchpoints into the pool; report what became of each record.
 
@@ -332,7 +332,9 @@ class Pool:
         if isinstance(batch, Batch):
             c, t = batch.customers, batch.touchpoints
             customers = c if isinstance(c, CustomerColumns) else CustomerColumns.from_customers(c)
-            touchpoints = t if isinstance(t, TouchpointColumns) else TouchpointColumns.from_touchpoints(t)
+            touchpoints = (
+                t if isinstance(t, TouchpointColumns) else TouchpointColumns.from_touchpoints(t)
+            )
         elif isinstance(batch, CustomerColumns):
             customers = batch
         elif isinstance(batch, TouchpointColumns):
@@ -349,7 +351,8 @@ class Pool:
                     ts.append(record)
                 else:
                     raise ValidationError(
-                        f"a batch holds Customer and Touchpoint objects, not {type(record).__name__}"
+                        "a batch holds Customer and Touchpoint objects, "
+                        f"not {type(record).__name__}"
                     )
             customers = CustomerColumns.from_customers(cs) if cs else None
             touchpoints = TouchpointColumns.from_touchpoints(ts) if ts else None
@@ -382,47 +385,85 @@ class Pool:
 
         int_ids = cols.id.dtype.kind in "iu"
         if not int_ids:
-            flag(~_valid_ids(cols.id), RejectReason.INVALID,
-                 f"touchpoint id must be a non-empty printable str of at most {MAX_ID_LENGTH} chars")
+            flag(
+                ~_valid_ids(cols.id),
+                RejectReason.INVALID,
+                f"touchpoint id must be a non-empty printable str of at most {MAX_ID_LENGTH} chars",
+            )
         if isinstance(cols.tenant, str):
-            flag(cols.tenant != self._tenant, RejectReason.WRONG_TENANT,
-                 f"tenant {cols.tenant!r} is not this pool's tenant {self._tenant!r}")
+            flag(
+                cols.tenant != self._tenant,
+                RejectReason.WRONG_TENANT,
+                f"tenant {cols.tenant!r} is not this pool's tenant {self._tenant!r}",
+            )
         else:
-            flag(cols.tenant != self._tenant, RejectReason.WRONG_TENANT,
-                 f"tenant is not this pool's tenant {self._tenant!r}")
+            flag(
+                cols.tenant != self._tenant,
+                RejectReason.WRONG_TENANT,
+                f"tenant is not this pool's tenant {self._tenant!r}",
+            )
         flag(cols.channel == 255, RejectReason.INVALID, "unknown channel")
         flag(cols.kind == 255, RejectReason.INVALID, "unknown touch kind")
-        monetary = (cols.kind == TouchKind.PURCHASED.value) | (cols.kind == TouchKind.REFUNDED.value)
-        flag(monetary & (cols.amount_state != 1), RejectReason.INVALID_AMOUNT,
-             "purchases and refunds need a finite, non-negative amount")
-        flag(~monetary & (cols.amount_state != 0), RejectReason.INVALID,
-             "only purchases and refunds carry an amount")
-        flag(cols.discount_minor < 0, RejectReason.INVALID_AMOUNT,
-             "discount must be finite and non-negative")
-        flag((cols.discount_minor > 0) & (cols.kind != TouchKind.PURCHASED.value),
-             RejectReason.INVALID, "only purchases carry a discount")
+        monetary = (cols.kind == TouchKind.PURCHASED.value) | (
+            cols.kind == TouchKind.REFUNDED.value
+        )
+        flag(
+            monetary & (cols.amount_state != 1),
+            RejectReason.INVALID_AMOUNT,
+            "purchases and refunds need a finite, non-negative amount",
+        )
+        flag(
+            ~monetary & (cols.amount_state != 0),
+            RejectReason.INVALID,
+            "only purchases and refunds carry an amount",
+        )
+        flag(
+            cols.discount_minor < 0,
+            RejectReason.INVALID_AMOUNT,
+            "discount must be finite and non-negative",
+        )
+        flag(
+            (cols.discount_minor > 0) & (cols.kind != TouchKind.PURCHASED.value),
+            RejectReason.INVALID,
+            "only purchases carry a discount",
+        )
         with_amount = cols.amount_state == 1
         if isinstance(cols.currency, str):
             if _currency_code(cols.currency) != self._currency:
-                flag(with_amount, RejectReason.CURRENCY_MISMATCH,
-                     f"currency {cols.currency} is not the pool's {self._currency}")
+                flag(
+                    with_amount,
+                    RejectReason.CURRENCY_MISMATCH,
+                    f"currency {cols.currency} is not the pool's {self._currency}",
+                )
         else:
-            flag(with_amount & (cols.currency != self._currency), RejectReason.CURRENCY_MISMATCH,
-                 f"currency is not the pool's {self._currency}")
+            flag(
+                with_amount & (cols.currency != self._currency),
+                RejectReason.CURRENCY_MISMATCH,
+                f"currency is not the pool's {self._currency}",
+            )
         customer = self._resolve(cols.customer_id)
         flag(customer < 0, RejectReason.UNKNOWN_CUSTOMER, "customer is not in the pool")
         related = self._resolve(cols.related_customer_id)
         has_related = cols.related_customer_id.present()
-        flag(has_related & (related < 0), RejectReason.UNKNOWN_RELATED_CUSTOMER,
-             "related customer is not in the pool")
-        flag(has_related & (related == customer), RejectReason.INVALID,
-             "a customer cannot invite or reach themselves")
+        flag(
+            has_related & (related < 0),
+            RejectReason.UNKNOWN_RELATED_CUSTOMER,
+            "related customer is not in the pool",
+        )
+        flag(
+            has_related & (related == customer),
+            RejectReason.INVALID,
+            "a customer cannot invite or reach themselves",
+        )
         agents = cols.agent_id
         if agents.present().any():
             bad_agent = ~_valid_ids(agents.values)
             if bad_agent.any():
-                flag(agents.present() & bad_agent[np.maximum(agents.codes, 0)],
-                     RejectReason.INVALID, "agent id must be a non-empty printable str")
+                flag(
+                    agents.present() & bad_agent[np.maximum(agents.codes, 0)],
+                    RejectReason.INVALID,
+                    "agent id must be a non-empty printable str",
+                )
 
         ok = reason == _OK
         rows = np.flatnonzero(ok)
@@ -520,17 +561,25 @@ class Pool:
             for i in np.flatnonzero(np.broadcast_to(mask, (n,))).tolist():
                 reject(i, why, text)
 
-        flag(~_valid_ids(ids), RejectReason.INVALID, "customer id must be a non-empty printable str")
-        flag(np.asarray(cols.tenant != self._tenant), RejectReason.WRONG_TENANT,
-             f"tenant is not this pool's tenant {self._tenant!r}")
+        flag(
+            ~_valid_ids(ids), RejectReason.INVALID, "customer id must be a non-empty printable str"
+        )
+        flag(
+            np.asarray(cols.tenant != self._tenant),
+            RejectReason.WRONG_TENANT,
+            f"tenant is not this pool's tenant {self._tenant!r}",
+        )
         flag(cols.source == 255, RejectReason.INVALID, "unknown source channel")
         has_referrer = cols.referrer_id != None  # noqa: E711 - elementwise on objects
         if has_referrer.any():
             bad = np.zeros(n, bool)
             bad[has_referrer] = ~_valid_ids(cols.referrer_id[has_referrer])
             flag(bad, RejectReason.INVALID, "referrer id must be a non-empty printable str")
-            flag(has_referrer & (cols.referrer_id == ids), RejectReason.INVALID,
-                 "a customer cannot be their own referrer")
+            flag(
+                has_referrer & (cols.referrer_id == ids),
+                RejectReason.INVALID,
+                "a customer cannot be their own referrer",
+            )
         has_agent = cols.agent_id != None  # noqa: E711
         if has_agent.any():
             bad = np.zeros(n, bool)
@@ -547,7 +596,9 @@ class Pool:
         hashable = ids.copy()
         hashable[~usable] = None  # invalid ids may not even be hashable
         table: dict[Any, int] = {}
-        first = np.fromiter(map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n)
+        first = np.fromiter(
+            map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
+        )
         new = usable & (first == np.arange(n))
         if self._index:
             new &= _lookup(self._index, hashable) < 0
@@ -627,11 +678,19 @@ class Pool:
             alive &= ~newly
             pending |= newly
         for k in np.flatnonzero(pending).tolist():
-            reject(int(rows[k]), RejectReason.UNKNOWN_REFERRER,
-                   f"referrer {referrers[int(rows[k])]!r} is neither in the pool nor accepted in this batch")
+            reject(
+                int(rows[k]),
+                RejectReason.UNKNOWN_REFERRER,
+                f"referrer {referrers[int(rows[k])]!r} is neither in the pool "
+                "nor accepted in this batch",
+            )
         cyclic = _on_or_into_cycle(np.where(ref >= base, ref - base, -1)) & alive
         for k in np.flatnonzero(cyclic).tolist():
-            reject(int(rows[k]), RejectReason.REFERRAL_CYCLE, "the referrer chain loops back to this customer")
+            reject(
+                int(rows[k]),
+                RejectReason.REFERRAL_CYCLE,
+                "the referrer chain loops back to this customer",
+            )
         alive &= ~cyclic
         if not alive.all():
             # renumber: accepted rows get consecutive indices
@@ -686,7 +745,9 @@ class Pool:
                     self._attributes[name] = acol
                 self._attributes[name][index] = value
 
-    def _update_customer(self, cols: CustomerColumns, row: int, referrer: Any, agent: Any) -> bool | str:
+    def _update_customer(
+        self, cols: CustomerColumns, row: int, referrer: Any, agent: Any
+    ) -> bool | str:
         """Apply row ``row`` to the existing customer; ``True`` if changed, a str on conflict."""
         i = self._index[cols.id[row]]
         if int(self._joined.values[i]) != int(cols.joined_at[row]):
@@ -699,7 +760,9 @@ class Pool:
         current = self.customer(cols.id[row])
         tags = current.tags if cols.tags is None else frozenset(cols.tags[row] or ())
         attributes = (
-            dict(current.attributes) if cols.attributes is None else dict(cols.attributes[row] or {})
+            dict(current.attributes)
+            if cols.attributes is None
+            else dict(cols.attributes[row] or {})
         )
         consent = int(cols.consent[row])
         if (
@@ -710,7 +773,9 @@ class Pool:
         ):
             return False
         self._consent[i] = consent
-        self._agent[i] = -1 if agent is None else int(self._intern_agents(np.array([agent], dtype=object))[0])
+        self._agent[i] = (
+            -1 if agent is None else int(self._intern_agents(np.array([agent], dtype=object))[0])
+        )
         self._set_profile(i, cols, row)
         return True
 
@@ -789,4 +854,3 @@ def _profile_problem(cols: CustomerColumns, row: int) -> str | None:
     except (TypeError, ValueError) as exc:
         return f"bad tags or attributes: {exc}"
     return None
-

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from privdomain.errors import InvalidRuleError
 
-__all__ = ["F", "All", "And", "Compare", "Feature", "FeatureSource", "Not", "Or", "Rule", "Segment"]
+__all__ = ["All", "And", "Compare", "F", "Feature", "FeatureSource", "Not", "Or", "Rule", "Segment"]
 
 
 class FeatureSource(Protocol):
@@ -49,6 +49,14 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 def _plain(value: Any) -> Any:
     """Enum members compare by their code, as snapshot columns store them."""
     return value.value if isinstance(value, enum.Enum) else value
+
+
+def _plain_value(value: Any) -> Any:
+    return tuple(map(_plain, value)) if isinstance(value, tuple) else _plain(value)
+
+
+def _rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(value)
 
 
 class Rule:
@@ -94,18 +102,22 @@ class Compare(Rule):
 
     feature: str
     op: str = attrs.field(validator=attrs.validators.in_([*_OPS, "in", "isnan"]))
-    value: Any = attrs.field(converter=lambda v: tuple(map(_plain, v)) if isinstance(v, tuple) else _plain(v))
+    value: Any = attrs.field(converter=_plain_value)
 
     def mask(self, source: FeatureSource) -> NDArray[np.bool_]:
         col = source.feature(self.feature)
         if self.op == "isnan":
             return np.isnan(col.astype(np.float64)) if col.dtype.kind in "fiub" else col == None  # noqa: E711
         if self.op == "in":
-            return np.isin(col, np.array(self.value, dtype=col.dtype if col.dtype.kind != "O" else object))
+            return np.isin(
+                col, np.array(self.value, dtype=col.dtype if col.dtype.kind != "O" else object)
+            )
         try:
             result = _OPS[self.op](col, self.value)
         except TypeError as exc:
-            raise InvalidRuleError(f"cannot compare feature {self.feature!r} with {self.value!r}: {exc}") from None
+            raise InvalidRuleError(
+                f"cannot compare feature {self.feature!r} with {self.value!r}: {exc}"
+            ) from None
         return np.asarray(result, dtype=bool)
 
     def features(self) -> frozenset[str]:
@@ -138,7 +150,7 @@ def _show(value: Any) -> str:
 class And(Rule):
     """All of ``rules`` hold."""
 
-    rules: tuple[Rule, ...] = attrs.field(converter=tuple)
+    rules: tuple[Rule, ...] = attrs.field(converter=_rules)
 
     def mask(self, source: FeatureSource) -> NDArray[np.bool_]:
         out = np.ones(len(source), dtype=bool)
@@ -163,7 +175,7 @@ class And(Rule):
 class Or(Rule):
     """At least one of ``rules`` holds."""
 
-    rules: tuple[Rule, ...] = attrs.field(converter=tuple)
+    rules: tuple[Rule, ...] = attrs.field(converter=_rules)
 
     def mask(self, source: FeatureSource) -> NDArray[np.bool_]:
         out = np.zeros(len(source), dtype=bool)

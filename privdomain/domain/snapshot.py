@@ -113,12 +113,12 @@ class Snapshot:
     @property
     def reachable_channels(self) -> NDArray[np.int64]:
         """How many owned channels can reach each customer (multi-point retention, 多点留存)."""
-        return self.reachable.sum(axis=1, dtype=np.int64)
+        return np.asarray(self.reachable.sum(axis=1, dtype=np.int64))
 
     @property
     def has_referrer(self) -> NDArray[np.bool_]:
         """Whether somebody referred the customer (老带新)."""
-        return self.referrer_ids != None  # noqa: E711 - elementwise on objects
+        return np.asarray(self.referrer_ids != None)  # noqa: E711 - elementwise on objects
 
     @property
     def buyers(self) -> NDArray[np.bool_]:
@@ -166,7 +166,7 @@ class Snapshot:
                 return self.touches_by_kind[:, TouchKind[name[6:].upper()].value]
             for stem, matrix in (("consent_", self.consent), ("reachable_", self.reachable)):
                 if name.startswith(stem):
-                    return matrix[:, OWNED_CHANNELS.index(Channel[name[len(stem):].upper()])]
+                    return matrix[:, OWNED_CHANNELS.index(Channel[name[len(stem) :].upper()])]
             if name.startswith("days_since_contact_"):
                 col = OWNED_CHANNELS.index(Channel[name[19:].upper()])
                 return self._days_since(self.last_contact[:, col])
@@ -229,7 +229,9 @@ class Snapshot:
             else:
                 plain[name] = col.tolist()
         names = list(plain)
-        return [dict(zip(names, values, strict=True)) for values in zip(*plain.values(), strict=True)]
+        return [
+            dict(zip(names, values, strict=True)) for values in zip(*plain.values(), strict=True)
+        ]
 
     def to_frame(self) -> pd.DataFrame:
         """A pandas ``DataFrame`` indexed by customer id (needs ``privdomain[pandas]``)."""
@@ -341,7 +343,9 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     at = take(ev.at)
 
     touches_by_kind = _counts(rows * _N_KINDS + kind, m * _N_KINDS).reshape(m, _N_KINDS)
-    touches_by_channel = _counts(rows * _N_CHANNELS + channel, m * _N_CHANNELS).reshape(m, _N_CHANNELS)
+    touches_by_channel = _counts(rows * _N_CHANNELS + channel, m * _N_CHANNELS).reshape(
+        m, _N_CHANNELS
+    )
 
     scale = float(10 ** minor_unit_exponent(pool.currency))
     offset = int(pool.utc_offset.total_seconds())
@@ -384,7 +388,10 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     link = np.flatnonzero(np.isin(kind, on_codes + off_codes) & (channel < _N_OWNED))
     # a removal on the same second as a (re)connection wins: better miss a message than spam
     disconnected = _last_state_is_off(
-        rows[link] * _N_OWNED + channel[link], at[link], np.isin(kind[link], off_codes), m * _N_OWNED
+        rows[link] * _N_OWNED + channel[link],
+        at[link],
+        np.isin(kind[link], off_codes),
+        m * _N_OWNED,
     ).reshape(m, _N_OWNED)
     consent = _bit_matrix(cust["consent"][members], _N_OWNED)
     reachable = consent & ~disconnected
@@ -395,7 +402,8 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
 
     ids = np.array(pool._ids, dtype=object)
     agent_names = np.array([*pool.agent_ids, None], dtype=object)  # index -1 → None
-    ids_or_none = np.append(ids, None)
+    ids_or_none = np.empty(ids.size + 1, dtype=object)  # index -1 → None
+    ids_or_none[:-1] = ids
 
     def seconds(values: NDArray[np.int64]) -> NDArray[np.datetime64]:
         return _readonly(values.view("datetime64[s]"))

@@ -8,11 +8,19 @@ import attrs
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel, TouchKind
-from privdomain.domain.customer import check_id, optional_id
+from privdomain.domain.customer import _customer_id, _optional_id, _tenant, check_id
 from privdomain.domain.money import Money
 from privdomain.errors import InvalidMoneyError, InvalidRecordError
 
 __all__ = ["Touchpoint"]
+
+
+def _touchpoint_id(value: object) -> str:
+    return check_id(value, what="touchpoint id")
+
+
+def _at(value: object) -> dt.datetime:
+    return as_utc_datetime(value, what="touchpoint time")
 
 
 def _channel(value: Channel | str) -> Channel:
@@ -67,19 +75,17 @@ class Touchpoint:
         The small-B agent (导购, store, partner) behind this touch, if any.
     """
 
-    id: str = attrs.field(converter=lambda v: check_id(v, what="touchpoint id"))
-    tenant: str = attrs.field(converter=lambda v: check_id(v, what="tenant"))
-    customer_id: str = attrs.field(converter=lambda v: check_id(v, what="customer id"))
-    at: dt.datetime = attrs.field(converter=lambda v: as_utc_datetime(v, what="touchpoint time"))
+    id: str = attrs.field(converter=_touchpoint_id)
+    tenant: str = attrs.field(converter=_tenant)
+    customer_id: str = attrs.field(converter=_customer_id)
+    at: dt.datetime = attrs.field(converter=_at)
     channel: Channel = attrs.field(converter=_channel)
     kind: TouchKind = attrs.field(converter=_kind)
     amount: Money | None = attrs.field(default=None, converter=_money)
     promotion: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     discount: Money | None = attrs.field(default=None, converter=_money)
-    related_customer_id: str | None = attrs.field(
-        default=None, converter=optional_id("related_customer_id")
-    )
-    agent_id: str | None = attrs.field(default=None, converter=optional_id("agent_id"))
+    related_customer_id: str | None = attrs.field(default=None, converter=_optional_id)
+    agent_id: str | None = attrs.field(default=None, converter=_optional_id)
 
     def __attrs_post_init__(self) -> None:
         if self.kind.monetary:
