@@ -370,8 +370,9 @@ class CustomerColumns:
     """Customers as columns: one array per field, one row per customer.
 
     ``consent`` is a bit mask per row (bit ``c.value`` set when the customer consents to owned
-    channel ``c``); ``tags`` and ``attributes`` are optional object columns of frozensets and
-    mappings.
+    channel ``c``). ``tags`` maps each tag to a boolean column; ``attributes`` maps each attribute
+    to a column of values (``None`` where unset). ``tags=None`` or ``attributes=None`` mean "not
+    given": new customers get none, existing customers keep theirs.
     """
 
     id: NDArray[np.object_]
@@ -381,8 +382,8 @@ class CustomerColumns:
     consent: NDArray[np.uint16]
     referrer_id: NDArray[np.object_]
     agent_id: NDArray[np.object_]
-    tags: NDArray[np.object_] | None = None
-    attributes: NDArray[np.object_] | None = None
+    tags: Mapping[str, NDArray[np.bool_]] | None = None
+    attributes: Mapping[str, NDArray[np.object_]] | None = None
 
     def __len__(self) -> int:
         return int(self.joined_at.shape[0])
@@ -398,10 +399,14 @@ class CustomerColumns:
         consent: Any = 0,
         referrer_id: Any = None,
         agent_id: Any = None,
-        tags: Any = None,
-        attributes: Any = None,
+        tags: Mapping[str, Any] | Sequence[Iterable[str] | None] | None = None,
+        attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
     ) -> CustomerColumns:
-        """Customer columns from a host's arrays (``joined_at`` as for touchpoint times)."""
+        """Customer columns from a host's arrays (``joined_at`` as for touchpoint times).
+
+        ``tags`` is either a mapping of tag to a boolean column, or one collection of tags per
+        row; ``attributes`` a mapping of name to a column, or one mapping per row.
+        """
         joined = epoch_seconds_array(joined_at, what="joined_at")
         n = joined.shape[0]
         mask = np.asarray(consent)
@@ -418,8 +423,8 @@ class CustomerColumns:
             consent=mask.astype(np.uint16),
             referrer_id=_object_column(referrer_id, n, "referrer_id"),
             agent_id=_object_column(agent_id, n, "agent_id"),
-            tags=None if tags is None else _object_column(tags, n, "tags"),
-            attributes=None if attributes is None else _object_column(attributes, n, "attributes"),
+            tags=_tag_columns(tags, n),
+            attributes=_attribute_columns(attributes, n),
         )
 
     @classmethod
@@ -435,9 +440,71 @@ class CustomerColumns:
             consent=np.fromiter((consent_mask(c.consent) for c in cs), np.uint16, n),
             referrer_id=_object_column([c.referrer_id for c in cs], n, "referrer_id"),
             agent_id=_object_column([c.agent_id for c in cs], n, "agent_id"),
-            tags=_object_column([c.tags for c in cs], n, "tags"),
-            attributes=_object_column([c.attributes for c in cs], n, "attributes"),
+            tags=_tag_columns([c.tags for c in cs], n),
+            attributes=_attribute_columns([c.attributes for c in cs], n),
         )
+
+    def row_tags(self, row: int) -> frozenset[str] | None:
+        """The tags of one row (``None`` if tags were not given)."""
+        if self.tags is None:
+            return None
+        return frozenset(t for t, col in self.tags.items() if col[row])
+
+    def row_attributes(self, row: int) -> dict[str, Any] | None:
+        """The set attributes of one row (``None`` if attributes were not given)."""
+        if self.attributes is None:
+            return None
+        return {k: col[row] for k, col in self.attributes.items() if col[row] is not None}
+
+
+def _tag_columns(
+    tags: Mapping[str, Any] | Sequence[Iterable[str] | None] | None, n: int
+) -> dict[str, NDArray[np.bool_]] | None:
+    if tags is None:
+        return None
+    if isinstance(tags, Mapping):
+        out = {}
+        for name, col in tags.items():
+            arr = np.asarray(col)
+            if arr.shape != (n,) or arr.dtype != np.bool_:
+                raise ValidationError(f"tag {name!r} needs a boolean column of length {n}")
+            out[name] = arr
+        return out
+    rows = list(tags)
+    if len(rows) != n:
+        raise ValidationError(f"tags has {len(rows)} rows, expected {n}")
+    columns: dict[str, NDArray[np.bool_]] = {}
+    for i, row in enumerate(rows):
+        if row is None:
+            continue
+        if isinstance(row, str):
+            raise ValidationError(f"tags of row {i} must be a collection of str, not a str")
+        for t in row:
+            if t not in columns:
+                columns[t] = np.zeros(n, dtype=bool)
+            columns[t][i] = True
+    return columns
+
+
+def _attribute_columns(
+    attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None, n: int
+) -> dict[str, NDArray[np.object_]] | None:
+    if attributes is None:
+        return None
+    if isinstance(attributes, Mapping):
+        return {
+            name: _object_column(col, n, f"attribute {name!r}") for name, col in attributes.items()
+        }
+    rows = list(attributes)
+    if len(rows) != n:
+        raise ValidationError(f"attributes has {len(rows)} rows, expected {n}")
+    columns: dict[str, NDArray[np.object_]] = {}
+    for i, row in enumerate(rows):
+        for name, value in (row or {}).items():
+            if name not in columns:
+                columns[name] = np.full(n, None, dtype=object)
+            columns[name][i] = value
+    return columns
 
 
 def consent_mask(channels: Iterable[Channel]) -> int:

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,6 +31,7 @@ from privdomain.errors import UnknownCustomerError, ValidationError
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
+    from privdomain.ports import TouchpointLog
 
 __all__ = ["EventLog", "Pool"]
 
@@ -188,6 +190,7 @@ class Pool:
         # fingerprints of every touchpoint id seen, sorted, for idempotent ingest
         self._seen_str: NDArray[np.uint64] = np.empty(0, np.uint64)
         self._seen_int: NDArray[np.int64] = np.empty(0, np.int64)
+        self._log_cursor = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -585,11 +588,19 @@ class Pool:
             bad = np.zeros(n, bool)
             bad[has_agent] = ~_valid_ids(cols.agent_id[has_agent])
             flag(bad, RejectReason.INVALID, "agent id must be a non-empty printable str")
-        if cols.tags is not None or cols.attributes is not None:
-            for i in range(n):
-                problem = _profile_problem(cols, i)
-                if problem:
-                    reject(i, RejectReason.INVALID, problem)
+        for name in cols.tags or {}:
+            flag(np.array(not _valid_id(name)), RejectReason.INVALID, f"tag {name!r} is not valid")
+        for name, column in (cols.attributes or {}).items():
+            flag(
+                np.array(not _valid_id(name)),
+                RejectReason.INVALID,
+                f"attribute name {name!r} is not valid",
+            )
+            flag(
+                ~_scalar_values(column),
+                RejectReason.INVALID,
+                f"attribute {name!r} must be str, int, float, bool or None",
+            )
 
         usable = np.ones(n, bool)
         usable[list(reasons)] = False
@@ -718,32 +729,31 @@ class Pool:
             col.extend(np.zeros(m, bool))
         for acol in self._attributes.values():
             acol.extend(np.full(m, None, dtype=object))
-        if cols.tags is not None or cols.attributes is not None:
-            for k, i in enumerate(rows.tolist()):
-                self._set_profile(base + k, cols, i)
+        self._write_profile(np.arange(base, base + m), cols, rows)
         return m
 
-    def _set_profile(self, index: int, cols: CustomerColumns, row: int) -> None:
+    def _write_profile(
+        self, index: NDArray[np.int64], cols: CustomerColumns, rows: NDArray[np.int64]
+    ) -> None:
+        """Set the tags and attributes of pool customers ``index`` from batch ``rows``."""
+        size = len(self._ids)
         if cols.tags is not None:
-            tags = cols.tags[row] or frozenset()
-            for t, col in self._tags.items():
-                col[index] = t in tags
-            for t in tags:
-                if t not in self._tags:
-                    col = Column(np.bool_)
-                    col.extend(np.zeros(len(self._ids), bool))
-                    col[index] = True
-                    self._tags[t] = col
+            for name in cols.tags.keys() - self._tags.keys():
+                if cols.tags[name][rows].any():
+                    col: Column[np.bool_] = Column(np.bool_)
+                    col.extend(np.zeros(size, bool))
+                    self._tags[name] = col
+            for name, col in self._tags.items():
+                given = cols.tags.get(name)
+                col[index] = False if given is None else given[rows]
         if cols.attributes is not None:
-            attributes = cols.attributes[row] or {}
+            for name in cols.attributes.keys() - self._attributes.keys():
+                acol: Column[np.object_] = Column(np.object_)
+                acol.extend(np.full(size, None, dtype=object))
+                self._attributes[name] = acol
             for name, acol in self._attributes.items():
-                acol[index] = attributes.get(name)
-            for name, value in attributes.items():
-                if name not in self._attributes:
-                    acol = Column(np.object_)
-                    acol.extend(np.full(len(self._ids), None, dtype=object))
-                    self._attributes[name] = acol
-                self._attributes[name][index] = value
+                given_values = cols.attributes.get(name)
+                acol[index] = None if given_values is None else given_values[rows]
 
     def _update_customer(
         self, cols: CustomerColumns, row: int, referrer: Any, agent: Any
@@ -758,12 +768,10 @@ class Pool:
         if (self._ids[current_ref] if current_ref >= 0 else None) != referrer:
             return "referrer differs from the customer's recorded referrer"
         current = self.customer(cols.id[row])
-        tags = current.tags if cols.tags is None else frozenset(cols.tags[row] or ())
-        attributes = (
-            dict(current.attributes)
-            if cols.attributes is None
-            else dict(cols.attributes[row] or {})
-        )
+        tags = cols.row_tags(row)
+        tags = current.tags if tags is None else tags
+        attributes = cols.row_attributes(row)
+        attributes = dict(current.attributes) if attributes is None else attributes
         consent = int(cols.consent[row])
         if (
             tags == current.tags
@@ -776,8 +784,40 @@ class Pool:
         self._agent[i] = (
             -1 if agent is None else int(self._intern_agents(np.array([agent], dtype=object))[0])
         )
-        self._set_profile(i, cols, row)
+        self._write_profile(np.array([i]), cols, np.array([row]))
         return True
+
+    def ingest_log(self, log: TouchpointLog, *, batch_size: int = 100_000) -> IngestReport:
+        """Ingest what ``log`` holds beyond :attr:`log_cursor`, in batches; move the cursor on.
+
+        Customers must be in the pool first (``pool.ingest(customer_store)`` ingests a whole
+        :class:`~privdomain.ports.CustomerStore`, which is an iterable of customers).
+        """
+        if batch_size < 1:
+            raise ValidationError("batch_size must be >= 1")
+        report = IngestReport()
+        while True:
+            touchpoints, cursor = log.read_since(self._log_cursor, batch_size)
+            if not touchpoints:
+                return report
+            part = self.ingest(list(touchpoints))
+            report = IngestReport(
+                customers_added=report.customers_added,
+                customers_updated=report.customers_updated,
+                customers_unchanged=report.customers_unchanged,
+                touchpoints_accepted=report.touchpoints_accepted + part.touchpoints_accepted,
+                duplicate_touchpoints=np.concatenate(
+                    [report.duplicate_touchpoints, part.duplicate_touchpoints + self._log_cursor]
+                ),
+                rejected=report.rejected
+                + tuple(attrs.evolve(r, index=r.index + self._log_cursor) for r in part.rejected),
+            )
+            self._log_cursor = cursor
+
+    @property
+    def log_cursor(self) -> int:
+        """How far :meth:`ingest_log` has read its log."""
+        return self._log_cursor
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self, as_of: Instant) -> Snapshot:
@@ -838,19 +878,13 @@ def _on_or_into_cycle(parent: NDArray[np.int64]) -> NDArray[np.bool_]:
     return jump >= 0
 
 
-def _profile_problem(cols: CustomerColumns, row: int) -> str | None:
-    try:
-        if cols.tags is not None and cols.tags[row] is not None:
-            tags = cols.tags[row]
-            if isinstance(tags, str) or not all(_valid_id(t) for t in tags):
-                return "tags must be a collection of non-empty printable str"
-        if cols.attributes is not None and cols.attributes[row] is not None:
-            attributes = cols.attributes[row]
-            for k, v in dict(attributes).items():
-                if not _valid_id(k):
-                    return f"attribute name {k!r} is not a valid name"
-                if v is not None and not isinstance(v, str | int | float | bool):
-                    return f"attribute {k!r} must be a scalar"
-    except (TypeError, ValueError) as exc:
-        return f"bad tags or attributes: {exc}"
-    return None
+def _scalar_values(column: NDArray[Any]) -> NDArray[np.bool_]:
+    """Which values of an attribute column are allowed (str, int, float, bool or None)."""
+    if column.dtype.kind in "biufU":
+        return np.ones(column.shape[0], dtype=bool)
+    items = column.tolist()
+    allowed = {str, int, float, bool, type(None)}
+    if set(map(type, items)) <= allowed:
+        return np.ones(len(items), dtype=bool)
+    ok = (v is None or isinstance(v, str | int | float | bool) for v in items)
+    return np.fromiter(ok, dtype=bool, count=len(items))

@@ -1,0 +1,161 @@
+"""Ports: the small protocols through which a host plugs its storage into privdomain.
+
+privdomain does no I/O. What must outlive a run lives in the host's storage, behind these
+protocols: the customers, the touchpoint log, and the state strategies keep between runs (each
+customer's previous lifecycle stage, the contact history that frequency caps read, the
+commission ledger). In-memory implementations ship in :mod:`privdomain.memory` and are the
+embedded default; ``examples/sqlite_adapter.py`` implements every port on SQLite.
+
+Each protocol is deliberately small: if a port is hard to fake, it is too complicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from privdomain.domain._time import as_utc_datetime
+from privdomain.domain.channels import Channel
+from privdomain.domain.customer import Customer, _customer_id, check_id
+from privdomain.domain.money import Money
+from privdomain.domain.touchpoint import Touchpoint
+from privdomain.errors import InvalidRecordError
+
+__all__ = [
+    "CommissionEntry",
+    "CommissionLedger",
+    "CommissionStatus",
+    "Contact",
+    "ContactHistory",
+    "Cursor",
+    "CustomerStore",
+    "StageStore",
+    "TouchpointLog",
+]
+
+
+def _id(value: object) -> str:
+    return check_id(value, what="id")
+
+
+def _instant(value: object) -> dt.datetime:
+    return as_utc_datetime(value, what="time")
+
+
+#: A position in a touchpoint log: opaque to privdomain, increasing with every append.
+Cursor = int
+
+
+@runtime_checkable
+class CustomerStore(Protocol):
+    """Where the host keeps its customers. ``put`` inserts or replaces by id."""
+
+    def put(self, customers: Iterable[Customer]) -> None:
+        """Insert the customers, replacing any with the same id."""
+        ...
+
+    def get(self, customer_id: str) -> Customer | None:
+        """The customer with ``customer_id``, or ``None``."""
+        ...
+
+    def __iter__(self) -> Iterator[Customer]:
+        """Every customer, in insertion order."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class TouchpointLog(Protocol):
+    """An append-only log of touchpoints, read incrementally from a cursor."""
+
+    def append(self, touchpoints: Iterable[Touchpoint]) -> Cursor:
+        """Append in order; returns the cursor after the last one appended."""
+        ...
+
+    def read_since(
+        self, cursor: Cursor = 0, limit: int | None = None
+    ) -> tuple[Sequence[Touchpoint], Cursor]:
+        """Touchpoints appended after ``cursor`` (at most ``limit``), and the cursor to read on
+        from. ``read_since(0)`` reads from the beginning."""
+        ...
+
+
+@runtime_checkable
+class StageStore(Protocol):
+    """Each customer's previous lifecycle stage, so that a run can emit transitions."""
+
+    def get_stages(self, customer_ids: Iterable[str]) -> dict[str, str]:
+        """The stored stage of each customer that has one."""
+        ...
+
+    def put_stages(self, stages: Mapping[str, str], as_of: dt.datetime) -> None:
+        """Store the stages of ``as_of``, replacing earlier ones."""
+        ...
+
+
+@attrs.frozen
+class Contact:
+    """One message the brand sent to a customer: what frequency caps and fatigue count."""
+
+    customer_id: str = attrs.field(converter=_customer_id)
+    channel: Channel = attrs.field(validator=attrs.validators.instance_of(Channel))
+    at: dt.datetime = attrs.field(converter=_instant)
+    campaign: str | None = None
+    promotion: bool = False
+
+
+@runtime_checkable
+class ContactHistory(Protocol):
+    """The record of contacts made, read back by time window."""
+
+    def record(self, contacts: Iterable[Contact]) -> None:
+        """Add contacts to the history."""
+        ...
+
+    def since(self, at: dt.datetime, customer_ids: Iterable[str] | None = None) -> list[Contact]:
+        """Contacts at or after ``at`` (of ``customer_ids`` only, if given), oldest first."""
+        ...
+
+
+class CommissionStatus(enum.Enum):
+    """Where a commission stands: frozen through the refund window, then payable or reversed."""
+
+    FROZEN = "frozen"
+    PAYABLE = "payable"
+    PAID = "paid"
+    REVERSED = "reversed"
+
+
+@attrs.frozen
+class CommissionEntry:
+    """One line of the commission ledger: exact money owed to a beneficiary for an order."""
+
+    id: str = attrs.field(converter=_id)
+    order_id: str = attrs.field(converter=_id)
+    beneficiary_id: str = attrs.field(converter=_id)
+    tier: int = attrs.field(validator=attrs.validators.in_((1, 2)))
+    amount: Money = attrs.field(validator=attrs.validators.instance_of(Money))
+    status: CommissionStatus = attrs.field(validator=attrs.validators.instance_of(CommissionStatus))
+    at: dt.datetime = attrs.field(converter=_instant)
+
+    def __attrs_post_init__(self) -> None:
+        if self.amount.minor < 0:
+            raise InvalidRecordError("a commission is never negative; reverse it instead")
+
+
+@runtime_checkable
+class CommissionLedger(Protocol):
+    """Commission entries; a status change is posted as a new version of the same entry id."""
+
+    def post(self, entries: Iterable[CommissionEntry]) -> None:
+        """Insert entries, replacing earlier versions with the same id."""
+        ...
+
+    def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
+        """The current version of every entry (of one beneficiary, if given), oldest first."""
+        ...
