@@ -34,26 +34,43 @@ class Series:
     d_c: FloatArray
 
 
-def one_b_c_series(z: FloatArray, b: FloatArray, c: FloatArray) -> Series:
-    """Sum ``2F1(1, b; c; z)`` for ``0 <= z < 1`` and ``0 < b < c`` (element-wise)."""
-    # Size the first block for nearly every row at once; the few slow rows continue below.
+def one_b_c_series(
+    z: FloatArray, b: FloatArray | float, c: FloatArray, *, with_grad: bool = True
+) -> Series:
+    """Sum ``2F1(1, b; c; z)`` for ``0 <= z < 1`` and ``0 < b < c`` (element-wise).
+
+    ``b`` may be a scalar shared by all rows (cheaper). Without ``with_grad`` only ``value`` is
+    computed and the derivatives are returned as zeros.
+    """
+    shared_b = np.ndim(b) == 0
+    # Size the first block for every row at once; rows that need more continue below.
     block = _terms_needed(float(np.max(z, initial=0.0)))
     # Terms run along axis 0 so that cumulative products are vector operations over rows.
     k = np.arange(block, dtype=np.float64)[:, None]
     bk = b + k
-    ck = c + k
-    inv_c = 1.0 / ck
+    inv_c = 1.0 / (c + k)
     taus = np.cumprod(z * bk * inv_c, axis=0)
-    harm_b = np.cumsum(1.0 / bk, axis=0)  # d log(tau_n) / db = sum_{k<n} 1/(b+k)
-    harm_c = np.cumsum(inv_c, axis=0)
     value = 1.0 + taus.sum(axis=0)
-    d_z = (k[:, 0] + 1) @ taus  # sum of n tau_n; divided by z at the end
-    d_b = np.einsum("ij,ij->j", taus, harm_b)
-    d_c = -np.einsum("ij,ij->j", taus, harm_c)
+    zeros = np.zeros_like(value)
+    d_z, d_b, d_c = zeros, zeros.copy(), zeros.copy()
+    # d log(tau_n) / db = sum_{k<n} 1/(b+k), likewise for c.
+    harm_b = np.cumsum(1.0 / bk, axis=0)
+    harm_c = np.cumsum(inv_c, axis=0) if with_grad else inv_c
+    if with_grad:
+        d_z = np.einsum("i,ij->j", k[:, 0] + 1, taus)  # sum n tau_n; divided by z at the end
+        d_b = (
+            np.einsum("i,ij->j", harm_b[:, 0], taus)
+            if shared_b
+            else np.einsum("ij,ij->j", taus, harm_b)
+        )
+        d_c = -np.einsum("ij,ij->j", taus, harm_c)
     if block >= _FIRST_BLOCK_CAP:
-        _continue(z, b, c, block, taus[-1], harm_b[-1], harm_c[-1], value, d_z, d_b, d_c)
-    positive = z > 0
-    d_z = np.where(positive, d_z / np.where(positive, z, 1.0), b / c)
+        b_rows = np.broadcast_to(np.asarray(b, dtype=np.float64), z.shape)
+        last_hb = np.broadcast_to(harm_b[-1], z.shape).copy()
+        _continue(z, b_rows, c, block, taus[-1], last_hb, harm_c[-1], value, d_z, d_b, d_c)
+    if with_grad:
+        positive = z > 0
+        d_z = np.where(positive, d_z / np.where(positive, z, 1.0), b / c)
     return Series(value, d_z, d_b, d_c)
 
 
@@ -72,10 +89,12 @@ def _continue(
 ) -> None:
     """Sum the remaining terms in place, for the rows whose first block was not enough."""
     block = _FIRST_BLOCK_CAP
+    active = np.arange(z.shape[0])
     while first < _MAX_TERMS:
         # Terms shrink at least by z each step, so the tail of every sum is bounded by this.
-        tail = tau * (first + 1 / (1 - z)) * (1 + harm_b) / (1 - z) ** 2
-        active = np.flatnonzero(tail > _REL_TOL * value)
+        za = z[active]
+        tail = tau[active] * (first + 1 / (1 - za)) * (1 + harm_b[active]) / (1 - za) ** 2
+        active = active[tail > _REL_TOL * value[active]]
         if not active.size:
             return
         k = np.arange(first, first + block, dtype=np.float64)
@@ -88,7 +107,7 @@ def _continue(
         hb = harm_b[active, None] + np.cumsum(1.0 / bk, axis=1)
         hc = harm_c[active, None] + np.cumsum(inv_c, axis=1)
         value[active] += taus.sum(axis=1)
-        d_z[active] += taus @ (k + 1)
+        d_z[active] += np.einsum("ij,j->i", taus, k + 1)
         d_b[active] += np.einsum("ij,ij->i", taus, hb)
         d_c[active] -= np.einsum("ij,ij->i", taus, hc)
         tau[active] = taus[:, -1]

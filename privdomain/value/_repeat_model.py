@@ -134,7 +134,7 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         """Log-likelihood of each customer's (frequency, recency, T) under the fitted model."""
         theta = self._theta()
         x, tx, age = check_repeat_inputs(frequency, recency, T)
-        data = RepeatData(x, tx, age, np.ones_like(x), *_x_levels(x))
+        data = RepeatData.of_rows(x, tx, age, np.ones_like(x))
         return self._row_loglik(theta, data)[0]
 
     def _theta(self) -> FloatArray:
@@ -245,11 +245,6 @@ def _ages(T: ArrayLike, n_customers: int | None) -> FloatArray:
     if (age < 0).any():
         raise ValidationError("T must not be negative")
     return age
-
-
-def _x_levels(x: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
-    values, index = np.unique(x, return_inverse=True)
-    return values, index.reshape(-1)
 
 
 def broadcast_inputs(

@@ -37,51 +37,52 @@ def _term(theta: FloatArray, x: FloatArray, t: FloatArray, *, with_grad: bool) -
     Euler's transformation of their 2F1, ``K = 2F1(1, r+x; r+s+x+1; z)``,
     ``z = (alpha-beta)/(alpha+t)`` when ``alpha >= beta``, else
     ``K = (1-w) 2F1(1, s+1; r+s+x+1; w)``, ``w = (beta-alpha)/(beta+t)``.
+    The gradient is returned as rows (4, n): d/dr, d/dalpha, d/ds, d/dbeta.
     """
     r, alpha, s, beta = theta
-    la, lb = np.log(alpha + t), np.log(beta + t)
+    inv_a, inv_b = 1.0 / (alpha + t), 1.0 / (beta + t)
+    la, lb = -np.log(inv_a), -np.log(inv_b)
     c = r + s + x + 1
-    grad = np.empty((x.shape[0], 4))
+    grad = np.empty((4, x.shape[0]))
     if alpha >= beta:
-        z = (alpha - beta) / (alpha + t)
-        ser = one_b_c_series(z, r + x, c)
+        ser = one_b_c_series((alpha - beta) * inv_a, r + x, c, with_grad=with_grad)
         log_k = np.log(ser.value)
         if with_grad:
-            grad[:, 0] = (ser.d_b + ser.d_c) / ser.value
-            grad[:, 2] = ser.d_c / ser.value
-            grad[:, 1] = ser.d_z * (beta + t) / (alpha + t) ** 2 / ser.value
-            grad[:, 3] = -ser.d_z / (alpha + t) / ser.value
+            inv_s = 1.0 / ser.value
+            dz = ser.d_z * inv_s * inv_a
+            grad[0] = (ser.d_b + ser.d_c) * inv_s - la
+            grad[1] = dz * (beta + t) * inv_a - (r + x) * inv_a
+            grad[2] = ser.d_c * inv_s - lb
+            grad[3] = -dz - s * inv_b
     else:
-        w = (beta - alpha) / (beta + t)
-        ser = one_b_c_series(w, s + 1 + np.zeros_like(x), c)
+        ser = one_b_c_series((beta - alpha) * inv_b, float(s + 1), c, with_grad=with_grad)
         log_k = la - lb + np.log(ser.value)
         if with_grad:
-            grad[:, 0] = ser.d_c / ser.value
-            grad[:, 2] = (ser.d_b + ser.d_c) / ser.value
-            grad[:, 1] = 1 / (alpha + t) - ser.d_z / (beta + t) / ser.value
-            grad[:, 3] = -1 / (beta + t) + ser.d_z * (alpha + t) / (beta + t) ** 2 / ser.value
-    log = -(r + x) * la - s * lb + log_k
-    if with_grad:
-        grad[:, 0] -= la
-        grad[:, 1] -= (r + x) / (alpha + t)
-        grad[:, 2] -= lb
-        grad[:, 3] -= s / (beta + t)
-    return _Term(log, grad)
+            inv_s = 1.0 / ser.value
+            dw = ser.d_z * inv_s * inv_b
+            grad[0] = ser.d_c * inv_s - la
+            grad[1] = (1 - r - x) * inv_a - dw
+            grad[2] = (ser.d_b + ser.d_c) * inv_s - lb
+            grad[3] = -(1 + s) * inv_b + dw * (alpha + t) * inv_b
+    return _Term(-(r + x) * la - s * lb + log_k, grad)
 
 
 def _log_bracket(
-    theta: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray, *, with_grad: bool
+    theta: FloatArray, data: RepeatData, *, with_grad: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """log of the likelihood's bracket, its gradient, and log of its "alive at T" part."""
+    """log of the likelihood's bracket, its gradient (4, n), and log of its "alive at T" part."""
     r, alpha, s, beta = theta
+    x, T = data.x, data.T
     n = x.shape[0]
     a = r + s + x
     log_at = np.log(alpha + T)
     log_bt = np.log(beta + T)
     log_alive = -(r + x) * log_at - s * log_bt
-    # Both ends of A0 in one pass: rows [0, n) at t_x, rows [n, 2n) at T.
-    ends = _term(theta, np.concatenate([x, x]), np.concatenate([tx, T]), with_grad=with_grad)
-    log_tx, log_t = ends.log[:n], ends.log[n:]
+    # Both ends of A0 in one pass over the distinct (x, t) pairs, then back to the rows.
+    pairs = _term(theta, data.pair_x, data.pair_t, with_grad=with_grad)
+    index = data.pair_index
+    log_ends = pairs.log[index]
+    log_tx, log_t = log_ends[:n], log_ends[n:]
     # A0 = term(t_x) - term(T) >= 0; it is exactly 0 when the last purchase is at T.
     gap = log_t - log_tx
     positive = gap < 0
@@ -90,16 +91,17 @@ def _log_bracket(
     log_share = np.log(s) - np.log(a)
     log_bracket = np.logaddexp(log_alive, log_share + log_a0)
     if not with_grad:
-        return log_bracket, np.zeros((n, 4)), log_alive
+        return log_bracket, np.zeros((4, n)), log_alive
     w_alive = np.exp(log_alive - log_bracket)
     w_tx = np.exp(log_share + log_tx - log_bracket)
     w_t = np.exp(log_share + log_t - log_bracket)
-    grad = w_tx[:, None] * ends.grad[:n] - w_t[:, None] * ends.grad[n:]
+    grad_ends = pairs.grad[:, index]
+    grad = w_tx * grad_ends[:, :n] - w_t * grad_ends[:, n:]
     w_a0 = w_tx - w_t
-    grad[:, 0] -= w_alive * log_at + w_a0 / a
-    grad[:, 1] -= w_alive * (r + x) / (alpha + T)
-    grad[:, 2] += -w_alive * log_bt + w_a0 * (1 / s - 1 / a)
-    grad[:, 3] -= w_alive * s / (beta + T)
+    grad[0] -= w_alive * log_at + w_a0 / a
+    grad[1] -= w_alive * (r + x) / (alpha + T)
+    grad[2] += w_a0 * (1 / s - 1 / a) - w_alive * log_bt
+    grad[3] -= w_alive * s / (beta + T)
     return log_bracket, grad, log_alive
 
 
@@ -141,13 +143,13 @@ class ParetoNBD(RepeatPurchaseModel):
     def _row_loglik(self, theta: FloatArray, data: RepeatData) -> tuple[FloatArray, FloatArray]:
         r, alpha, s, beta = theta
         xv, i = data.x_values, data.x_index
-        log_bracket, grad, _ = _log_bracket(theta, data.x, data.tx, data.T, with_grad=True)
+        log_bracket, grad, _ = _log_bracket(theta, data, with_grad=True)
         ll = (gammaln(r + xv) - gammaln(r))[i] + r * np.log(alpha) + s * np.log(beta) + log_bracket
-        grad[:, 0] += (digamma(r + xv) - digamma(r))[i] + np.log(alpha)
-        grad[:, 1] += r / alpha
-        grad[:, 2] += np.log(beta)
-        grad[:, 3] += s / beta
-        return ll, grad
+        grad[0] += (digamma(r + xv) - digamma(r))[i] + np.log(alpha)
+        grad[1] += r / alpha
+        grad[2] += np.log(beta)
+        grad[3] += s / beta
+        return ll, grad.T
 
     def _draw_customers(
         self, n: int, rng: np.random.Generator
@@ -162,7 +164,8 @@ class ParetoNBD(RepeatPurchaseModel):
         """Probability that each customer is still alive at age ``T``."""
         theta = self._theta()
         x, tx, age, shape = broadcast_inputs(frequency, recency, T)
-        log_bracket, _, log_alive = _log_bracket(theta, x, tx, age, with_grad=False)
+        data = RepeatData.of_rows(x, tx, age, np.ones_like(x))
+        log_bracket, _, log_alive = _log_bracket(theta, data, with_grad=False)
         return shaped(np.exp(log_alive - log_bracket), shape)
 
     def predict_purchases(
