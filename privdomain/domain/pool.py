@@ -469,8 +469,8 @@ class Pool:
                 )
 
         ok = reason == _OK
-        rows = np.flatnonzero(ok)
-        everything = rows.size == n
+        everything = bool(ok.all())
+        rows = np.arange(0) if everything else np.flatnonzero(ok)  # unused when everything
         # idempotency: first occurrence of an id wins, in the batch and across batches
         keys: NDArray[Any] = cols.id if int_ids else fingerprint_strings(cols.id)
         if not everything:
@@ -478,6 +478,8 @@ class Pool:
         seen = self._seen_int if int_ids else self._seen_str
         fresh, sorted_fresh = _first_unseen(keys.astype(seen.dtype, copy=False), seen)
         if fresh is not None:
+            if everything:
+                rows = np.arange(n)
             duplicates = rows[~fresh]
             rows = rows[fresh]
             everything = False
@@ -508,7 +510,7 @@ class Pool:
             for i in np.flatnonzero(~ok)
         )
         return IngestReport(
-            touchpoints_accepted=int(rows.size),
+            touchpoints_accepted=n if everything else int(rows.size),
             duplicate_touchpoints=duplicates.astype(np.int64),
             rejected=rejected,
         )
@@ -615,7 +617,7 @@ class Pool:
             new &= _lookup(self._index, hashable) < 0
         repeat_rows = np.flatnonzero(usable & ~new).tolist()
         referrers = cols.referrer_id.tolist()
-        added = self._add_new_customers(cols, np.flatnonzero(new), referrers, reject, reasons)
+        added = self._add_new_customers(cols, np.flatnonzero(new), referrers, reject, table)
         # A repeat whose first row was rejected is, in order, the first of its id: add it.
         while True:
             orphans: dict[str, int] = {}
@@ -626,7 +628,7 @@ class Pool:
                 break
             repeat_rows = [i for i in repeat_rows if i not in orphans.values()]
             rows = np.array(sorted(orphans.values()), dtype=np.int64)
-            added += self._add_new_customers(cols, rows, referrers, reject, reasons)
+            added += self._add_new_customers(cols, rows, referrers, reject, table)
         updated = unchanged = 0
         agents = cols.agent_id
         for i in repeat_rows:
@@ -656,7 +658,7 @@ class Pool:
         rows: NDArray[np.int64],
         referrers: list[Any],
         reject: Any,
-        reasons: dict[int, tuple[RejectReason, str]],
+        batch_index: Mapping[Any, int],
     ) -> int:
         """Append the customers at ``rows`` (new, distinct ids); returns how many were taken."""
         if rows.size == 0:
@@ -671,13 +673,13 @@ class Pool:
             ref[has_ref] = _lookup(self._index, ref_ids[has_ref])
             unresolved = np.flatnonzero(has_ref & (ref < 0))
             if unresolved.size:
-                batch_pos = {cid: k for k, cid in enumerate(cols.id[rows].tolist())}
-                for k in unresolved.tolist():
-                    pos = batch_pos.get(ref_ids[k])
-                    if pos is None:
-                        pending[k] = True
-                    else:
-                        ref[k] = base + pos
+                # referrers new in this batch: their row, then their position among ``rows``
+                position = np.full(len(cols) + 1, -1, dtype=np.int64)
+                position[rows] = np.arange(rows.size)
+                batch_row = _lookup(batch_index, ref_ids[unresolved])
+                k_of = position[batch_row]  # batch_row -1 picks the last slot: -1
+                pending[unresolved[k_of < 0]] = True
+                ref[unresolved[k_of >= 0]] = base + k_of[k_of >= 0]
         alive = ~pending
         # a referrer row that is rejected takes its referees with it (to a fixpoint)
         while True:
