@@ -1,0 +1,101 @@
+"""The demo as a pipeline of steps: simulate a pool, ingest it, take a snapshot, report.
+
+Each step reads what earlier steps left on a :class:`DemoRun` and returns the text of its own
+section. Strategy packages add their own steps to :data:`DEFAULT_STEPS`, so ``make demo`` grows
+with the library. The pipeline is pure: printing is the command line's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from privdomain.domain.batch import IngestReport
+from privdomain.domain.pool import Pool
+from privdomain.domain.snapshot import Snapshot
+from privdomain.metrics import overview
+from privdomain.simulate import SimulatedPool, simulate_pool
+
+__all__ = ["DEFAULT_STEPS", "DemoRun", "DemoStep", "run_demo"]
+
+
+@attrs.define
+class DemoRun:
+    """What the demo's steps share: the inputs, and what each step produced."""
+
+    n_customers: int
+    seed: int
+    simulated: SimulatedPool | None = None
+    pool: Pool | None = None
+    report: IngestReport | None = None
+    snapshot: Snapshot | None = None
+    #: anything later steps want to hand on (fitted models, layerings, ...)
+    extras: dict[str, Any] = attrs.field(factory=dict)
+
+    def need_snapshot(self) -> Snapshot:
+        if self.snapshot is None:
+            raise RuntimeError("this step needs the snapshot step to have run first")
+        return self.snapshot
+
+
+@attrs.frozen
+class DemoStep:
+    """A named step: ``run`` does the work and returns the section's text."""
+
+    title: str
+    run: Callable[[DemoRun], str]
+
+
+def _simulate(run: DemoRun) -> str:
+    run.simulated = simulate_pool(run.n_customers, seed=run.seed)
+    sim = run.simulated
+    return (
+        f"{len(sim.customers):,} customers and {len(sim.touchpoints):,} touchpoints over "
+        f"{sim.params.days} days from {sim.params.start.date()} (seed {run.seed})"
+    )
+
+
+def _ingest(run: DemoRun) -> str:
+    assert run.simulated is not None
+    sim = run.simulated
+    run.pool = Pool(
+        sim.params.tenant, currency=sim.params.currency, utc_offset=sim.params.utc_offset
+    )
+    run.report = run.pool.ingest(sim.customers)
+    touch = run.pool.ingest(sim.touchpoints)
+    again = run.pool.ingest(sim.touchpoints)  # idempotent: the second time, all duplicates
+    return (
+        f"{run.report!r}\n{touch!r}\nre-ingesting the same touchpoints: "
+        f"{again.duplicates:,} duplicates, {again.touchpoints_accepted} accepted"
+    )
+
+
+def _snapshot(run: DemoRun) -> str:
+    assert run.simulated is not None
+    assert run.pool is not None
+    run.snapshot = run.pool.snapshot(as_of=run.simulated.as_of)
+    return repr(run.snapshot)
+
+
+def _overview(run: DemoRun) -> str:
+    return str(overview(run.need_snapshot()))
+
+
+#: The steps ``make demo`` runs, in order.
+DEFAULT_STEPS: list[DemoStep] = [
+    DemoStep("Simulate a pool", _simulate),
+    DemoStep("Ingest it", _ingest),
+    DemoStep("Snapshot", _snapshot),
+    DemoStep("Pool overview", _overview),
+]
+
+
+def run_demo(
+    n_customers: int = 20_000, *, seed: int = 7, steps: Sequence[DemoStep] | None = None
+) -> Iterator[tuple[str, str]]:
+    """Run the demo's steps in order, yielding ``(title, text)`` as each finishes."""
+    run = DemoRun(n_customers=n_customers, seed=seed)
+    for step in DEFAULT_STEPS if steps is None else steps:
+        yield step.title, step.run(run)
