@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -26,6 +25,7 @@ from privdomain.domain._time import SECONDS_PER_DAY, epoch_seconds, seconds_to_d
 from privdomain.domain.batch import CustomerColumns, EncodedIds, TouchpointColumns
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import Customer
+from privdomain.domain.frozenmap import FrozenMap
 from privdomain.domain.money import Money
 from privdomain.domain.pool import Pool
 from privdomain.domain.touchpoint import Touchpoint
@@ -37,7 +37,7 @@ _CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def _frozen_map(value: Mapping[Channel, float]) -> Mapping[Channel, float]:
-    return MappingProxyType(dict(value))
+    return FrozenMap(dict(value))
 
 
 def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -381,7 +381,7 @@ class _Simulation:
         )
         touchpoints = self._touchpoint_columns(ids, agent_names, agent)
         truth.update(share_propensity=share_propensity, referrer=referrer)
-        return SimulatedPool(prm, customers, touchpoints, MappingProxyType(truth))
+        return SimulatedPool(prm, customers, touchpoints, FrozenMap(truth))
 
     def _referral_tree(self, propensity: NDArray[np.float64]) -> NDArray[np.int64]:
         """Referrers by preferential attachment to earlier customers with high share propensity."""

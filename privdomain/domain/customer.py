@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 
 import attrs
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
+from privdomain.domain.frozenmap import FrozenMap
 from privdomain.errors import InvalidRecordError
 
 __all__ = ["AttributeValue", "Customer", "check_id"]
@@ -74,7 +74,7 @@ def _consent(value: Iterable[Channel | str] | None) -> frozenset[Channel]:
 
 def _attributes(value: Mapping[str, AttributeValue] | None) -> Mapping[str, AttributeValue]:
     if value is None:
-        return MappingProxyType({})
+        return FrozenMap({})
     out: dict[str, AttributeValue] = {}
     for key, item in dict(value).items():
         check_id(key, what="attribute name")
@@ -84,7 +84,7 @@ def _attributes(value: Mapping[str, AttributeValue] | None) -> Mapping[str, Attr
                 f"got {type(item).__name__}"
             )
         out[key] = item
-    return MappingProxyType(out)
+    return FrozenMap(out)
 
 
 def _mapping_repr(value: Mapping[str, AttributeValue]) -> str:

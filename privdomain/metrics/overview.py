@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import attrs
 import numpy as np
 
 from privdomain.domain.channels import Channel
+from privdomain.domain.frozenmap import FrozenMap
 from privdomain.domain.snapshot import OWNED_CHANNELS, Snapshot
 
 __all__ = ["PoolOverview", "overview"]
@@ -97,14 +97,14 @@ def overview(snapshot: Snapshot) -> PoolOverview:
         as_of=snapshot.as_of.isoformat(),
         currency=snapshot.currency,
         customers=n,
-        sources=MappingProxyType(sources),
+        sources=FrozenMap(sources),
         buyers=int((snapshot.orders > 0).sum()),
         repeat_buyers=int((snapshot.purchase_days > 1).sum()),
         orders=orders,
         revenue=float(snapshot.net_spend.sum()),
         average_order_value=gross / orders if orders else float("nan"),
         referred_share=float(snapshot.has_referrer.mean()) if n else float("nan"),
-        reachable_share=MappingProxyType(
+        reachable_share=FrozenMap(
             {c: float(v) for c, v in zip(OWNED_CHANNELS, reach, strict=True)}
         ),
         multi_channel_share=float((snapshot.reachable_channels >= 2).mean()) if n else float("nan"),
