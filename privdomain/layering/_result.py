@@ -1,0 +1,317 @@
+"""The result of every layering: a partition of the pool into named, self-explaining segments."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+from numpy.typing import NDArray
+
+from privdomain._optional import import_optional
+from privdomain.domain.segment import Compare, Rule, Segment
+from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
+
+__all__ = ["Segmentation"]
+
+_PREVIEW_ROWS = 5
+
+#: What a segment rule of a :class:`Segmentation` is evaluated on.
+RulesOn = Literal["snapshot", "result"]
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value)
+
+
+def _tuple_of_rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
+    return tuple(value)
+
+
+def _notes(value: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _readonly(arr: Any) -> NDArray[Any]:
+    out = np.asarray(arr)
+    if out.flags.writeable:
+        out = out.copy()
+        out.flags.writeable = False
+    return out
+
+
+def _columns(value: Mapping[str, Any]) -> dict[str, NDArray[Any]]:
+    return {str(k): _readonly(v) for k, v in value.items()}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        v = float(value)
+        if v != v:
+            return "NaN"
+        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.6g}"
+    if isinstance(value, np.generic):
+        return str(value.item())
+    return str(value)
+
+
+@attrs.frozen(eq=False, repr=False)
+class Segmentation:
+    """A layering of a pool: every customer in exactly one named segment, with the reasons.
+
+    Segment ``k`` is ``names[k]``; ``labels[i]`` is the segment of customer ``customer_ids[i]``.
+    Segment codes are stable for a given strategy and configuration: a segment that nobody falls
+    into keeps its code and shows a count of 0, so results of different days line up.
+
+    Attributes
+    ----------
+    strategy : str
+        Which layering produced this (e.g. ``"RFM, classic 11 segments"``).
+    customer_ids : numpy.ndarray of object
+        The customers, in the order of the snapshot they came from.
+    labels : numpy.ndarray of int64
+        The segment code of every customer.
+    names : tuple of str
+        The segment names, by code.
+    rules : tuple of Rule
+        One rule per segment. Evaluated on the source named by :attr:`rules_on`, rule ``k``
+        holds exactly for the customers labelled ``k``.
+    rules_on : {"snapshot", "result"}
+        ``"snapshot"``: the rules read snapshot features, so :meth:`segments` can be evaluated on
+        this snapshot (or another one, to apply the same fixed thresholds to new data).
+        ``"result"``: the segment depends on something that is not a snapshot feature (a learned
+        cluster, a weighted score): the rules read this result's own :attr:`columns`, which
+        :meth:`feature` serves, so ``segment.mask(segmentation)`` works.
+    descriptions : tuple of str
+        Why a customer is in each segment, in words (the condition).
+    advice : tuple of str
+        What fits each segment (the playbook of DOMAIN.md §4); empty strings where none.
+    columns : dict of str to numpy.ndarray
+        Per-customer numbers behind the decision (scores, the values they come from).
+    column_notes : dict of str to str
+        How a column was computed (learned edges, thresholds), shown by :meth:`explain`.
+    notes : tuple of str
+        Global remarks: learned thresholds, gaps of a rule table, ...
+    """
+
+    strategy: str
+    customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
+    labels: NDArray[np.int64] = attrs.field(converter=_readonly)
+    names: tuple[str, ...] = attrs.field(converter=_tuple_of_str)
+    rules: tuple[Rule, ...] = attrs.field(converter=_tuple_of_rules)
+    rules_on: RulesOn = "snapshot"
+    descriptions: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    advice: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    columns: dict[str, NDArray[Any]] = attrs.field(factory=dict, converter=_columns)
+    column_notes: dict[str, str] = attrs.field(factory=dict, converter=_notes)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+
+    def __attrs_post_init__(self) -> None:
+        n = self.customer_ids.shape[0]
+        k = len(self.names)
+        if self.labels.shape != (n,) or self.labels.dtype.kind not in "iu":
+            raise ValidationError(f"labels must be {n} integer codes, got {self.labels.shape}")
+        if n and (int(self.labels.min()) < 0 or int(self.labels.max()) >= k):
+            raise ValidationError(f"labels must lie in [0, {k})")
+        if len(set(self.names)) != k:
+            raise ValidationError(f"segment names must be unique, got {self.names}")
+        if len(self.rules) != k:
+            raise ValidationError(f"need one rule per segment: {len(self.rules)} rules, {k} names")
+        if self.rules_on not in ("snapshot", "result"):
+            raise ValidationError(f"rules_on must be 'snapshot' or 'result', not {self.rules_on!r}")
+        for name, col in self.columns.items():
+            if col.shape[:1] != (n,):
+                raise ValidationError(f"column {name!r} has {col.shape[:1]} rows, expected {n}")
+        object.__setattr__(self, "descriptions", _pad(self.descriptions, k))
+        object.__setattr__(self, "advice", _pad(self.advice, k))
+
+    # ------------------------------------------------------------------ sizes and members
+    def __len__(self) -> int:
+        return int(self.customer_ids.shape[0])
+
+    def counts(self) -> dict[str, int]:
+        """How many customers each segment holds (every segment, empty ones included)."""
+        sizes = np.bincount(self.labels, minlength=len(self.names))
+        return {name: int(c) for name, c in zip(self.names, sizes.tolist(), strict=True)}
+
+    def code(self, name: str) -> int:
+        """The code of segment ``name``."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise ValidationError(f"no segment {name!r}; segments are {list(self.names)}") from None
+
+    def mask(self, name: str) -> NDArray[np.bool_]:
+        """Which customers are in segment ``name``."""
+        return np.asarray(self.labels == self.code(name))
+
+    def masks(self) -> dict[str, NDArray[np.bool_]]:
+        """One membership mask per segment."""
+        return {name: np.asarray(self.labels == k) for k, name in enumerate(self.names)}
+
+    def members(self, name: str) -> NDArray[np.object_]:
+        """The ids of the customers in segment ``name``."""
+        return self.customer_ids[self.mask(name)]
+
+    @property
+    def segment_names(self) -> NDArray[np.object_]:
+        """The segment name of every customer."""
+        return np.array(self.names, dtype=object)[self.labels]
+
+    def row(self, customer_id: str) -> int:
+        """The row of ``customer_id``."""
+        hits = np.flatnonzero(self.customer_ids == customer_id)
+        if hits.size == 0:
+            raise UnknownCustomerError(f"{customer_id!r} is not in this segmentation")
+        return int(hits[0])
+
+    def segment_of(self, customer_id: str) -> str:
+        """The segment of one customer."""
+        return self.names[int(self.labels[self.row(customer_id)])]
+
+    # ------------------------------------------------------------------ rules
+    def segments(self) -> tuple[Segment, ...]:
+        """Every segment as a :class:`~privdomain.Segment`.
+
+        Evaluated on the source of :attr:`rules_on` (the same snapshot, or this result), the
+        masks of the segments reproduce :attr:`labels` exactly.
+        """
+        return tuple(
+            Segment(name, rule, description=desc)
+            for name, rule, desc in zip(self.names, self.rules, self.descriptions, strict=True)
+        )
+
+    def segment(self, name: str) -> Segment:
+        """One segment as a :class:`~privdomain.Segment`."""
+        return self.segments()[self.code(name)]
+
+    def feature(self, name: str) -> NDArray[Any]:
+        """A per-customer column of this result (``"segment"`` is the code), for rules."""
+        if name == "segment":
+            return self.labels
+        if name in self.columns:
+            return self.columns[name]
+        raise UnknownFeatureError(
+            f"this segmentation has no column {name!r}; it has {['segment', *self.columns]}"
+        )
+
+    # ------------------------------------------------------------------ explanations
+    def explain(self, customer_id: str) -> str:
+        """Which segment ``customer_id`` is in and why, with the numbers."""
+        i = self.row(customer_id)
+        k = int(self.labels[i])
+        lines = [f"customer {customer_id!r} is in segment {self.names[k]!r} ({self.strategy})"]
+        if self.descriptions[k]:
+            lines.append(f"  because: {self.descriptions[k]}")
+        for name, col in self.columns.items():
+            note = self.column_notes.get(name)
+            shown = f"  {name} = {_show(col[i])}"
+            lines.append(f"{shown}   [{note}]" if note else shown)
+        if self.advice[k]:
+            lines.append(f"  what fits: {self.advice[k]}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ export
+    def table(self) -> dict[str, NDArray[Any]]:
+        """Per-customer columns: id, segment code and name, then the numbers behind them."""
+        out: dict[str, NDArray[Any]] = {
+            "customer_id": self.customer_ids,
+            "segment_code": self.labels,
+            "segment": self.segment_names,
+        }
+        out.update(self.columns)
+        return out
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain-Python ``dict`` per customer (NaN becomes ``None``)."""
+        plain: dict[str, list[Any]] = {}
+        for name, col in self.table().items():
+            values = col.tolist()
+            if col.dtype.kind == "f":
+                values = [None if v != v else v for v in values]
+            plain[name] = values
+        names = list(plain)
+        return [dict(zip(names, row, strict=True)) for row in zip(*plain.values(), strict=True)]
+
+    def to_frame(self) -> Any:
+        """A pandas ``DataFrame`` indexed by ``customer_id`` (needs ``privdomain[pandas]``)."""
+        pd = import_optional("pandas", extra="pandas")
+        cols = self.table()
+        frame = pd.DataFrame({k: v for k, v in cols.items() if k != "customer_id"})
+        frame.index = pd.Index(cols["customer_id"], name="customer_id")
+        frame["segment"] = pd.Categorical(self.segment_names, categories=list(self.names))
+        return frame
+
+    def counts_frame(self) -> Any:
+        """Segment sizes as a pandas ``DataFrame`` (``customers``, ``share``)."""
+        pd = import_optional("pandas", extra="pandas")
+        counts = self.counts()
+        total = max(len(self), 1)
+        return pd.DataFrame(
+            {
+                "customers": list(counts.values()),
+                "share": [c / total for c in counts.values()],
+            },
+            index=pd.Index(list(counts), name="segment"),
+        )
+
+    # ------------------------------------------------------------------ display
+    def _summary_rows(self) -> list[tuple[str, int, str]]:
+        total = max(len(self), 1)
+        return [(name, c, f"{c / total:.1%}") for name, c in self.counts().items()]
+
+    def __repr__(self) -> str:
+        rows = self._summary_rows()
+        width = max([len("segment")] + [len(r[0]) for r in rows])
+        lines = [
+            f"Segmentation({self.strategy}: {len(self)} customers, {len(self.names)} segments)",
+            f"  {'segment'.ljust(width)}  {'customers':>9}  {'share':>6}",
+        ]
+        lines += [f"  {n.ljust(width)}  {c:>9}  {s:>6}" for n, c, s in rows]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{c}</td><td>{s}</td></tr>"
+            for n, c, s in self._summary_rows()
+        )
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        preview = self._preview_html()
+        return (
+            f"<div><strong>Segmentation</strong> ({html.escape(self.strategy)}: {len(self)} "
+            f"customers, {len(self.names)} segments)"
+            "<table><thead><tr><th>segment</th><th>customers</th><th>share</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + preview
+            + "</div>"
+        )
+
+    def _preview_html(self) -> str:
+        cols = self.table()
+        cols.pop("segment_code")
+        n = min(len(self), _PREVIEW_ROWS)
+        if n == 0:
+            return ""
+        head = "".join(f"<th>{html.escape(name)}</th>" for name in cols)
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(_show(col[i]))}</td>" for col in cols.values())
+            + "</tr>"
+            for i in range(n)
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pad(values: tuple[str, ...], k: int) -> tuple[str, ...]:
+    if len(values) > k:
+        raise ValidationError(f"got {len(values)} texts for {k} segments")
+    return values + ("",) * (k - len(values))
+
+
+def code_rules(k: int) -> tuple[Rule, ...]:
+    """Rules ``segment == code`` for results whose segments are not snapshot rules."""
+    return tuple(Compare("segment", "==", code) for code in range(k))

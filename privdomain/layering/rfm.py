@@ -1,0 +1,359 @@
+"""RFM layering: recency, frequency and monetary scores, and named segments from score tables.
+
+How scores are made
+-------------------
+``fit`` learns, from the customers who have bought, ``levels - 1`` ascending *edges* per
+feature; ``transform`` turns each value into a *band* ``1 + #{edges strictly below the value}``
+(bins closed on the right, as ``pandas.cut``). F and M scores are the band; the R score is
+``levels + 1 - band`` of recency (days since the last purchase), so a more recent purchase
+scores higher. The score depends on the value alone, never on row order or ranks: equal values
+always get equal scores, even when quantile edges collapse because many customers share a value
+(e.g. most customers bought once: their F is 1, and the next score used may be 4, since
+F says which quantile band the value falls in).
+
+Edges come from ``binning``:
+
+- ``"quantile"``: the ``j/levels`` quantiles (linear interpolation) of the buyers' values;
+- ``"mean"`` / ``"median"``: one edge at the buyers' mean or median (two levels: high/low,
+  the centre of the Chinese 8-class table);
+- ``"fixed"``: business thresholds you pass in ``recency_edges``, ``frequency_edges`` and
+  ``monetary_edges`` (nothing is learned, so adding customers never moves anyone else).
+
+Customers who never bought have no recency: they get the scores 0, 0, 0, the segment
+``"Never bought"`` (always present, last), and they do not take part in learning edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from privdomain.domain.segment import And, Compare, Not, Rule
+from privdomain.domain.snapshot import Snapshot
+from privdomain.errors import EmptyPoolError, ValidationError
+from privdomain.layering._bands import boxes, boxes_rule, describe_bands
+from privdomain.layering._base import features_from_snapshot
+from privdomain.layering._result import Segmentation
+from privdomain.layering._sklearn import validate_X
+from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, OTHER, RFMTable
+from privdomain.layering.scoring import RFMScorer, check_fitted
+
+__all__ = ["RFMLayering", "rfm_features"]
+
+_TABLES = {"classic": CLASSIC_11, "chinese": CHINESE_8}
+_DEFAULT_BINNING = {"classic": "quantile", "chinese": "mean"}
+_RECENCY = "recency_days"
+
+
+def rfm_features(
+    snapshot: Snapshot, *, frequency: str = "orders", monetary: str = "net_spend"
+) -> NDArray[np.float64]:
+    """The ``(customers, 3)`` matrix ``[recency_days, frequency, monetary]`` of a snapshot.
+
+    Recency is NaN for customers who never bought.
+    """
+    return features_from_snapshot(snapshot, (_RECENCY, frequency, monetary))
+
+
+class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Score customers on recency, frequency and monetary value and name their segment.
+
+    A scikit-learn transformer: ``fit`` learns score edges, ``transform`` returns the
+    ``(r, f, m)`` scores, ``predict`` the segment code, :meth:`layer` a full
+    :class:`Segmentation` with reasons. ``X`` is either a :class:`~privdomain.Snapshot` or a
+    2-D array with three columns in this order: **recency** (days since the last purchase,
+    NaN for customers who never bought), **frequency** (e.g. orders) and **monetary** value
+    (e.g. net spend).
+
+    Parameters
+    ----------
+    table : {"classic", "chinese"} or RFMTable or None, default "classic"
+        Named segments: ``"classic"`` is :data:`~privdomain.layering.CLASSIC_11` (5 levels),
+        ``"chinese"`` is :data:`~privdomain.layering.CHINESE_8` (2 levels, high/low against a
+        centre), or your own :class:`RFMTable`. ``None`` gives one segment per score cell
+        (:meth:`RFMTable.cells`).
+    binning : {"quantile", "mean", "median", "fixed"} or None, default None
+        How edges are made (see the module documentation). ``None``: ``"mean"`` for the
+        Chinese table, ``"quantile"`` otherwise.
+    levels : int or None, default None
+        Score levels. Fixed by a table; with ``table=None`` defaults to 5.
+    recency_edges, frequency_edges, monetary_edges : sequence of float or None
+        For ``binning="fixed"``: ``levels - 1`` ascending thresholds in the feature's units.
+        A value equal to a threshold falls in the band below it (for recency: the better one).
+    frequency, monetary : str, default "orders" and "net_spend"
+        The snapshot features used for F and M (e.g. ``"purchase_days"``, ``"gross_spend"``).
+
+    Attributes
+    ----------
+    scorer_ : RFMScorer
+        The fitted scorer (edges learned from buyers).
+    edges_ : numpy.ndarray, shape (3, levels - 1)
+        The band edges of recency, frequency and monetary value, in their units.
+    levels_ : int
+        The number of score levels.
+    table_ : RFMTable
+        The table used for segments.
+    segment_names_ : tuple of str
+        The segment of every code returned by :meth:`predict`.
+    n_buyers_ : int
+        How many customers with a purchase the edges were learned from.
+    n_features_in_ : int
+        Always 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[3, 5, 900.0], [40, 1, 50.0], [200, 2, 120.0], [np.nan, 0, 0.0]])
+    >>> rfm = RFMLayering(table="chinese").fit(X)
+    >>> rfm.transform(X).tolist()
+    [[2, 2, 2], [2, 1, 1], [1, 1, 1], [0, 0, 0]]
+    >>> [rfm.segment_names_[c] for c in rfm.predict(X)]
+    ['重要价值客户', '一般发展客户', '一般挽留客户', 'Never bought']
+    """
+
+    def __init__(
+        self,
+        table: str | RFMTable | None = "classic",
+        binning: str | None = None,
+        levels: int | None = None,
+        recency_edges: Sequence[float] | None = None,
+        frequency_edges: Sequence[float] | None = None,
+        monetary_edges: Sequence[float] | None = None,
+        frequency: str = "orders",
+        monetary: str = "net_spend",
+    ) -> None:
+        self.table = table
+        self.binning = binning
+        self.levels = levels
+        self.recency_edges = recency_edges
+        self.frequency_edges = frequency_edges
+        self.monetary_edges = monetary_edges
+        self.frequency = frequency
+        self.monetary = monetary
+
+    # ------------------------------------------------------------------ sklearn plumbing
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []  # scores are integers
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"allow_nan": True, "preserves_dtype": []}
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        """``["r_score", "f_score", "m_score"]``."""
+        self._check_fitted()
+        return np.array(["r_score", "f_score", "m_score"], dtype=object)
+
+    # ------------------------------------------------------------------ fit
+    def _resolve(self) -> tuple[RFMTable, str]:
+        table = self.table
+        if table is None:
+            levels = 5 if self.levels is None else self.levels
+            resolved = RFMTable.cells(levels)
+            default_binning = "quantile"
+        elif isinstance(table, RFMTable):
+            resolved, default_binning = table, "quantile"
+        elif isinstance(table, str) and table in _TABLES:
+            resolved, default_binning = _TABLES[table], _DEFAULT_BINNING[table]
+        else:
+            raise ValidationError(
+                f"table must be 'classic', 'chinese', an RFMTable or None, not {table!r}"
+            )
+        if self.levels is not None and self.levels != resolved.levels:
+            raise ValidationError(
+                f"table {resolved.name!r} has {resolved.levels} levels; got levels={self.levels}"
+            )
+        binning = default_binning if self.binning is None else self.binning
+        return resolved, binning
+
+    def _matrix(self, X: Any, *, reset: bool) -> NDArray[np.float64]:
+        if isinstance(X, Snapshot):
+            if len(X) == 0:
+                if reset:
+                    raise EmptyPoolError("the snapshot has no customers to layer")
+                return np.empty((0, 3))
+            X = rfm_features(X, frequency=self.frequency, monetary=self.monetary)
+        arr = validate_X(self, X, reset=reset, allow_nan=True)
+        if arr.shape[1] != 3:
+            raise ValidationError(
+                f"RFM needs 3 columns (recency, frequency, monetary); got {arr.shape[1]} feature(s)"
+            )
+        buyers = ~np.isnan(arr[:, 0])
+        if np.isnan(arr[buyers, 1:]).any():
+            raise ValidationError(
+                "frequency and monetary value must not be NaN for a customer with a recency "
+                "(NaN recency marks a customer who never bought)"
+            )
+        return arr
+
+    def fit(self, X: Any, y: Any = None) -> RFMLayering:
+        """Learn the score edges from the customers who have bought.
+
+        Parameters
+        ----------
+        X : Snapshot or array-like of shape (n_customers, 3)
+            Recency, frequency, monetary (see the class documentation).
+        y : ignored
+
+        Raises
+        ------
+        EmptyPoolError
+            When the snapshot is empty, or no customer has bought (no recency to learn from)
+            and ``binning`` is not ``"fixed"``.
+        """
+        table, binning = self._resolve()
+        arr = self._matrix(X, reset=True)
+        buyers = arr[~np.isnan(arr[:, 0])]
+        fixed: list[Sequence[float]] | None = None
+        if binning == "fixed":
+            given = (self.recency_edges, self.frequency_edges, self.monetary_edges)
+            fixed = [e for e in given if e is not None]
+            missing = [
+                n
+                for n, e in zip(("recency", "frequency", "monetary"), given, strict=True)
+                if e is None
+            ]
+            if missing:
+                raise ValidationError(
+                    f"binning='fixed' needs {', '.join(m + '_edges' for m in missing)} "
+                    f"({table.levels - 1} ascending thresholds each)"
+                )
+            for what, e in zip(("recency", "frequency", "monetary"), fixed, strict=True):
+                if len(e) != table.levels - 1:
+                    raise ValidationError(
+                        f"{what}_edges needs {table.levels - 1} thresholds, got {len(e)}"
+                    )
+        elif buyers.shape[0] == 0:
+            raise EmptyPoolError(
+                "no customer has bought yet: RFM edges are learned from buyers "
+                "(use binning='fixed' to score with business thresholds)"
+            )
+        scorer = RFMScorer(levels=table.levels, binning=binning, edges=fixed, lower_is_better=(0,))
+        # edges are learned from buyers only; fixed thresholds need no data beyond the shape
+        scorer.fit(buyers if buyers.shape[0] else np.zeros((1, 3)))
+        self.scorer_ = scorer
+        self.edges_ = scorer.edges_
+        self.levels_ = table.levels
+        self.table_ = table
+        self.binning_ = binning
+        self.segment_names_ = table.names
+        self.n_buyers_ = int(buyers.shape[0])
+        return self
+
+    # ------------------------------------------------------------------ transform
+    def _check_fitted(self) -> None:
+        check_fitted(self, "edges_")
+
+    def _scores(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
+        out = self.scorer_.score_array(arr)
+        out[np.isnan(arr[:, 0])] = 0  # never bought: no score at all
+        return out
+
+    def transform(self, X: Any) -> NDArray[np.int64]:
+        """The ``(r, f, m)`` scores, 1..levels (0, 0, 0 for customers who never bought)."""
+        self._check_fitted()
+        return self._scores(self._matrix(X, reset=False))
+
+    def _labels(self, scores: NDArray[np.int64]) -> NDArray[np.int64]:
+        k = self.levels_
+        never = len(self.segment_names_) - 1
+        # one flat lookup in the (k+1)^3 grid; index 0 of each axis (no score) → never bought
+        lookup = np.full((k + 1, k + 1, k + 1), never, dtype=np.int64)
+        lookup[1:, 1:, 1:] = self.table_.grid
+        flat = (scores[:, 0] * (k + 1) + scores[:, 1]) * (k + 1) + scores[:, 2]
+        return np.asarray(lookup.ravel()[flat], dtype=np.int64)
+
+    def predict(self, X: Any) -> NDArray[np.int64]:
+        """The segment code of every customer (names in :attr:`segment_names_`)."""
+        self._check_fitted()
+        return self._labels(self.transform(X))
+
+    # ------------------------------------------------------------------ layering
+    def layer(self, snapshot: Snapshot) -> Segmentation:
+        """Layer a snapshot with the fitted edges: segments, scores and reasons."""
+        self._check_fitted()
+        if not isinstance(snapshot, Snapshot):
+            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        arr = self._matrix(snapshot, reset=False)
+        scores = self._scores(arr)
+        labels = self._labels(scores)
+        return self._segmentation(snapshot, arr, scores, labels)
+
+    def fit_layer(self, snapshot: Snapshot) -> Segmentation:
+        """Fit on ``snapshot`` and layer it."""
+        return self.fit(snapshot).layer(snapshot)
+
+    def segments(self) -> tuple[Rule, ...]:
+        """One rule per segment over snapshot features, reproducing :meth:`predict`."""
+        self._check_fitted()
+        table = self.table_
+        feats = (_RECENCY, self.frequency, self.monetary)
+        bought: Rule = Not(Compare(_RECENCY, "isnan", None))
+        rules: list[Rule] = []
+        n_table = len(table.names) - 1  # every code but "Never bought"
+        for code in range(n_table):
+            cells = table.cells_of(code)
+            rule = boxes_rule(boxes(cells), feats, self.edges_, self.levels_)
+            rules.append(And((bought, rule)))
+        rules.append(Compare(_RECENCY, "isnan", None))
+        return tuple(rules)
+
+    def _segmentation(
+        self,
+        snapshot: Snapshot,
+        arr: NDArray[np.float64],
+        scores: NDArray[np.int64],
+        labels: NDArray[np.int64],
+    ) -> Segmentation:
+        table = self.table_
+        texts = [f"{t} (scores r, f, m; fm is the mean of f and m)" for t in table.texts]
+        if table.gaps:
+            texts.append(f"the score cell is not covered by table {table.name!r}")
+        texts.append("no purchase yet, so no recency and no RFM scores")
+        advice = list(table.advice)
+        if table.gaps:
+            advice.append("")
+        advice.append("convert: bestsellers and a first-purchase reason (DOMAIN.md §4)")
+        notes = [
+            f"{self.binning_} edges learned from {self.n_buyers_} buyers"
+            if self.binning_ != "fixed"
+            else "fixed business thresholds"
+        ]
+        if table.gaps:
+            notes.append(
+                f"table {table.name!r} leaves {len(table.gaps)} score cells uncovered; "
+                f"their customers are in {OTHER!r}"
+            )
+        e = self.edges_
+        column_notes = {
+            "r": "R " + describe_bands(_RECENCY, e[0].tolist(), reverse=True),
+            "f": "F " + describe_bands(self.frequency, e[1].tolist(), reverse=False),
+            "m": "M " + describe_bands(self.monetary, e[2].tolist(), reverse=False),
+        }
+        return Segmentation(
+            strategy=f"RFM, {table.name}",
+            customer_ids=snapshot.customer_ids,
+            labels=labels,
+            names=table.names,
+            rules=self.segments(),
+            rules_on="snapshot",
+            descriptions=texts,
+            advice=advice,
+            columns={
+                "r": scores[:, 0].astype(np.int8),
+                "f": scores[:, 1].astype(np.int8),
+                "m": scores[:, 2].astype(np.int8),
+                _RECENCY: arr[:, 0],
+                self.frequency: arr[:, 1],
+                self.monetary: arr[:, 2],
+            },
+            column_notes=column_notes,
+            notes=notes,
+        )

@@ -1,0 +1,178 @@
+"""Band scores 1..k per column, learned from quantiles, a centre, or fixed business thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from privdomain.errors import EmptyPoolError, InvalidRuleError, NotFittedError, ValidationError
+from privdomain.layering._bands import bands
+from privdomain.layering._sklearn import validate_X
+
+__all__ = ["BINNINGS", "RFMScorer"]
+
+#: How :class:`RFMScorer` makes band edges.
+BINNINGS = ("quantile", "mean", "median", "fixed")
+
+
+def check_fitted(estimator: Any, attribute: str) -> None:
+    """``check_is_fitted`` raising privdomain's :class:`NotFittedError` (also sklearn's)."""
+    try:
+        check_is_fitted(estimator, attribute)
+    except Exception as exc:
+        raise NotFittedError(str(exc)) from None
+
+
+class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Score every column of ``X`` into bands 1..``levels`` by edges learned in ``fit``.
+
+    The band of a value ``x`` is ``1 + #{edges strictly below x}`` (bins closed on the right,
+    as ``pandas.cut``): it depends on the value alone, so equal values always get equal scores,
+    whatever the row order and even when edges coincide because many rows share a value (a band
+    between equal edges is then empty and its score unused). For the columns listed in
+    ``lower_is_better`` the score is reversed (``levels + 1 - band``): a lower value scores
+    higher, as recency does. A NaN value scores 0 (no score) and is left out of learning.
+
+    This is the scorer behind :class:`RFMLayering`; on its own it scores any columns, e.g.
+    recency, frequency and monetary value of an RFM matrix (the default reverses column 0).
+
+    Parameters
+    ----------
+    levels : int, default 5
+        Scores run from 1 to ``levels``.
+    binning : {"quantile", "mean", "median", "fixed"}, default "quantile"
+        ``"quantile"``: edges at the ``j/levels`` quantiles (linear interpolation) of each
+        column; ``"mean"``/``"median"``: one edge at the column's centre (needs ``levels=2``);
+        ``"fixed"``: the thresholds in ``edges``, nothing learned.
+    edges : sequence of sequences of float or None, default None
+        For ``binning="fixed"``: per column, ``levels - 1`` ascending thresholds.
+    lower_is_better : sequence of int, default (0,)
+        Columns whose score is reversed. Indices beyond the number of columns are ignored.
+
+    Attributes
+    ----------
+    edges_ : numpy.ndarray, shape (n_features_in_, levels - 1)
+        The ascending band edges of every column.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    """
+
+    def __init__(
+        self,
+        levels: int = 5,
+        binning: str = "quantile",
+        edges: Sequence[Sequence[float]] | None = None,
+        lower_is_better: Sequence[int] = (0,),
+    ) -> None:
+        self.levels = levels
+        self.binning = binning
+        self.edges = edges
+        self.lower_is_better = lower_is_better
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = []  # scores are integers
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"allow_nan": True, "preserves_dtype": []}
+
+    def _check_params(self) -> int:
+        levels = self.levels
+        if not isinstance(levels, int | np.integer) or isinstance(levels, bool) or levels < 2:
+            raise ValidationError(f"levels must be an integer >= 2, got {levels!r}")
+        if self.binning not in BINNINGS:
+            raise ValidationError(f"binning must be one of {BINNINGS}, not {self.binning!r}")
+        if self.binning in ("mean", "median") and levels != 2:
+            raise ValidationError(
+                f"binning={self.binning!r} splits at one centre, so it needs levels=2, not {levels}"
+            )
+        return int(levels)
+
+    def fit(self, X: Any, y: Any = None) -> RFMScorer:
+        """Learn the band edges of every column (NaN values are left out)."""
+        k = self._check_params()
+        arr = validate_X(self, X, reset=True, allow_nan=True)
+        n_cols = arr.shape[1]
+        if self.binning == "fixed":
+            edges = fixed_edges(self.edges, k, n_cols)
+        else:
+            edges = np.empty((n_cols, k - 1), dtype=np.float64)
+            for j in range(n_cols):
+                col = arr[:, j]
+                col = col[~np.isnan(col)]
+                if col.size == 0:
+                    raise EmptyPoolError(f"column {j} has no values to learn score edges from")
+                if self.binning == "quantile":
+                    edges[j] = np.quantile(col, np.arange(1, k) / k)
+                elif self.binning == "mean":
+                    edges[j] = col.mean()
+                else:
+                    edges[j] = np.median(col)
+        edges.flags.writeable = False
+        self.edges_ = edges
+        return self
+
+    def score_array(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Scores of an already validated float matrix (no checks; the fast path)."""
+        k = self.edges_.shape[1] + 1
+        reverse = {int(j) for j in self.lower_is_better}
+        out = np.empty(arr.shape, dtype=np.int64)
+        for j in range(arr.shape[1]):
+            band = bands(arr[:, j], self.edges_[j])
+            out[:, j] = k + 1 - band if j in reverse else band
+        out[np.isnan(arr)] = 0
+        return out
+
+    def transform(self, X: Any) -> NDArray[np.int64]:
+        """Scores 1..levels per column (0 where a value is NaN)."""
+        check_fitted(self, "edges_")
+        return self.score_array(validate_X(self, X, reset=False, allow_nan=True))
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        """``<input name>_score`` for every column (``x0_score``... without names)."""
+        check_fitted(self, "edges_")
+        if input_features is None:
+            input_features = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            input_features = [f"x{j}" for j in range(self.n_features_in_)]
+        names = [str(f) for f in input_features]
+        if len(names) != self.n_features_in_:
+            raise ValidationError(
+                f"input_features has {len(names)} names, expected {self.n_features_in_}"
+            )
+        return np.array([f"{n}_score" for n in names], dtype=object)
+
+
+def fixed_edges(
+    edges: Sequence[Sequence[float]] | None, levels: int, n_cols: int
+) -> NDArray[np.float64]:
+    """Validate fixed thresholds: ``n_cols`` rows of ``levels - 1`` ascending finite numbers."""
+    if edges is None:
+        raise ValidationError(
+            f"binning='fixed' needs edges: {levels - 1} ascending thresholds per column"
+        )
+    rows = list(edges)
+    for j, row in enumerate(rows):
+        if len(row) != levels - 1:
+            raise ValidationError(f"edges row {j} has {len(row)} thresholds, expected {levels - 1}")
+    try:
+        arr = np.array(rows, dtype=np.float64).reshape(len(rows), levels - 1)
+    except (TypeError, ValueError):
+        raise ValidationError(f"edges must be numbers, got {edges!r}") from None
+    if arr.shape != (n_cols, levels - 1):
+        raise ValidationError(
+            f"edges must have {n_cols} rows of {levels - 1} thresholds, got shape {arr.shape}"
+        )
+    if not np.isfinite(arr).all():
+        raise ValidationError("edges must be finite")
+    if (np.diff(arr, axis=1) < 0).any():
+        raise InvalidRuleError(f"edges must be ascending, got {arr.tolist()}")
+    return arr

@@ -1,0 +1,102 @@
+"""Builders of small hand-made pools for the layering tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from helpers import T0, at, customer, new_pool, purchase, touch
+
+from privdomain import Channel, Snapshot, TouchKind
+from privdomain.domain.batch import CustomerColumns, TouchpointColumns
+
+#: The snapshot instant of every hand-made pool: 100 days after T0.
+AS_OF = at(100)
+
+
+def build_snapshot(customers: Mapping[str, Mapping[str, Any]], *, as_of: Any = AS_OF) -> Snapshot:
+    """A snapshot of a pool described per customer.
+
+    Each value may hold ``joined`` (day), ``source``, ``tags``, ``attributes``, ``buys`` (a list
+    of ``(day, amount)`` or ``(day, amount, promotion, discount)``) and ``touches`` (a list of
+    ``(day, TouchKind)``).
+    """
+    pool = new_pool()
+    records: list[Any] = []
+    n = 0
+    for cid, spec in customers.items():
+        records.append(
+            customer(
+                cid,
+                at(spec.get("joined", 0)),
+                source=spec.get("source", Channel.OTHER_PUBLIC),
+                tags=spec.get("tags"),
+                attributes=spec.get("attributes"),
+                referrer_id=spec.get("referrer"),
+            )
+        )
+        for buy in spec.get("buys", ()):
+            day, amount, *rest = buy
+            promo = bool(rest[0]) if rest else False
+            discount = rest[1] if len(rest) > 1 else None
+            n += 1
+            records.append(
+                purchase(f"p{n}", cid, at(day), f"{amount:.2f}", promotion=promo,
+                         discount=None if discount is None else f"{discount:.2f}")
+            )  # fmt: skip
+        for day, kind in spec.get("touches", ()):
+            n += 1
+            records.append(touch(f"t{n}", cid, at(day), kind))
+    report = pool.ingest(records)
+    assert report.ok, report.rejected
+    return pool.snapshot(as_of)
+
+
+def columns_snapshot(
+    recency_days: Sequence[float],
+    orders: Sequence[int],
+    spend: Sequence[float],
+    *,
+    ids: Iterable[str] | None = None,
+) -> Snapshot:
+    """A snapshot where customer ``i`` bought ``orders[i]`` times, last ``recency_days[i]``
+    days before :data:`AS_OF` (NaN: never), for ``spend[i]`` yuan in all (fast, columnar)."""
+    rec = np.asarray(recency_days, dtype=float)
+    cnt = np.asarray(orders, dtype=int)
+    amt = np.asarray(spend, dtype=float)
+    n = rec.size
+    cids = list(ids) if ids is not None else [f"c{i:05d}" for i in range(n)]
+    pool = new_pool()
+    joined = np.full(n, np.datetime64(int(T0.timestamp()), "s"))
+    pool.ingest(CustomerColumns.from_arrays(id=cids, tenant="brand", joined_at=joined))
+    rows = np.repeat(np.arange(n), cnt)
+    # the last purchase of each customer is at AS_OF - recency; earlier ones a day before each
+    order_in_customer = np.arange(rows.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    from_last = np.repeat(cnt, cnt) - 1 - order_in_customer
+    as_of_s = np.datetime64(int(AS_OF.timestamp()), "s")
+    seconds = np.rint((rec[rows] + from_last) * 86400).astype("timedelta64[s]")
+    when = as_of_s - seconds
+    per_order = np.where(cnt > 0, amt / np.maximum(cnt, 1), 0.0)
+    amount_minor = np.rint(per_order[rows] * 100).astype(np.int64)
+    # the first order takes the rounding remainder so totals are exact
+    totals = np.rint(amt * 100).astype(np.int64)
+    firsts = np.flatnonzero(order_in_customer == 0)
+    amount_minor[firsts] += (
+        totals[rows[firsts]]
+        - np.bincount(rows, amount_minor, minlength=n).astype(np.int64)[rows[firsts]]
+    )
+    tps = TouchpointColumns.from_arrays(
+        id=np.arange(rows.size, dtype=np.int64),
+        tenant="brand",
+        customer_id=np.array(cids, dtype=object)[rows],
+        at=when,
+        channel=Channel.MINI_PROGRAM,
+        kind=TouchKind.PURCHASED,
+        amount=amount_minor,
+        minor_units=True,
+    )
+    if rows.size:
+        report = pool.ingest(tps)
+        assert report.ok, report.rejected
+    return pool.snapshot(AS_OF)
