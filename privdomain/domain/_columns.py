@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Column"]
+__all__ = ["Column", "canonical"]
 
 T = TypeVar("T", bound=np.generic)
 
@@ -53,4 +53,15 @@ class Column(Generic[T]):
         return self._data[: self._size].copy(), self._size
 
     def __setstate__(self, state: tuple[NDArray[T], int]) -> None:
-        self._data, self._size = state
+        data, self._size = state
+        self._data = canonical(data)
+
+
+def canonical(arr: NDArray[T]) -> NDArray[T]:
+    """``arr`` with numpy's own descriptor for its dtype.
+
+    Unpickled arrays carry a fresh but equal dtype object, and numpy's ``ufunc.at`` fast path
+    only recognises the built-in one: ``np.maximum.at`` on an unpickled int64 array is 20x
+    slower. A view with the canonical descriptor costs nothing.
+    """
+    return arr.view(np.dtype(arr.dtype.str)) if arr.dtype.kind != "O" else arr

@@ -11,7 +11,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain._columns import Column
+from privdomain.domain._columns import Column, canonical
 from privdomain.domain._fingerprint import fingerprint_strings
 from privdomain.domain._time import Instant, epoch_seconds, seconds_to_datetime
 from privdomain.domain.batch import (
@@ -191,6 +191,11 @@ class Pool:
         self._seen_str: NDArray[np.uint64] = np.empty(0, np.uint64)
         self._seen_int: NDArray[np.int64] = np.empty(0, np.int64)
         self._log_cursor = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._seen_str = canonical(self._seen_str)
+        self._seen_int = canonical(self._seen_int)
 
     # ------------------------------------------------------------------ properties
     @property
