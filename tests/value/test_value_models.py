@@ -232,7 +232,7 @@ def test_gradient_matches_finite_differences(cls: type[Any], params: dict[str, f
         np.testing.assert_allclose(grad[:, j], numeric, rtol=1e-6, atol=1e-6)
 
 
-# -- fitting ------------------------------------------------------------------------------------------
+# -- fitting ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("cls", "params"), MODELS)
