@@ -310,6 +310,12 @@ class Pool:
             "agent": self._agent.values,
         }
 
+    def _tag_columns(self) -> dict[str, NDArray[np.bool_]]:
+        return {t: col.values for t, col in sorted(self._tags.items())}
+
+    def _attribute_columns(self) -> dict[str, NDArray[np.object_]]:
+        return {a: col.values for a, col in sorted(self._attributes.items())}
+
     def tag_mask(self, tag: str) -> NDArray[np.bool_]:
         """Which customers (by index) carry ``tag``; all ``False`` for a tag nobody has."""
         col = self._tags.get(tag)

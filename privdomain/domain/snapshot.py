@@ -283,6 +283,17 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     return col
 
 
+def _kind_table(kinds: frozenset[TouchKind]) -> NDArray[np.bool_]:
+    """A lookup table: ``table[code]`` says whether a kind code is in ``kinds``."""
+    table = np.zeros(256, dtype=bool)
+    table[[k.value for k in kinds]] = True
+    return table
+
+
+_IS_LINK = _kind_table(CONNECT_KINDS | DISCONNECT_KINDS)
+_IS_OFF = _kind_table(DISCONNECT_KINDS)
+
+
 def _group_max(key: NDArray[np.int64], values: NDArray[np.int64], size: int) -> NDArray[np.int64]:
     """Per-group maximum of ``values`` (NaT as int64 where a group is empty)."""
     out = np.full(size, _NAT, dtype=np.int64)
@@ -302,7 +313,14 @@ def _last_state_is_off(
     out = np.zeros(size, dtype=bool)
     if key.size == 0:
         return out
-    order = np.lexsort((off, at, key))
+    # one int64 sort key (key, time, off) when it fits, else the slower lexsort
+    span = int(at.max() - at.min()) + 1
+    bits = int(size).bit_length() + span.bit_length() + 1
+    if bits < 63:
+        packed = ((key << span.bit_length()) | (at - at.min())) << 1 | off
+        order = np.argsort(packed)
+    else:
+        order = np.lexsort((off, at, key))
     key, off = key[order], off[order]
     last = np.ones(key.size, dtype=bool)
     last[:-1] = key[1:] != key[:-1]
@@ -383,14 +401,12 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     last_contact = _group_max(rows[sent] * _N_OWNED + channel[sent], at[sent], m * _N_OWNED)
     inbound = np.flatnonzero(~is_sent)
     last_active = _group_max(rows[inbound], at[inbound], m)
-    on_codes = [k.value for k in CONNECT_KINDS]
-    off_codes = [k.value for k in DISCONNECT_KINDS]
-    link = np.flatnonzero(np.isin(kind, on_codes + off_codes) & (channel < _N_OWNED))
+    link = np.flatnonzero(_IS_LINK[kind] & (channel < _N_OWNED))
     # a removal on the same second as a (re)connection wins: better miss a message than spam
     disconnected = _last_state_is_off(
         rows[link] * _N_OWNED + channel[link],
         at[link],
-        np.isin(kind[link], off_codes),
+        _IS_OFF[kind[link]],
         m * _N_OWNED,
     ).reshape(m, _N_OWNED)
     consent = _bit_matrix(cust["consent"][members], _N_OWNED)
@@ -437,6 +453,6 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
         referrals=_readonly(referrals),
         consent=_readonly(consent),
         reachable=_readonly(reachable),
-        tags={t: _readonly(pool.tag_mask(t)[members]) for t in pool.tag_names},
-        attributes={a: _readonly(pool.attribute_column(a)[members]) for a in pool.attribute_names},
+        tags={t: _readonly(col[members]) for t, col in pool._tag_columns().items()},
+        attributes={a: _readonly(col[members]) for a, col in pool._attribute_columns().items()},
     )
