@@ -23,7 +23,8 @@ How values are stored, so that everything round-trips exactly:
 - tags, attributes and consent as JSON text with sorted keys and items; ``None`` as NULL.
 
 Every call is one transaction, every query is parameterised, batches go through
-``executemany``.
+``executemany``. An adapter commits on its connection after each call that writes, so give it a
+connection of its own rather than one the host holds a transaction open on.
 
 Run it as a script to write a simulated pool into a database file, read it back into a new pool
 and compare the snapshots of both::
