@@ -146,21 +146,24 @@ class RepeatData:
     @classmethod
     def of_rows(cls, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> RepeatData:
         x_values, x_index = np.unique(x, return_inverse=True)
-        pair_x, pair_t, pair_index = distinct_pairs(np.concatenate([x, x]), np.concatenate([tx, T]))
+        (pair_x, pair_t), pair_index = distinct_rows(
+            (np.concatenate([x, x]), np.concatenate([tx, T]))
+        )
         return cls(x, tx, T, w, x_values, x_index.reshape(-1), pair_x, pair_t, pair_index)
 
 
-def distinct_pairs(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
-    """Distinct (a, b) pairs and, for each input row, the index of its pair."""
-    order = np.lexsort((b, a))
-    sa, sb = a[order], b[order]
+def distinct_rows(
+    columns: tuple[FloatArray, ...],
+) -> tuple[tuple[FloatArray, ...], NDArray[np.intp]]:
+    """Distinct rows of the columns and, for each input row, the index of its distinct row."""
+    order = np.lexsort(columns[::-1])
+    sorted_cols = tuple(c[order] for c in columns)
     new = np.ones(order.shape[0], dtype=bool)
     if order.shape[0] > 1:
-        new[1:] = (np.diff(sa) != 0) | (np.diff(sb) != 0)
-    group = np.cumsum(new) - 1
+        new[1:] = np.any([np.diff(c) != 0 for c in sorted_cols], axis=0)
     index = np.empty(order.shape[0], dtype=np.intp)
-    index[order] = group
-    return sa[new], sb[new], index
+    index[order] = np.cumsum(new) - 1
+    return tuple(c[new] for c in sorted_cols), index
 
 
 @attrs.frozen

@@ -154,6 +154,54 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         """Per customer: purchase rate, cap on repeat purchases, lifetime (inf: none)."""
         raise NotImplementedError
 
+    def _purchases_if_alive(
+        self, horizon: FloatArray, x: FloatArray, age: FloatArray
+    ) -> FloatArray:
+        """Expected purchases in the next ``horizon`` of a customer known to be alive at ``age``."""
+        raise NotImplementedError
+
+    # -- predictions ------------------------------------------------------------------------
+    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
+        """Probability that each customer is still alive at age ``T``."""
+        raise NotImplementedError
+
+    def predict_purchases(
+        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> float | FloatArray:
+        """Expected number of purchases in the next ``t`` time units, given each history.
+
+        Parameters
+        ----------
+        t : float or array-like
+            Length of the future window, in the time unit of the data.
+        frequency, recency, T : array-like
+            Each customer's history, as for :meth:`fit`. All four broadcast together.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``P(alive) * E[purchases in t | alive]``; a scalar for scalar inputs.
+        """
+        horizon, x, tx, age, shape = broadcast_with_time(t, frequency, recency, T)
+        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
+        return shaped(alive * self._purchases_if_alive(horizon, x, age), shape)
+
+    def cumulative_purchases(
+        self, horizons: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> FloatArray:
+        """Expected purchases up to each of several horizons: shape ``(len(horizons), n)``.
+
+        Equivalent to calling :meth:`predict_purchases` once per horizon, but P(alive) is
+        computed once (what :func:`customer_lifetime_value` needs).
+        """
+        x, tx, age, _ = broadcast_inputs(frequency, recency, T)
+        edges = as_horizon(horizons)
+        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
+        out = np.empty((edges.shape[0], x.shape[0]))
+        for k, edge in enumerate(edges):
+            out[k] = alive * self._purchases_if_alive(np.full_like(x, edge), x, age)
+        return out
+
     # -- simulation --------------------------------------------------------------------------
     def simulate(
         self,

@@ -13,7 +13,6 @@ from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
     broadcast_inputs,
-    broadcast_with_time,
     shaped,
 )
 
@@ -118,21 +117,17 @@ class BetaGeo(RepeatPurchaseModel):
         )
         return shaped(np.where(x > 0, expit(-log_odds_dead), 1.0), shape)
 
-    def predict_purchases(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> float | FloatArray:
-        """Expected number of purchases in the next ``t`` time units, given each history.
-
-        Evaluated through Euler's transformation of the Gauss hypergeometric term, which stays
-        bounded for any frequency (no overflow for customers with thousands of purchases).
-        """
+    def _purchases_if_alive(
+        self, horizon: FloatArray, x: FloatArray, age: FloatArray
+    ) -> FloatArray:
+        # Euler's transformation of the Gauss hypergeometric term keeps it bounded for any
+        # frequency (no overflow for customers with thousands of purchases).
         r, alpha, a, b = self._theta()
-        horizon, x, tx, age, shape = broadcast_with_time(t, frequency, recency, T)
-        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
         z = horizon / (alpha + age + horizon)
         c = a + b + x - 1
         bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
-        return shaped(alive * c / (a - 1) * bracket, shape)
+        result: FloatArray = c / (a - 1) * bracket
+        return result
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
         """Expected repeat purchases of a new customer in her first ``t`` time units."""

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from privdomain.errors import ValidationError
-from privdomain.value._fitting import FloatArray
+from privdomain.value._fitting import FloatArray, distinct_rows
 from privdomain.value._results import frame, html_table, records, text_table
 
 __all__ = ["CustomerValue", "SpendModel", "TransactionModel", "customer_lifetime_value"]
@@ -165,14 +165,10 @@ def customer_lifetime_value(
         age = np.asarray(summary.T[lo:hi], dtype=np.float64)
         m = np.asarray(summary.monetary_value[lo:hi], dtype=np.float64)
         spend[lo:hi] = spend_model.expected_spend(x, m)
-        previous = np.zeros(hi - lo)
-        discounted = np.zeros(hi - lo)
-        for k in range(n_steps):
-            cumulative = np.asarray(
-                transaction_model.predict_purchases(edges[k + 1], x, tx, age), dtype=np.float64
-            )
-            discounted += (cumulative - previous) * discount[k]
-            previous = cumulative
+        cumulative = _cumulative(transaction_model, edges[1:], x, tx, age)
+        increments = np.diff(cumulative, axis=0, prepend=0.0)
+        discounted = np.einsum("k,kn->n", discount, increments)
+        previous = cumulative[-1] if n_steps else np.zeros(hi - lo)
         purchases[lo:hi] = previous
         with np.errstate(invalid="ignore"):  # inf spend with zero purchases stays inf, not NaN
             value[lo:hi] = np.where(discounted > 0, margin * spend[lo:hi] * discounted, 0.0)
@@ -186,6 +182,21 @@ def customer_lifetime_value(
         discount_rate=rate,
         margin=margin,
     )
+
+
+def _cumulative(
+    model: TransactionModel, edges: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+) -> FloatArray:
+    """Expected purchases up to each edge, once per distinct (frequency, recency, T) row."""
+    rows, inverse = distinct_rows((x, tx, age))
+    fast = getattr(model, "cumulative_purchases", None)
+    if fast is not None:
+        unique = np.asarray(fast(edges, *rows), dtype=np.float64)
+    else:
+        unique = np.array(
+            [np.asarray(model.predict_purchases(e, *rows), dtype=np.float64) for e in edges]
+        ).reshape(edges.shape[0], -1)
+    return unique[:, inverse]
 
 
 def _positive(value: float, name: str, *, zero_ok: bool) -> float:

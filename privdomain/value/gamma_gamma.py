@@ -48,6 +48,29 @@ def _spend_inputs(
     return x, m, shape
 
 
+def _row_loglik(theta: FloatArray, x: FloatArray, m: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Log-density of the mean ``m`` of ``x`` purchases, and its gradient in (p, q, v)."""
+    p, q, v = theta
+    px = p * x
+    log_xm = np.log(x) + np.log(m)
+    log_vxm = np.log(v + x * m)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + px * log_xm
+        - np.log(m)
+        - (px + q) * log_vxm
+    )
+    grad = np.empty((x.shape[0], 3))
+    psi = digamma(px + q)
+    grad[:, 0] = x * (psi - digamma(px) + log_xm - log_vxm)
+    grad[:, 1] = psi - digamma(q) + np.log(v) - log_vxm
+    grad[:, 2] = q / v - (px + q) / (v + x * m)
+    return ll, grad
+
+
 class GammaGamma(BaseEstimator):  # type: ignore[misc]
     """The Gamma-Gamma model of spend per purchase.
 
@@ -121,32 +144,9 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         if not buyers.any():
             raise ValidationError("no customer has a repeat purchase: spend cannot be modelled")
         (x, m), w = unique_rows((x[buyers], m[buyers]), w[buyers])
-        log_xm = np.log(x) + np.log(m)
-        log_m = np.log(m)
-
-        def row_loglik(theta: FloatArray) -> tuple[FloatArray, FloatArray]:
-            p, q, v = theta
-            px = p * x
-            log_vxm = np.log(v + x * m)
-            ll = (
-                gammaln(px + q)
-                - gammaln(px)
-                - gammaln(q)
-                + q * np.log(v)
-                + px * log_xm
-                - log_m
-                - (px + q) * log_vxm
-            )
-            grad = np.empty((x.shape[0], 3))
-            psi = digamma(px + q)
-            grad[:, 0] = x * (psi - digamma(px) + log_xm - log_vxm)
-            grad[:, 1] = psi - digamma(q) + np.log(v) - log_vxm
-            grad[:, 2] = q / v - (px + q) / (v + x * m)
-            return ll, grad
-
-        mean_spend = float(w @ m) / float(w.sum())
+        mean_spend = float(np.einsum("i,i->", w, m)) / float(w.sum())
         result = maximize_log_likelihood(
-            row_loglik,
+            lambda theta: _row_loglik(theta, x, m),
             w,
             np.array([1.0, 2.0, mean_spend]),
             names=_NAMES,
@@ -168,6 +168,16 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         model = cls()
         model.params_ = params_dict(_NAMES, values)
         return model
+
+    def log_likelihood(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
+        """Log-density of each repeat buyer's mean spend (0 for customers without repeats)."""
+        check_fitted(self)
+        x, m, _ = _spend_inputs(frequency, monetary_value)
+        out = np.zeros(x.shape[0])
+        buyers = x > 0
+        theta = np.array([self.params_[n] for n in _NAMES])
+        out[buyers] = _row_loglik(theta, x[buyers], m[buyers])[0]
+        return out
 
     def expected_spend(self, frequency: ArrayLike, monetary_value: ArrayLike) -> float | FloatArray:
         """Expected spend per purchase of each customer (posterior mean, never negative).

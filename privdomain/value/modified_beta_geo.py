@@ -13,7 +13,6 @@ from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
     broadcast_inputs,
-    broadcast_with_time,
     shaped,
 )
 
@@ -98,17 +97,15 @@ class ModifiedBetaGeo(RepeatPurchaseModel):
         )
         return shaped(expit(-log_odds_dead), shape)
 
-    def predict_purchases(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> float | FloatArray:
-        """Expected number of purchases in the next ``t`` time units, given each history."""
+    def _purchases_if_alive(
+        self, horizon: FloatArray, x: FloatArray, age: FloatArray
+    ) -> FloatArray:
         r, alpha, a, b = self._theta()
-        horizon, x, tx, age, shape = broadcast_with_time(t, frequency, recency, T)
-        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
         z = horizon / (alpha + age + horizon)
         c = a + b + x
         bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, c, z)
-        return shaped(alive * c / (a - 1) * bracket, shape)
+        result: FloatArray = c / (a - 1) * bracket
+        return result
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
         """Expected repeat purchases of a new customer in her first ``t`` time units."""

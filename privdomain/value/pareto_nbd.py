@@ -15,7 +15,6 @@ from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
     broadcast_inputs,
-    broadcast_with_time,
     shaped,
 )
 
@@ -168,17 +167,14 @@ class ParetoNBD(RepeatPurchaseModel):
         log_bracket, _, log_alive = _log_bracket(theta, data, with_grad=False)
         return shaped(np.exp(log_alive - log_bracket), shape)
 
-    def predict_purchases(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-    ) -> float | FloatArray:
-        """Expected number of purchases in the next ``t`` time units, given each history."""
+    def _purchases_if_alive(
+        self, horizon: FloatArray, x: FloatArray, age: FloatArray
+    ) -> FloatArray:
         r, alpha, s, beta = self._theta()
-        horizon, x, tx, age, shape = broadcast_with_time(t, frequency, recency, T)
-        alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
-        rate = (r + x) / (alpha + age)
-        return shaped(
-            alive * rate * (beta + age) * _survival_integral(s, horizon / (beta + age)), shape
+        expected: FloatArray = (
+            (r + x) / (alpha + age) * (beta + age) * _survival_integral(s, horizon / (beta + age))
         )
+        return expected
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
         """Expected repeat purchases of a new customer in her first ``t`` time units."""
