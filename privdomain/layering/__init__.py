@@ -1,31 +1,72 @@
 """Layering (用户分层): put every customer of a pool into one segment, and say why.
 
 Layering is the precondition of every refined operation: each layer gets different content and
-offers (DOMAIN.md §4). Every strategy here follows the :class:`Layering` protocol and returns a
-:class:`Segmentation`, a partition of the snapshot's customers into named segments with
-per-customer explanations, counts, records, data frames and :class:`~privdomain.Segment` rules.
+offers (DOMAIN.md §4). Every strategy follows the :class:`Layering` protocol (``layer(snapshot)``)
+and returns a :class:`Segmentation`: a partition of the snapshot's customers into named segments,
+with per-customer explanations, counts, records, data frames and :class:`~privdomain.Segment`
+rules.
+
+- :class:`RFMLayering`: recency/frequency/monetary scores (quantile, centre or fixed edges) and
+  named segments from :class:`RFMTable`\\ s (:data:`CLASSIC_11`, :data:`CHINESE_8`);
+- :class:`AttributeLayers`: new / active / paying / never bought [003];
+- :class:`ValueTiers`: super users, the fewest customers bringing 80% of revenue [002];
+- :class:`KOCDetector`: customers whose shares, invitations and content stand out;
+- :class:`CouponHunters`: promotion-only buyers (羊毛党) [001];
+- :class:`TagLayering`: ordered segments from tags and features, also written as rule text
+  (:func:`parse_rule`) [004];
+- :class:`ValueClusters`: k-means on scaled features, clusters numbered by value.
 """
 
 from __future__ import annotations
 
 from privdomain.layering._base import Layering, features_from_snapshot
 from privdomain.layering._result import Segmentation
+from privdomain.layering.attributes import AttributeLayers
+from privdomain.layering.clustering import NOT_CLUSTERED, ValueClusters
+from privdomain.layering.coupon_hunters import CouponHunters
+from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector
 from privdomain.layering.rfm import RFMLayering, rfm_features
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, NEVER_BOUGHT, OTHER, RFMTable
 from privdomain.layering.rule_text import parse_rule
 from privdomain.layering.scoring import RFMScorer
+from privdomain.layering.tags import (
+    TagDimension,
+    TagLayering,
+    attribute_in,
+    attribute_is,
+    came_from,
+    interacted,
+    tag_dimension,
+    tagged,
+)
+from privdomain.layering.value_tiers import ValueTiers
 
 __all__ = [
     "CHINESE_8",
     "CLASSIC_11",
+    "DEFAULT_KOC_WEIGHTS",
     "NEVER_BOUGHT",
+    "NOT_CLUSTERED",
     "OTHER",
+    "AttributeLayers",
+    "CouponHunters",
+    "KOCDetector",
     "Layering",
     "RFMLayering",
     "RFMScorer",
     "RFMTable",
     "Segmentation",
+    "TagDimension",
+    "TagLayering",
+    "ValueClusters",
+    "ValueTiers",
+    "attribute_in",
+    "attribute_is",
+    "came_from",
     "features_from_snapshot",
+    "interacted",
     "parse_rule",
     "rfm_features",
+    "tag_dimension",
+    "tagged",
 ]

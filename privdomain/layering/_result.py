@@ -11,10 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain.segment import Compare, Rule, Segment
+from privdomain.domain.segment import Compare, FeatureSource, Rule, Segment
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
-__all__ = ["Segmentation"]
+__all__ = ["ColumnSource", "Segmentation"]
 
 _PREVIEW_ROWS = 5
 
@@ -107,6 +107,10 @@ class Segmentation:
     columns: dict[str, NDArray[Any]] = attrs.field(factory=dict, converter=_columns)
     column_notes: dict[str, str] = attrs.field(factory=dict, converter=_notes)
     notes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    #: The snapshot on which :meth:`explain` evaluates a segment's rule to show its numbers
+    #: (``None``: the rule is not shown; results whose rules read their own columns always
+    #: show it).
+    source: FeatureSource | None = attrs.field(default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         n = self.customer_ids.shape[0]
@@ -205,6 +209,10 @@ class Segmentation:
         lines = [f"customer {customer_id!r} is in segment {self.names[k]!r} ({self.strategy})"]
         if self.descriptions[k]:
             lines.append(f"  because: {self.descriptions[k]}")
+        if self.rules_on == "result":
+            lines.append(f"  rule: {self.rules[k].explain(self, i)}")
+        elif self.source is not None:
+            lines.append(f"  rule: {self.rules[k].explain(self.source, i)}")
         for name, col in self.columns.items():
             note = self.column_notes.get(name)
             shown = f"  {name} = {_show(col[i])}"
@@ -310,6 +318,23 @@ def _pad(values: tuple[str, ...], k: int) -> tuple[str, ...]:
     if len(values) > k:
         raise ValidationError(f"got {len(values)} texts for {k} segments")
     return values + ("",) * (k - len(values))
+
+
+class ColumnSource:
+    """Named columns as a feature source, to evaluate rules over a result's own numbers."""
+
+    def __init__(self, columns: Mapping[str, NDArray[Any]], n: int) -> None:
+        self._columns = dict(columns)
+        self._n = n
+
+    def feature(self, name: str) -> NDArray[Any]:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise UnknownFeatureError(f"no column {name!r}; have {sorted(self._columns)}") from None
+
+    def __len__(self) -> int:
+        return self._n
 
 
 def code_rules(k: int) -> tuple[Rule, ...]:

@@ -1,0 +1,283 @@
+"""Clustering layering: k-means on scaled RFM and behaviour features, clusters ordered by value.
+
+How it works
+------------
+1. Features are log-scaled (``sign(x)·log1p(|x|)``: spend and counts are heavy-tailed, so a few
+   big spenders would otherwise make their own clusters) and standardised.
+2. k-means (scikit-learn's :class:`~sklearn.cluster.KMeans`, seeded by ``random_state``) runs on
+   the rows *sorted by value*, so the fit depends on the set of customers, not on their order.
+3. Clusters are numbered by the mean of the value column (net spend by default) of their
+   members, highest first: cluster 0 is always the most valuable group, for any run with the
+   same data and seed.
+
+Choice of k: ``n_clusters=4`` by default (a top group, two middle groups, a low group is what
+operators act on); ``n_clusters="auto"`` tries every k in ``k_range`` and keeps the one with the
+best silhouette score on a seeded sample of at most ``sample_size`` customers (ties go to the
+smaller k). k never exceeds the number of distinct customers' feature rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from privdomain.domain.segment import Compare
+from privdomain.domain.snapshot import Snapshot
+from privdomain.errors import EmptyPoolError, ValidationError
+from privdomain.layering._base import features_from_snapshot
+from privdomain.layering._result import Segmentation
+from privdomain.layering._sklearn import validate_X
+from privdomain.layering.scoring import check_fitted
+
+__all__ = ["ValueClusters"]
+
+#: The segment of customers with a missing feature (e.g. no recency: never bought).
+NOT_CLUSTERED = "Not clustered"
+
+
+class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """k-means layering on scaled features, with clusters numbered by value (0 = best).
+
+    ``X`` is a :class:`~privdomain.Snapshot` (the columns named in ``features``; customers
+    with a missing feature, such as the recency of someone who never bought, are left out of
+    the fit and land in ``"Not clustered"``) or a 2-D array of finite numbers, one column per
+    feature. ``transform`` gives the distance to every (ordered) cluster centre in the scaled
+    space, ``predict`` the cluster.
+
+    Parameters
+    ----------
+    n_clusters : int or "auto", default 4
+        The number of clusters, or ``"auto"`` to choose by silhouette score.
+    features : sequence of str, default ("recency_days", "orders", "net_spend")
+        Snapshot features to cluster on (used when ``X`` is a snapshot).
+    value_column : int, default -1
+        The column whose cluster mean orders the clusters (highest first).
+    log_scale : bool, default True
+        Apply ``sign(x)·log1p(|x|)`` before standardising.
+    k_range : tuple of int, default (2, 8)
+        The k tried by ``n_clusters="auto"`` (inclusive).
+    sample_size : int, default 2000
+        Customers sampled for the silhouette score.
+    n_init : int, default 10
+        k-means restarts.
+    random_state : int, default 0
+        Seed of k-means and of the silhouette sample.
+
+    Attributes
+    ----------
+    n_clusters_ : int
+        The number of clusters used.
+    cluster_centers_ : numpy.ndarray, shape (n_clusters_, n_features_in_)
+        Centres in the scaled space, in value order.
+    cluster_means_ : numpy.ndarray, shape (n_clusters_, n_features_in_)
+        Mean feature values of each cluster's members, in the original units.
+    cluster_sizes_ : numpy.ndarray
+        Members of each cluster in the fitted data.
+    labels_ : numpy.ndarray
+        The cluster of every row of the fitted data, in its order.
+    silhouette_scores_ : dict of int to float
+        The score of every k tried (``n_clusters="auto"`` only; else empty).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | str = 4,
+        features: Sequence[str] = ("recency_days", "orders", "net_spend"),
+        value_column: int = -1,
+        log_scale: bool = True,
+        k_range: tuple[int, int] = (2, 8),
+        sample_size: int = 2000,
+        n_init: int = 10,
+        random_state: int = 0,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.features = features
+        self.value_column = value_column
+        self.log_scale = log_scale
+        self.k_range = k_range
+        self.sample_size = sample_size
+        self.n_init = n_init
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _rows(self, X: Any, *, reset: bool) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """Validated finite rows, and which input rows they are (all, for arrays)."""
+        if isinstance(X, Snapshot):
+            if len(X) == 0:
+                if reset:
+                    raise EmptyPoolError("the snapshot has no customers to cluster")
+                return np.empty((0, len(self.features))), np.zeros(0, dtype=bool)
+            full = features_from_snapshot(X, self.features)
+            keep: NDArray[np.bool_] = np.asarray(~np.isnan(full).any(axis=1))
+            if not keep.any():
+                if reset:
+                    raise EmptyPoolError(
+                        f"no customer has all of {list(self.features)} (e.g. nobody bought)"
+                    )
+                return np.empty((0, full.shape[1])), keep
+            return validate_X(self, full[keep], reset=reset), keep
+        arr = validate_X(self, X, reset=reset)
+        return arr, np.ones(arr.shape[0], dtype=bool)
+
+    def _scale(self, arr: NDArray[np.float64]) -> NDArray[np.float64]:
+        z = np.sign(arr) * np.log1p(np.abs(arr)) if self.log_scale else arr
+        return np.asarray((z - self.mean_) / self.scale_, dtype=np.float64)
+
+    def _k_candidates(self, n_distinct: int) -> list[int]:
+        if self.n_clusters == "auto":
+            lo, hi = self.k_range
+            if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
+                raise ValidationError(
+                    f"k_range must be (lo, hi) with 2 <= lo <= hi, not {self.k_range}"
+                )
+            ks = [k for k in range(lo, hi + 1) if k < n_distinct]
+            return ks or [min(lo, n_distinct)]
+        k = self.n_clusters
+        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
+            raise ValidationError(f"n_clusters must be an integer >= 1 or 'auto', not {k!r}")
+        return [min(int(k), n_distinct)]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None) -> ValueClusters:
+        """Cluster the customers and number the clusters by value."""
+        arr, _ = self._rows(X, reset=True)
+        p = arr.shape[1]
+        if not -p <= self.value_column < p:
+            raise ValidationError(
+                f"value_column {self.value_column} is out of range for {p} features"
+            )
+        # sorting rows first makes the fit independent of the customers' order
+        canonical = arr[np.lexsort(arr.T[::-1])]
+        z = np.sign(canonical) * np.log1p(np.abs(canonical)) if self.log_scale else canonical
+        self.mean_ = z.mean(axis=0)
+        scale = z.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        zs = (z - self.mean_) / self.scale_
+        distinct = np.ones(canonical.shape[0], dtype=bool)
+        distinct[1:] = (canonical[1:] != canonical[:-1]).any(axis=1)
+        ks = self._k_candidates(int(distinct.sum()))
+        self.silhouette_scores_: dict[int, float] = {}
+        if len(ks) > 1:
+            rng = np.random.default_rng(self.random_state)
+            n = zs.shape[0]
+            idx = np.sort(rng.choice(n, size=min(n, self.sample_size), replace=False))
+            sample = zs[idx]
+            for k in ks:
+                km = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(sample)
+                if len(np.unique(km.labels_)) < 2:
+                    continue
+                self.silhouette_scores_[k] = float(silhouette_score(sample, km.labels_))
+            best = max(
+                self.silhouette_scores_.items(), key=lambda kv: (kv[1], -kv[0]), default=None
+            )
+            k = best[0] if best is not None else ks[0]
+        else:
+            k = ks[0]
+        km = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(zs)
+        raw = km.labels_
+        sizes = np.bincount(raw, minlength=k)
+        sums = np.zeros((k, p))
+        np.add.at(sums, raw, canonical)
+        means = sums / np.maximum(sizes, 1)[:, None]
+        # order: highest mean value first; then the other columns, then the centres, for ties
+        keys = [means[:, j] for j in reversed(range(p))] + [-means[:, self.value_column]]
+        order = np.lexsort(keys)
+        rank = np.empty(k, dtype=np.int64)
+        rank[order] = np.arange(k)
+        self.kmeans_ = km
+        self._rank = rank
+        self.n_clusters_ = k
+        self.cluster_centers_ = km.cluster_centers_[order]
+        self.cluster_means_ = means[order]
+        self.cluster_sizes_ = sizes[order]
+        self.labels_ = self._predict(arr)
+        return self
+
+    def _predict(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
+        if arr.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        raw = self.kmeans_.predict(self._scale(arr))
+        return np.asarray(self._rank[raw], dtype=np.int64)
+
+    # ------------------------------------------------------------------ predict, transform
+    def predict(self, X: Any) -> NDArray[np.int64]:
+        """The cluster of every row (for a snapshot: -1 where a feature is missing)."""
+        check_fitted(self, "kmeans_")
+        arr, keep = self._rows(X, reset=False)
+        out = np.full(keep.shape[0], -1, dtype=np.int64)
+        out[keep] = self._predict(arr)
+        return out
+
+    def transform(self, X: Any) -> NDArray[np.float64]:
+        """Distances to every cluster centre (in value order) in the scaled space."""
+        check_fitted(self, "kmeans_")
+        arr, keep = self._rows(X, reset=False)
+        out = np.full((keep.shape[0], self.n_clusters_), np.nan)
+        if arr.shape[0]:
+            z = self._scale(arr)
+            out[keep] = np.sqrt(((z[:, None, :] - self.cluster_centers_[None]) ** 2).sum(axis=2))
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        """``distance_to_cluster_0`` ... one per cluster."""
+        check_fitted(self, "kmeans_")
+        return np.array([f"distance_to_cluster_{i}" for i in range(self.n_clusters_)], dtype=object)
+
+    # ------------------------------------------------------------------ layering
+    def layer(self, snapshot: Snapshot) -> Segmentation:
+        """Layer ``snapshot`` into the fitted clusters (plus ``"Not clustered"``)."""
+        check_fitted(self, "kmeans_")
+        if not isinstance(snapshot, Snapshot):
+            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        arr, keep = self._rows(snapshot, reset=False)
+        k = self.n_clusters_
+        cluster = np.full(len(snapshot), -1, dtype=np.int64)
+        distance = np.full(len(snapshot), np.nan)
+        if arr.shape[0]:
+            cluster[keep] = self._predict(arr)
+            z = self._scale(arr)
+            distance[keep] = np.sqrt(((z - self.cluster_centers_[cluster[keep]]) ** 2).sum(axis=1))
+        labels = np.where(cluster >= 0, cluster, k)
+        feats = list(self.features)
+        descriptions = []
+        for i in range(k):
+            centre = ", ".join(
+                f"{name} {self.cluster_means_[i, j]:.4g}" for j, name in enumerate(feats)
+            )
+            rank = "highest value" if i == 0 else ("lowest value" if i == k - 1 else "by value")
+            descriptions.append(f"nearest to centre {i} ({rank}; member means: {centre})")
+        descriptions.append(f"a feature is missing ({', '.join(feats)}), e.g. never bought")
+        columns: dict[str, NDArray[Any]] = {"cluster": cluster, "distance": distance}
+        full = features_from_snapshot(snapshot, self.features) if len(snapshot) else None
+        for j, name in enumerate(feats):
+            columns[name] = full[:, j] if full is not None else np.zeros(0)
+        k_note = (
+            f"k={k} chosen by silhouette over {sorted(self.silhouette_scores_)}"
+            if self.silhouette_scores_
+            else f"k={k}"
+        )
+        return Segmentation(
+            strategy=f"k-means clusters on {', '.join(feats)}",
+            customer_ids=snapshot.customer_ids,
+            labels=labels,
+            names=(*(f"Cluster {i}" for i in range(k)), NOT_CLUSTERED),
+            rules=(*(Compare("cluster", "==", i) for i in range(k)), Compare("cluster", "==", -1)),
+            rules_on="result",
+            descriptions=descriptions,
+            columns=columns,
+            column_notes={
+                "cluster": "numbered by mean value, 0 = highest",
+                "distance": "to the cluster's centre, in standardised (log) units",
+            },
+            notes=(k_note, f"clusters learned from {int(self.cluster_sizes_.sum())} customers"),
+        )
+
+    def fit_layer(self, snapshot: Snapshot) -> Segmentation:
+        """Fit on ``snapshot`` and layer it."""
+        return self.fit(snapshot).layer(snapshot)

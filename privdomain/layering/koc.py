@@ -1,0 +1,135 @@
+"""KOC detection [002, 004]: customers whose shares, invitations and content stand out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import numpy as np
+from numpy.typing import NDArray
+
+from privdomain.domain.segment import And, Compare, Not, Rule
+from privdomain.domain.snapshot import Snapshot
+from privdomain.errors import ValidationError
+from privdomain.layering._result import ColumnSource, Segmentation
+
+__all__ = ["DEFAULT_KOC_WEIGHTS", "KOCDetector"]
+
+#: Default weight of each interaction signal in the KOC score: a referral that became a
+#: customer counts most, then invitations and content the customer created, then shares.
+DEFAULT_KOC_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {"count_shared": 1.0, "count_invited": 2.0, "count_posted": 2.0, "referrals": 5.0}
+)
+
+
+def _weights(value: Mapping[str, float]) -> Mapping[str, float]:
+    try:
+        out = {str(k): float(v) for k, v in dict(value).items()}
+    except (TypeError, ValueError):
+        raise ValidationError(f"weights map feature names to numbers, got {value!r}") from None
+    if not out:
+        raise ValidationError("weights needs at least one signal")
+    if any(not np.isfinite(w) or w < 0 for w in out.values()):
+        raise ValidationError(f"weights must be finite and >= 0, got {out}")
+    return MappingProxyType(out)
+
+
+def _threshold(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, int | float) or not value > 0):
+        raise ValidationError(f"threshold must be a number > 0, got {value!r}")
+
+
+def _top_k(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValidationError(f"top_k must be an integer >= 1, got {value!r}")
+
+
+@attrs.frozen
+class KOCDetector:
+    """Find KOCs (key opinion consumers): customers who share, invite and create content.
+
+    Each customer gets a *KOC score*, the weighted sum of their interaction signals (snapshot
+    features; by default shares, invitations, posts and successful referrals, see
+    :data:`DEFAULT_KOC_WEIGHTS`). KOCs are the customers whose score reaches ``threshold``, or,
+    with ``top_k``, the ``top_k`` highest scores (every customer tied with the ``k``-th is
+    included, so the set never depends on row order). A score of 0 never makes a KOC.
+    :meth:`Segmentation.explain` shows each signal and its contribution.
+
+    The KOC segment is not a rule over single snapshot features (the score is a weighted sum),
+    so its rule reads the result's own ``koc_score`` column (``rules_on="result"``).
+
+    Parameters
+    ----------
+    weights : mapping of str to float, default DEFAULT_KOC_WEIGHTS
+        Snapshot feature → weight (e.g. add ``"count_replied": 0.5``).
+    threshold : float or None, default 10.0
+        The score a KOC reaches. Ignored when ``top_k`` is given.
+    top_k : int or None, default None
+        Take the ``top_k`` highest scores instead of a threshold.
+    """
+
+    weights: Mapping[str, float] = attrs.field(
+        default=DEFAULT_KOC_WEIGHTS, converter=_weights, repr=lambda w: repr(dict(w))
+    )
+    threshold: float | None = attrs.field(default=10.0, validator=_threshold)
+    top_k: int | None = attrs.field(default=None, validator=_top_k)
+
+    def __attrs_post_init__(self) -> None:
+        if self.threshold is None and self.top_k is None:
+            raise ValidationError("give a threshold or top_k")
+
+    def scores(
+        self, snapshot: Snapshot
+    ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+        """The KOC score of every customer, and the value of every signal."""
+        signals = {
+            name: np.asarray(snapshot.feature(name), dtype=np.float64) for name in self.weights
+        }
+        score = np.zeros(len(snapshot))
+        for name, w in self.weights.items():
+            score += w * signals[name]
+        return score, signals
+
+    def cutoff(self, score: NDArray[np.float64]) -> float:
+        """The score at or above which a customer is a KOC (always above 0)."""
+        if self.top_k is None:
+            assert self.threshold is not None
+            return float(self.threshold)
+        positive = score[score > 0]
+        if positive.size == 0:
+            return float("inf")
+        k = min(self.top_k, positive.size)
+        return float(np.partition(positive, positive.size - k)[positive.size - k])
+
+    def layer(self, snapshot: Snapshot) -> Segmentation:
+        """Split ``snapshot`` into KOCs and everyone else."""
+        if not isinstance(snapshot, Snapshot):
+            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        score, signals = self.scores(snapshot)
+        cut = self.cutoff(score)
+        is_koc: Rule = And((Compare("koc_score", ">=", cut), Compare("koc_score", ">", 0.0)))
+        rules = (is_koc, Not(is_koc))
+        columns: dict[str, NDArray[np.float64]] = {"koc_score": score}
+        columns.update(signals)
+        mask = is_koc.mask(ColumnSource(columns, len(snapshot)))
+        labels = np.where(mask, 0, 1).astype(np.int64)
+        formula = " + ".join(f"{w:g}×{name}" for name, w in self.weights.items())
+        how = f"top {self.top_k} scores" if self.top_k is not None else "threshold"
+        return Segmentation(
+            strategy="KOC detection",
+            customer_ids=snapshot.customer_ids,
+            labels=labels,
+            names=("KOC", "Not a KOC"),
+            rules=rules,
+            rules_on="result",
+            descriptions=(f"KOC score >= {cut:g} ({how})", f"KOC score < {cut:g} or 0"),
+            advice=(
+                "invite to co-create content, early access, referral rewards; serve personally",
+                "",
+            ),
+            columns=columns,
+            column_notes={"koc_score": formula},
+            notes=(f"KOC score = {formula}; KOCs score at least {cut:g} ({how})",),
+        )

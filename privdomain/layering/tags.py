@@ -1,0 +1,216 @@
+"""Tag rules [004]: segments from tags and features, over the three dimensions of customer tags.
+
+Customer tags come in three dimensions [004]: **basic attributes** (gender, age, region, and
+vertical-specific ones), **source** (which platform or channel brought the customer) and
+**interaction behaviour** (who likes to interact and share: KOC candidates). The helpers here
+build rules in each dimension; combine them with ``&``, ``|`` and ``~``, or write them as text
+(:func:`~privdomain.layering.parse_rule`) and let :class:`TagLayering` turn an ordered list of
+segments into a partition of the pool.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from privdomain.domain.channels import Channel, TouchKind
+from privdomain.domain.segment import Compare, Rule, Segment
+from privdomain.domain.snapshot import Snapshot
+from privdomain.errors import InvalidRuleError, ValidationError
+from privdomain.layering._base import first_match_labels, first_match_rules
+from privdomain.layering._result import Segmentation
+from privdomain.layering.rfm_table import OTHER
+from privdomain.layering.rule_text import parse_rule
+
+__all__ = [
+    "TagDimension",
+    "TagLayering",
+    "attribute_in",
+    "attribute_is",
+    "came_from",
+    "interacted",
+    "tag_dimension",
+    "tagged",
+]
+
+
+class TagDimension(enum.Enum):
+    """The three dimensions of customer tags [004], and everything else."""
+
+    BASIC = "basic attributes"  #: gender, age, region, vertical-specific attributes
+    SOURCE = "source"  #: which platform or channel brought the customer, and who referred them
+    BEHAVIOUR = "interaction behaviour"  #: touches, shares, invitations, posts, purchases
+    OPERATOR = "operator tag"  #: a tag the operator set by hand (``tag:...``)
+    OTHER = "other"
+
+
+_SOURCE_FEATURES = frozenset({"source", "has_referrer"})
+_BEHAVIOUR_PREFIXES = ("count_", "touches_", "days_since_")
+_BEHAVIOUR_FEATURES = frozenset(
+    {
+        "orders",
+        "purchase_days",
+        "gross_spend",
+        "first_day_spend",
+        "refunds",
+        "refunded",
+        "net_spend",
+        "avg_order_value",
+        "promo_orders",
+        "discounted_orders",
+        "discount_total",
+        "recency_days",
+        "referrals",
+    }
+)
+
+
+def tag_dimension(feature: str) -> TagDimension:
+    """Which tag dimension a snapshot feature belongs to."""
+    if feature.startswith("attr:"):
+        return TagDimension.BASIC
+    if feature.startswith("tag:"):
+        return TagDimension.OPERATOR
+    if feature in _SOURCE_FEATURES:
+        return TagDimension.SOURCE
+    if feature in _BEHAVIOUR_FEATURES or feature.startswith(_BEHAVIOUR_PREFIXES):
+        return TagDimension.BEHAVIOUR
+    return TagDimension.OTHER
+
+
+def tagged(tag: str) -> Rule:
+    """The customer carries operator tag ``tag``."""
+    return Compare(f"tag:{tag}", "==", True)
+
+
+def attribute_is(name: str, value: Any) -> Rule:
+    """Basic attribute ``name`` equals ``value`` (e.g. ``attribute_is("gender", "F")``)."""
+    return Compare(f"attr:{name}", "==", value)
+
+
+def attribute_in(name: str, values: Iterable[Any]) -> Rule:
+    """Basic attribute ``name`` is one of ``values``."""
+    return Compare(f"attr:{name}", "in", tuple(values))
+
+
+def came_from(*channels: Channel | str) -> Rule:
+    """The customer's source is one of ``channels`` (members or names, e.g. ``"douyin"``)."""
+    if not channels:
+        raise InvalidRuleError("came_from needs at least one channel")
+    try:
+        parsed = tuple(Channel.parse(c) for c in channels)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRuleError(str(exc)) from None
+    return Compare("source", "in", parsed)
+
+
+def interacted(kind: TouchKind | str, *, at_least: int = 1) -> Rule:
+    """The customer had at least ``at_least`` touches of ``kind`` (e.g. shared 3 times)."""
+    try:
+        k = TouchKind.parse(kind)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRuleError(str(exc)) from None
+    return Compare(f"count_{k.name.lower()}", ">=", at_least)
+
+
+def _segment(value: Segment | tuple[str, Rule | str] | tuple[str, Rule | str, str]) -> Segment:
+    if isinstance(value, Segment):
+        return value
+    if isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str):
+        rule = value[1]
+        if isinstance(rule, str):
+            rule = parse_rule(rule)
+        if not isinstance(rule, Rule):
+            raise InvalidRuleError(f"segment {value[0]!r}: a Rule or rule text, not {rule!r}")
+        desc = str(value[2]) if len(value) == 3 else repr(rule)
+        return Segment(value[0], rule, description=desc)
+    raise InvalidRuleError(f"a segment is a Segment or (name, rule[, description]), not {value!r}")
+
+
+def _segments(values: Sequence[Any]) -> tuple[Segment, ...]:
+    if isinstance(values, str | Segment):
+        raise InvalidRuleError("segments is a sequence of segments")
+    out = tuple(_segment(v) for v in values)
+    if not out:
+        raise InvalidRuleError("TagLayering needs at least one segment")
+    names = [s.name for s in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InvalidRuleError(f"segment names repeat: {dupes}")
+    return out
+
+
+@attrs.frozen
+class TagLayering:
+    """Layer a pool by an ordered list of segments; the first segment that matches wins.
+
+    Segments may overlap: a customer goes to the *first* segment whose rule holds, and the
+    segments of the result are rewritten to be disjoint (each excludes the ones before it).
+    Customers no segment matches go to ``other`` (default ``"Other"``), reported with its count.
+
+    Parameters
+    ----------
+    segments : sequence
+        :class:`~privdomain.Segment` objects, or ``(name, rule)`` / ``(name, rule, description)``
+        tuples where ``rule`` is a rule object or rule text.
+    other : str, default "Other"
+        The name of the segment of customers that match nothing.
+
+    Examples
+    --------
+    >>> layering = TagLayering([
+    ...     ("VIP", "tag:vip"),
+    ...     ("Douyin fans", 'source in ["DOUYIN"] and count_shared >= 1'),
+    ... ])
+    >>> [s.name for s in layering.segments]
+    ['VIP', 'Douyin fans']
+    """
+
+    segments: tuple[Segment, ...] = attrs.field(converter=_segments)
+    other: str = attrs.field(default=OTHER, validator=attrs.validators.instance_of(str))
+
+    def __attrs_post_init__(self) -> None:
+        if self.other in {s.name for s in self.segments}:
+            raise InvalidRuleError(f"{self.other!r} names the unmatched customers; rename it")
+
+    def dimensions(self) -> dict[str, set[TagDimension]]:
+        """Which tag dimensions each segment's rule reads."""
+        return {s.name: {tag_dimension(f) for f in s.rule.features()} for s in self.segments}
+
+    def layer(self, snapshot: Snapshot) -> Segmentation:
+        """Layer ``snapshot``: first matching segment, or ``other``.
+
+        Raises :class:`~privdomain.errors.UnknownFeatureError` (with the closest names) when a
+        rule reads a feature the snapshot lacks.
+        """
+        if not isinstance(snapshot, Snapshot):
+            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        masks = [s.mask(snapshot) for s in self.segments]
+        labels, unassigned = first_match_labels(masks, len(snapshot))
+        disjoint, rest = first_match_rules([s.rule for s in self.segments])
+        names = (*(s.name for s in self.segments), self.other)
+        n_other = int(unassigned.sum())
+        matched = np.column_stack(masks) if masks and len(snapshot) else None
+        notes = [f"{n_other} customers match no segment and are in {self.other!r}"]
+        if matched is not None:
+            overlap = int((matched.sum(axis=1) > 1).sum())
+            if overlap:
+                notes.append(f"{overlap} customers match several segments; the first in order wins")
+        return Segmentation(
+            strategy="tag rules",
+            customer_ids=snapshot.customer_ids,
+            labels=labels,
+            names=names,
+            rules=(*disjoint, rest),
+            rules_on="snapshot",
+            descriptions=(
+                *(s.description or repr(s.rule) for s in self.segments),
+                "no segment's rule holds",
+            ),
+            notes=notes,
+            source=snapshot,
+        )
