@@ -67,8 +67,15 @@ def touch(
 
 def purchase(tid: str, cid: str, when: dt.datetime, amount: str, **kwargs: Any) -> Touchpoint:
     """A purchase of ``amount`` yuan."""
-    return touch(tid, cid, when, TouchKind.PURCHASED, kwargs.pop("channel", Channel.MINI_PROGRAM),
-                 amount=amount, **kwargs)  # fmt: skip
+    return touch(
+        tid,
+        cid,
+        when,
+        TouchKind.PURCHASED,
+        kwargs.pop("channel", Channel.MINI_PROGRAM),
+        amount=amount,
+        **kwargs,
+    )
 
 
 def columns_of(touchpoints: Sequence[Touchpoint], *, int_ids: bool = False) -> TouchpointColumns:
