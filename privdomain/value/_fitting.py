@@ -279,9 +279,11 @@ def _maximize(
         log_theta, value, g = candidate, cand_value, cand_g
         n_iter += 1
     if not np.isfinite(value) or np.max(np.abs(g)) > _GRAD_TOL:
+        where = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, np.exp(log_theta), strict=True))
         raise ConvergenceError(
             f"{model} fit did not converge (gradient {np.max(np.abs(g)):.2e} after {n_iter} "
-            f"iterations: {res.message}); check the data's units or set penalizer_coef"
+            f"iterations, at {where}: {res.message}). Parameters drifting to very large or "
+            f"small values mean the data do not identify the model; set penalizer_coef"
         )
     at_bound = np.abs(log_theta) >= _LOG_BOUND - 1e-6
     if at_bound.any():
