@@ -20,7 +20,7 @@ import attrs
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
-from privdomain.domain.customer import Customer, _customer_id, check_id
+from privdomain.domain.customer import Customer, check_id, customer_id_converter
 from privdomain.domain.money import Money
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import InvalidRecordError
@@ -102,7 +102,7 @@ class StageStore(Protocol):
 class Contact:
     """One message the brand sent to a customer: what frequency caps and fatigue count."""
 
-    customer_id: str = attrs.field(converter=_customer_id)
+    customer_id: str = attrs.field(converter=customer_id_converter)
     channel: Channel = attrs.field(validator=attrs.validators.instance_of(Channel))
     at: dt.datetime = attrs.field(converter=_instant)
     campaign: str | None = None

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain._time import SECONDS_PER_DAY, epoch_seconds, seconds_to_datetime
+from privdomain.domain._time import SECONDS_PER_DAY, epoch_seconds, micros_to_datetime
 from privdomain.domain.batch import CustomerColumns, EncodedIds, TouchpointColumns
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import Customer
@@ -207,7 +207,7 @@ class SimulatedPool:
                 Customer(
                     id=c.id[i],
                     tenant=self.params.tenant,
-                    joined_at=seconds_to_datetime(int(c.joined_at[i])).astimezone(tz),
+                    joined_at=micros_to_datetime(int(c.joined_at[i])).astimezone(tz),
                     source=Channel(int(c.source[i])),
                     attributes=c.row_attributes(i),
                     tags=c.row_tags(i),
@@ -236,7 +236,7 @@ class SimulatedPool:
                     id=f"tp{int(t.id[i])}",
                     tenant=self.params.tenant,
                     customer_id=customer[i],
-                    at=seconds_to_datetime(int(t.at[i])).astimezone(tz),
+                    at=micros_to_datetime(int(t.at[i])).astimezone(tz),
                     channel=Channel(int(t.channel[i])),
                     kind=kind,
                     amount=Money(int(t.amount_minor[i]), currency) if kind.monetary else None,

@@ -360,7 +360,9 @@ class TestColumnsAndObjectsAgree:
         )
         assert report.touchpoints_accepted == 3
         assert report.duplicate_touchpoints.tolist() == [2, 3]
-        assert pool.events.at.tolist() == [v + int(T0.timestamp()) for v in (10, 20, 50)]
+        assert pool.events.at.tolist() == [
+            (v + int(T0.timestamp())) * 1_000_000 for v in (10, 20, 50)
+        ]
 
     def test_integer_and_string_ids_are_separate_spaces(self, pool: Pool) -> None:
         pool.ingest([customer("c1")])
@@ -386,7 +388,7 @@ class TestColumnsAndObjectsAgree:
             id=base.id,
             tenant=TENANT,
             customer_id=encoded,
-            at=base.at,
+            at=base.at.view("datetime64[us]"),
             channel=base.channel,
             kind=base.kind,
             amount=np.where(base.amount_state == 1, base.amount_minor, np.nan),

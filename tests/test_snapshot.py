@@ -278,11 +278,6 @@ class TestMoneyUnits:
         assert p.snapshot(AS_OF).gross_spend.tolist() == [1500.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: instants are truncated to whole seconds before comparing, so an event at "
-    "12:00:00.700 is visible in a snapshot as_of 12:00:00.300 (both become 12:00:00)",
-)
 def test_as_of_hides_events_later_within_the_same_second(pool: Pool) -> None:
     pool.ingest([customer("c1"), touch("t1", "c1", at(1, hours=12, seconds=0.7))])
     assert pool.snapshot(at(1, hours=12, seconds=0.3)).touches_by_kind.sum() == 0

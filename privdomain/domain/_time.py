@@ -1,8 +1,10 @@
 """The one time policy of privdomain, in one place.
 
-Instants are stored as ``int64`` seconds since the Unix epoch (UTC). A ``datetime`` must be
-timezone-aware (naive ones raise :class:`~privdomain.errors.NaiveDatetimeError`); a numpy
-``datetime64`` is read as UTC, as numpy itself does.
+The pool stores instants as ``int64`` microseconds since the Unix epoch (UTC): the resolution of
+Python's ``datetime``, so an aware ``datetime`` goes in and comes out exactly, and ``as_of``
+hides the future exactly. A ``datetime`` must be timezone-aware (naive ones raise
+:class:`~privdomain.errors.NaiveDatetimeError`); a numpy ``datetime64`` is read as UTC, as numpy
+itself does, and floored to the microsecond; plain integers are epoch *seconds*.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ Instant = dt.datetime | np.datetime64
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SECONDS_PER_DAY = 86_400
+MICROS_PER_SECOND = 1_000_000
+MICROS_PER_DAY = SECONDS_PER_DAY * MICROS_PER_SECOND
+_MAX_SECONDS = np.iinfo(np.int64).max // MICROS_PER_SECOND
 
 
 def as_utc_datetime(value: object, *, what: str = "timestamp") -> dt.datetime:
@@ -77,3 +82,41 @@ def epoch_seconds_array(values: Any, *, what: str = "timestamps") -> NDArray[np.
 def seconds_to_datetime(seconds: int) -> dt.datetime:
     """The aware UTC ``datetime`` of ``seconds`` since the epoch."""
     return _EPOCH + dt.timedelta(seconds=int(seconds))
+
+
+def epoch_micros(value: object, *, what: str = "timestamp") -> int:
+    """Microseconds since the epoch of an aware ``datetime`` or a ``datetime64`` (UTC)."""
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise ValidationError(f"{what} is NaT")
+        return int(value.astype("datetime64[us]").astype(np.int64))
+    aware = as_utc_datetime(value, what=what)
+    return (aware - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def epoch_micros_array(values: Any, *, what: str = "timestamps") -> NDArray[np.int64]:
+    """A column of instants as ``int64`` epoch microseconds.
+
+    Accepts ``datetime64`` arrays (UTC, any unit, floored to the microsecond), integer arrays of
+    epoch *seconds*, and sequences of aware ``datetime`` objects. ``NaT`` and naive datetimes
+    raise.
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        if np.isnat(arr).any():
+            raise ValidationError(f"{what} contain NaT")
+        return arr.astype("datetime64[us]").astype(np.int64)
+    if arr.dtype.kind in "iu":
+        if arr.size and (np.abs(arr.astype(np.float64)) >= _MAX_SECONDS).any():
+            raise ValidationError(f"{what}: epoch seconds out of range")
+        return arr.astype(np.int64) * MICROS_PER_SECOND
+    if arr.dtype.kind == "O" or arr.size == 0:
+        return np.fromiter((epoch_micros(v, what=what) for v in arr.ravel()), np.int64, arr.size)
+    raise ValidationError(
+        f"{what} must be datetime64, integer epoch seconds or datetimes, got {arr.dtype}"
+    )
+
+
+def micros_to_datetime(micros: int) -> dt.datetime:
+    """The aware UTC ``datetime`` of ``micros`` microseconds since the epoch."""
+    return _EPOCH + dt.timedelta(microseconds=int(micros))

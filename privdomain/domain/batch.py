@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain._time import epoch_seconds, epoch_seconds_array
+from privdomain.domain._time import epoch_micros, epoch_micros_array
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import Customer
 from privdomain.domain.money import minor_unit_exponent
@@ -166,7 +166,7 @@ class TouchpointColumns:
     customer_id
         Customer ids, dictionary-encoded (:class:`EncodedIds`).
     at
-        ``int64`` seconds since the epoch (UTC).
+        ``int64`` microseconds since the epoch (UTC).
     channel, kind
         ``uint8`` codes of :class:`Channel` and :class:`TouchKind`; 255 marks an unknown value.
     amount_minor
@@ -230,7 +230,8 @@ class TouchpointColumns:
             :class:`EncodedIds`. Dictionary-encoded ids are the fast path for millions of rows:
             each distinct id is then looked up once.
         at
-            ``datetime64`` (read as UTC), integer epoch seconds, or aware datetimes.
+            ``datetime64`` (read as UTC), integer epoch seconds, or aware datetimes; stored as
+            microseconds since the epoch.
         channel, kind
             Enum members, their names, or their integer codes (a scalar applies to every row).
         amount
@@ -240,7 +241,7 @@ class TouchpointColumns:
         discount
             Discounts, in the same unit as ``amount``; ``NaN`` or 0 where none.
         """
-        at_s = epoch_seconds_array(at, what="touchpoint times")
+        at_s = epoch_micros_array(at, what="touchpoint times")
         n = at_s.shape[0]
         ids = np.asarray(id)
         if ids.shape != (n,):
@@ -295,7 +296,7 @@ class TouchpointColumns:
             id=np.array([tp.id for tp in tps], dtype=object),
             tenant=np.array([tp.tenant for tp in tps], dtype=object),
             customer_id=EncodedIds.encode([tp.customer_id for tp in tps], n),
-            at=np.fromiter((epoch_seconds(tp.at) for tp in tps), dtype=np.int64, count=n),
+            at=np.fromiter((epoch_micros(tp.at) for tp in tps), dtype=np.int64, count=n),
             channel=np.fromiter((tp.channel.value for tp in tps), dtype=np.uint8, count=n),
             kind=np.fromiter((tp.kind.value for tp in tps), dtype=np.uint8, count=n),
             amount_minor=amount,
@@ -407,7 +408,7 @@ class CustomerColumns:
         ``tags`` is either a mapping of tag to a boolean column, or one collection of tags per
         row; ``attributes`` a mapping of name to a column, or one mapping per row.
         """
-        joined = epoch_seconds_array(joined_at, what="joined_at")
+        joined = epoch_micros_array(joined_at, what="joined_at")
         n = joined.shape[0]
         mask = np.asarray(consent)
         mask = np.full(n, int(mask.item())) if mask.ndim == 0 else mask
@@ -435,7 +436,7 @@ class CustomerColumns:
         return cls(
             id=_object_column([c.id for c in cs], n, "id"),
             tenant=_object_column([c.tenant for c in cs], n, "tenant"),
-            joined_at=np.fromiter((epoch_seconds(c.joined_at) for c in cs), np.int64, n),
+            joined_at=np.fromiter((epoch_micros(c.joined_at) for c in cs), np.int64, n),
             source=np.fromiter((c.source.value for c in cs), np.uint8, n),
             consent=np.fromiter((consent_mask(c.consent) for c in cs), np.uint16, n),
             referrer_id=_object_column([c.referrer_id for c in cs], n, "referrer_id"),

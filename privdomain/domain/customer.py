@@ -12,7 +12,14 @@ from privdomain.domain.channels import Channel
 from privdomain.domain.frozenmap import FrozenMap
 from privdomain.errors import InvalidRecordError
 
-__all__ = ["AttributeValue", "Customer", "check_id"]
+__all__ = [
+    "AttributeValue",
+    "Customer",
+    "check_id",
+    "customer_id_converter",
+    "optional_id_converter",
+    "tenant_converter",
+]
 
 #: What a customer attribute may hold (basic attributes of [004]: gender, age, region, ...).
 AttributeValue = str | int | float | bool | None
@@ -37,15 +44,18 @@ def check_id(value: object, *, what: str = "id") -> str:
     return value
 
 
-def _customer_id(value: object) -> str:
+def customer_id_converter(value: object) -> str:
+    """attrs converter: a valid customer id."""
     return check_id(value, what="customer id")
 
 
-def _tenant(value: object) -> str:
+def tenant_converter(value: object) -> str:
+    """attrs converter: a valid tenant id."""
     return check_id(value, what="tenant")
 
 
-def _optional_id(value: object) -> str | None:
+def optional_id_converter(value: object) -> str | None:
+    """attrs converter: a valid id or ``None``."""
     return None if value is None else check_id(value, what="id")
 
 
@@ -129,8 +139,8 @@ class Customer:
         The small-B agent (导购, store, partner) who serves this customer, if any.
     """
 
-    id: str = attrs.field(converter=_customer_id)
-    tenant: str = attrs.field(converter=_tenant)
+    id: str = attrs.field(converter=customer_id_converter)
+    tenant: str = attrs.field(converter=tenant_converter)
     joined_at: dt.datetime = attrs.field(converter=_joined)
     source: Channel = attrs.field(default=Channel.OTHER_PUBLIC, converter=_source)
     attributes: Mapping[str, AttributeValue] = attrs.field(
@@ -138,8 +148,8 @@ class Customer:
     )
     tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
     consent: frozenset[Channel] = attrs.field(factory=frozenset, converter=_consent)
-    referrer_id: str | None = attrs.field(default=None, converter=_optional_id)
-    agent_id: str | None = attrs.field(default=None, converter=_optional_id)
+    referrer_id: str | None = attrs.field(default=None, converter=optional_id_converter)
+    agent_id: str | None = attrs.field(default=None, converter=optional_id_converter)
 
     def __attrs_post_init__(self) -> None:
         if self.referrer_id == self.id:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from privdomain.domain._columns import Column, canonical
 from privdomain.domain._fingerprint import fingerprint_strings
-from privdomain.domain._time import Instant, epoch_seconds, seconds_to_datetime
+from privdomain.domain._time import Instant, epoch_micros, micros_to_datetime
 from privdomain.domain.batch import (
     Batch,
     CustomerColumns,
@@ -76,31 +76,16 @@ def _lookup(index: Mapping[str, int], keys: NDArray[np.object_]) -> NDArray[np.i
         )
 
 
+@attrs.frozen(eq=False)
 class EventLog:
     """A read-only view of a pool's columnar event log, one row per accepted touchpoint, in
     ingest order. Customers, related customers and agents are dense indices (-1 for none)."""
 
-    __slots__ = (
-        "agent",
-        "amount_minor",
-        "at",
-        "channel",
-        "customer",
-        "discount_minor",
-        "flags",
-        "kind",
-        "related",
-    )
-
-    def __init__(self, **columns: NDArray[Any]) -> None:
-        for name in self.__slots__:
-            object.__setattr__(self, name, columns[name])
-
     customer: NDArray[np.int32]
-    at: NDArray[np.int64]
-    kind: NDArray[np.uint8]
-    channel: NDArray[np.uint8]
-    flags: NDArray[np.uint8]
+    at: NDArray[np.int64]  #: epoch microseconds
+    kind: NDArray[np.uint8]  #: :class:`TouchKind` codes
+    channel: NDArray[np.uint8]  #: :class:`Channel` codes
+    flags: NDArray[np.uint8]  #: bit 0: promotion
     amount_minor: NDArray[np.int64]
     discount_minor: NDArray[np.int64]
     related: NDArray[np.int32]
@@ -270,7 +255,7 @@ class Pool:
         return Customer(
             id=self._ids[i],
             tenant=self._tenant,
-            joined_at=seconds_to_datetime(int(self._joined.values[i])),
+            joined_at=micros_to_datetime(int(self._joined.values[i])),
             source=Channel(int(self._source.values[i])),
             attributes={
                 k: col.values[i] for k, col in self._attributes.items() if col.values[i] is not None
@@ -841,7 +826,7 @@ class Pool:
         """
         from privdomain.domain.snapshot import compute_snapshot
 
-        return compute_snapshot(self, epoch_seconds(as_of, what="as_of"))
+        return compute_snapshot(self, epoch_micros(as_of, what="as_of"))
 
 
 def _first_text(

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain._time import SECONDS_PER_DAY, seconds_to_datetime
+from privdomain.domain._time import MICROS_PER_DAY, micros_to_datetime
 from privdomain.domain.channels import CONNECT_KINDS, DISCONNECT_KINDS, Channel, TouchKind
 from privdomain.domain.money import minor_unit_exponent
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError
@@ -126,8 +126,8 @@ class Snapshot:
         return self.orders > 0
 
     def _days_since(self, when: NDArray[np.datetime64]) -> NDArray[np.float64]:
-        as_of = np.datetime64(int(self.as_of.timestamp()), "s")
-        raw = (as_of - when).astype("timedelta64[s]").astype(np.float64) / SECONDS_PER_DAY
+        as_of = np.datetime64(self.as_of.replace(tzinfo=None), "us")
+        raw = (as_of - when).astype("timedelta64[us]").astype(np.float64) / MICROS_PER_DAY
         return np.where(np.isnat(when), np.nan, raw)
 
     # ------------------------------------------------------------------ named features
@@ -222,8 +222,8 @@ class Snapshot:
         plain: dict[str, list[Any]] = {}
         for name, col in cols.items():
             if col.dtype.kind == "M":
-                secs = col.astype("datetime64[s]").astype(np.int64)
-                plain[name] = [None if s == _NAT else seconds_to_datetime(s) for s in secs.tolist()]
+                us = col.astype("datetime64[us]").astype(np.int64)
+                plain[name] = [None if v == _NAT else micros_to_datetime(v) for v in us.tolist()]
             elif col.dtype.kind == "f":
                 plain[name] = [None if v != v else v for v in col.tolist()]
             else:
@@ -241,7 +241,7 @@ class Snapshot:
         frame.index = pd.Index(cols["customer_id"], name="customer_id")
         for name, col in cols.items():
             if col.dtype.kind == "M":
-                frame[name] = pd.to_datetime(col.astype("datetime64[s]"), utc=True)
+                frame[name] = pd.to_datetime(col.astype("datetime64[us]"), utc=True)
         return frame
 
     def __repr__(self) -> str:
@@ -283,6 +283,21 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     return col
 
 
+def _carried(
+    columns: dict[str, NDArray[Any]], members: NDArray[np.intp], used: Any
+) -> dict[str, NDArray[Any]]:
+    """The profile columns that some member of the snapshot carries, restricted to members.
+
+    A tag or attribute only future customers carry stays invisible, like their events.
+    """
+    out = {}
+    for name, col in columns.items():
+        mine = col[members]
+        if used(mine):
+            out[name] = _readonly(mine)
+    return out
+
+
 def _kind_table(kinds: frozenset[TouchKind]) -> NDArray[np.bool_]:
     """A lookup table: ``table[code]`` says whether a kind code is in ``kinds``."""
     table = np.zeros(256, dtype=bool)
@@ -313,14 +328,7 @@ def _last_state_is_off(
     out = np.zeros(size, dtype=bool)
     if key.size == 0:
         return out
-    # one int64 sort key (key, time, off) when it fits, else the slower lexsort
-    span = int(at.max() - at.min()) + 1
-    bits = int(size).bit_length() + span.bit_length() + 1
-    if bits < 63:
-        packed = ((key << span.bit_length()) | (at - at.min())) << 1 | off
-        order = np.argsort(packed)
-    else:
-        order = np.lexsort((off, at, key))
+    order = np.lexsort((off, at, key))
     key, off = key[order], off[order]
     last = np.ones(key.size, dtype=bool)
     last[:-1] = key[1:] != key[:-1]
@@ -335,7 +343,7 @@ def _bit_matrix(bits: NDArray[np.uint16], width: int) -> NDArray[np.bool_]:
 
 
 def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
-    """Compute a :class:`Snapshot` of ``pool`` at ``as_of`` (epoch seconds)."""
+    """Compute a :class:`Snapshot` of ``pool`` at ``as_of`` (epoch microseconds)."""
     cust = pool._customer_columns()
     n_all = len(pool)
     members = np.flatnonzero(cust["joined"] <= as_of)
@@ -366,7 +374,7 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     )
 
     scale = float(10 ** minor_unit_exponent(pool.currency))
-    offset = int(pool.utc_offset.total_seconds())
+    offset = pool.utc_offset // dt.timedelta(microseconds=1)
 
     # purchases
     p = np.flatnonzero(kind == TouchKind.PURCHASED.value)
@@ -375,13 +383,13 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     first_purchase = _group_max(p_rows, -p_at, m)
     first_purchase = np.where(first_purchase == _NAT, _NAT, -first_purchase)
     last_purchase = _group_max(p_rows, p_at, m)
-    p_day = np.floor_divide(p_at + offset, SECONDS_PER_DAY)
+    p_day = np.floor_divide(p_at + offset, MICROS_PER_DAY)
     # distinct (customer, day) pairs; days fit in 32 bits for any plausible epoch
     day_keys = np.sort((p_rows << 32) + (p_day - (p_day.min() if p_day.size else 0)))
     distinct = np.ones(day_keys.size, dtype=bool)
     distinct[1:] = day_keys[1:] != day_keys[:-1]
     purchase_days = np.bincount(day_keys[distinct] >> 32, minlength=m).astype(np.int64)
-    first_day = np.floor_divide(first_purchase[p_rows] + offset, SECONDS_PER_DAY)
+    first_day = np.floor_divide(first_purchase[p_rows] + offset, MICROS_PER_DAY)
     on_first_day = p_day == first_day
     first_day_spend = np.bincount(p_rows[on_first_day], p_amount[on_first_day], minlength=m) / scale
     gross_spend = np.bincount(p_rows, p_amount, minlength=m) / scale
@@ -421,22 +429,22 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     ids_or_none = np.empty(ids.size + 1, dtype=object)  # index -1 → None
     ids_or_none[:-1] = ids
 
-    def seconds(values: NDArray[np.int64]) -> NDArray[np.datetime64]:
-        return _readonly(values.view("datetime64[s]"))
+    def instants(values: NDArray[np.int64]) -> NDArray[np.datetime64]:
+        return _readonly(values.view("datetime64[us]"))
 
     return Snapshot(
-        as_of=seconds_to_datetime(as_of),
+        as_of=micros_to_datetime(as_of),
         tenant=pool.tenant,
         currency=pool.currency,
         utc_offset=pool.utc_offset,
         customer_ids=_readonly(ids[members]),
         index=_readonly(members.astype(np.int64)),
-        joined_at=seconds(cust["joined"][members].copy()),
+        joined_at=instants(cust["joined"][members].copy()),
         source=_readonly(cust["source"][members].copy()),
         referrer_ids=_readonly(ids_or_none[referrer]),
         agent_ids=_readonly(agent_names[cust["agent"][members]]),
-        first_purchase=seconds(first_purchase),
-        last_purchase=seconds(last_purchase),
+        first_purchase=instants(first_purchase),
+        last_purchase=instants(last_purchase),
         orders=_readonly(touches_by_kind[:, TouchKind.PURCHASED.value].astype(np.int64)),
         purchase_days=_readonly(purchase_days),
         gross_spend=_readonly(gross_spend),
@@ -448,11 +456,11 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
         discount_total=_readonly(discount_total),
         touches_by_channel=_readonly(touches_by_channel),
         touches_by_kind=_readonly(touches_by_kind),
-        last_contact=seconds(last_contact).reshape(m, _N_OWNED),
-        last_active=seconds(last_active),
+        last_contact=instants(last_contact).reshape(m, _N_OWNED),
+        last_active=instants(last_active),
         referrals=_readonly(referrals),
         consent=_readonly(consent),
         reachable=_readonly(reachable),
-        tags={t: _readonly(col[members]) for t, col in pool._tag_columns().items()},
-        attributes={a: _readonly(col[members]) for a, col in pool._attribute_columns().items()},
+        tags=_carried(pool._tag_columns(), members, lambda col: col.any()),
+        attributes=_carried(pool._attribute_columns(), members, lambda col: (col != None).any()),  # noqa: E711
     )

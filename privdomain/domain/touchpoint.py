@@ -8,7 +8,12 @@ import attrs
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel, TouchKind
-from privdomain.domain.customer import _customer_id, _optional_id, _tenant, check_id
+from privdomain.domain.customer import (
+    check_id,
+    customer_id_converter,
+    optional_id_converter,
+    tenant_converter,
+)
 from privdomain.domain.money import Money
 from privdomain.errors import InvalidMoneyError, InvalidRecordError
 
@@ -76,16 +81,16 @@ class Touchpoint:
     """
 
     id: str = attrs.field(converter=_touchpoint_id)
-    tenant: str = attrs.field(converter=_tenant)
-    customer_id: str = attrs.field(converter=_customer_id)
+    tenant: str = attrs.field(converter=tenant_converter)
+    customer_id: str = attrs.field(converter=customer_id_converter)
     at: dt.datetime = attrs.field(converter=_at)
     channel: Channel = attrs.field(converter=_channel)
     kind: TouchKind = attrs.field(converter=_kind)
     amount: Money | None = attrs.field(default=None, converter=_money)
     promotion: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     discount: Money | None = attrs.field(default=None, converter=_money)
-    related_customer_id: str | None = attrs.field(default=None, converter=_optional_id)
-    agent_id: str | None = attrs.field(default=None, converter=_optional_id)
+    related_customer_id: str | None = attrs.field(default=None, converter=optional_id_converter)
+    agent_id: str | None = attrs.field(default=None, converter=optional_id_converter)
 
     def __attrs_post_init__(self) -> None:
         if self.kind.monetary:
