@@ -450,12 +450,6 @@ class TestColumnsAndObjectsAgree:
         assert pool.ingest(cols).ok
         assert pool.events.amount_minor.tolist() == [Money.of(a).minor for a in amounts]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: TouchpointColumns.from_arrays rounds float yuan with np.rint(x * 100), "
-        "Money.of reads the float's shortest decimal form: 1.015 -> 101 vs 102 fen, "
-        "10.005 -> 1001 vs 1000 fen",
-    )
     @pytest.mark.parametrize("amount", [1.015, 10.005])
     def test_float_amounts_round_like_money_of(self, pool: Pool, amount: float) -> None:
         pool.ingest([customer("c1")])

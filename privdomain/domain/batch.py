@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from privdomain.domain._time import epoch_micros, epoch_micros_array
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import Customer
-from privdomain.domain.money import minor_unit_exponent
+from privdomain.domain.money import Money, minor_unit_exponent
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import ValidationError
 
@@ -351,8 +351,17 @@ def _minor_units(
         1.0 if scale is not None else _scale_column(currency, n).astype(np.float64)
     )
     with np.errstate(invalid="ignore", over="ignore"):
-        scaled = np.rint(raw * factor)
+        exact = raw * factor
+        scaled = np.rint(exact)
         ok = present & np.isfinite(scaled) & (scaled >= 0) & (np.abs(scaled) < 2.0**62)
+        if scale is None:
+            # Where the product lands near a half, binary floating point decides the rounding
+            # (1.015 * 100 = 101.49999...). Round those few like Money.of: from the float's
+            # shortest decimal form, half to even, so both paths give the same fen.
+            near_half = ok & (np.abs(exact - np.floor(exact) - 0.5) < 1e-6)
+            for i in np.flatnonzero(near_half).tolist():
+                currency_i = currency if isinstance(currency, str) else str(currency[i])
+                scaled[i] = Money.of(float(raw[i]), currency_i.upper()).minor
     minor[ok] = scaled[ok].astype(np.int64)
     state[present] = -1
     state[ok] = 1
