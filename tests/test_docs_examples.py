@@ -7,6 +7,18 @@ Pages
     named by its path. Blocks run in a temporary working directory with matplotlib on the
     non-interactive ``Agg`` backend.
 
+    Shown output is checked. A top-level statement that prints is followed by what it prints as
+    a comment, either at the end of its last line or on the comment lines right after it::
+
+        print(snap.orders)  # [2 0 0]
+        print(report)
+        # IngestReport(customers: +3 added, ...
+        #   0 duplicates; rejected: 0 (none))
+
+    The comment must equal the printed text up to whitespace (runs of spaces and line breaks
+    compare equal, so long output may be wrapped). A statement that prints without such a
+    comment is not checked; a comment on a statement that prints nothing is prose.
+
     The one way to keep a block from running is to give it the title ``not run``, which the
     rendered page shows above the block so that readers know it too::
 
@@ -24,12 +36,16 @@ Docstrings
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import doctest
 import importlib
+import io
 import os
 import re
 import sys
 import textwrap
+import tokenize
 import types
 from pathlib import Path
 
@@ -92,6 +108,59 @@ def python_blocks(text: str) -> list[tuple[int, str, bool]]:
     return blocks
 
 
+def _comments(code: str) -> dict[int, tuple[str, bool]]:
+    """Comment text by line number, and whether the comment is alone on its line."""
+    found: dict[int, tuple[str, bool]] = {}
+    tokens = tokenize.generate_tokens(io.StringIO(code).readline)
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            alone = token.line.strip().startswith("#")
+            found[token.start[0]] = (token.string[1:], alone)
+    return found
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+def run_block(code: str, namespace: dict[str, object], where: str) -> None:
+    """Run ``code`` statement by statement; check printed output against its comments."""
+    try:
+        tree = ast.parse(code, filename=where)
+    except SyntaxError as exc:
+        raise AssertionError(f"{where}: the block is not valid Python: {exc}") from exc
+    comments = _comments(code)
+    block_line = int(where.rsplit(":", 1)[1])
+    for statement in tree.body:
+        first = statement.lineno
+        last = statement.end_lineno or first
+        at = f"{where.rsplit(':', 1)[0]}:{block_line + first}"
+        compiled = compile(ast.Module(body=[statement], type_ignores=[]), at, "exec")
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                exec(compiled, namespace)
+        except Exception as exc:
+            raise AssertionError(
+                f"the statement at {at} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        output = printed.getvalue()
+        if not output:
+            continue
+        shown: list[str] = []
+        if last in comments and not comments[last][1]:
+            shown.append(comments[last][0])
+        following = last + 1
+        while following in comments and comments[following][1]:
+            shown.append(comments[following][0])
+            following += 1
+        if shown and _squeeze(" ".join(shown)) != _squeeze(output):
+            raise AssertionError(
+                f"the output shown at {at} is not what the code prints:\n"
+                f"shown:   {_squeeze(' '.join(shown))}\nprinted: {_squeeze(output)}"
+            )
+
+
 def test_fences_are_found() -> None:
     """The extractor itself: languages, titles, indentation and longer fences."""
     text = (
@@ -108,6 +177,15 @@ def test_fences_are_found() -> None:
         ("b = a + 1", True),
         ("```\nc = 2", True),
     ]
+
+
+def test_shown_output_is_checked() -> None:
+    namespace: dict[str, object] = {}
+    run_block("x = [1, 2]\nprint(x)  # [1, 2]\nprint(len(x))\n# 2\nprint(x)\n", namespace, "p:1")
+    with pytest.raises(AssertionError, match="not what the code prints"):
+        run_block("print(3)  # 4\n", namespace, "p:1")
+    with pytest.raises(AssertionError, match="failed: ZeroDivisionError"):
+        run_block("1 / 0\n", namespace, "p:1")
 
 
 @pytest.mark.parametrize("page", _pages(), ids=_page_id)
@@ -131,21 +209,14 @@ def test_page_examples_run(
     module.__file__ = str(page)
     monkeypatch.setitem(sys.modules, name, module)
     for line, code in runnable:
-        try:
-            compiled = compile(code, f"{_page_id(page)}:{line}", "exec")
-            exec(compiled, module.__dict__)
-        except Exception as exc:
-            raise AssertionError(
-                f"the Python block at {_page_id(page)} line {line} failed: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+        run_block(code, module.__dict__, f"{_page_id(page)}:{line}")
     try:
         import matplotlib.pyplot as plt
 
         plt.close("all")
     except ImportError:
         pass
-    capsys.readouterr()  # the pages print; their output is shown as comments, not checked here
+    capsys.readouterr()
 
 
 def _modules_with_examples() -> list[str]:
