@@ -244,7 +244,8 @@ class TestCustomerUpdates:
         assert updated.agent_id == "a2"
         snap = pool.snapshot(AS_OF)
         assert snap.agent_ids.tolist() == ["a2"]
-        assert snap.attributes["city"].tolist() == [None]
+        assert "city" not in snap.attributes
+        assert snap.feature("attr:city").tolist() == [None]
 
     @pytest.mark.parametrize(
         "change",

@@ -149,16 +149,20 @@ class Snapshot:
         """One feature column by name (see :meth:`feature_names`).
 
         Raises :class:`~privdomain.errors.UnknownFeatureError` for a name the snapshot lacks, with
-        the closest names as a hint. A tag nobody carries is all ``False``; an attribute nobody
-        has is an error, because it is more likely a typo.
+        the closest names as a hint. A tag nobody in the snapshot carries is all ``False`` and an
+        attribute nobody has is ``None`` for everyone: a snapshot knows nothing of customers
+        who had not joined by ``as_of``.
         """
         if name in _SCALAR_FEATURES:
             return np.asarray(getattr(self, name))
         if name.startswith("tag:"):
             tag = name[4:]
             return self.tags.get(tag, np.zeros(len(self), bool))
-        if name.startswith("attr:") and name[5:] in self.attributes:
-            return _attribute_feature(self.attributes[name[5:]])
+        if name.startswith("attr:"):
+            column = self.attributes.get(name[5:])
+            if column is None:  # nobody in the snapshot has it: unset for everyone
+                return np.full(len(self), None, dtype=object)
+            return _attribute_feature(column)
         try:
             if name.startswith("touches_"):
                 return self.touches_by_channel[:, Channel[name[8:].upper()].value]
