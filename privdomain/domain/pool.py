@@ -602,12 +602,20 @@ class Pool:
 
         usable = np.ones(n, bool)
         usable[list(reasons)] = False
-        hashable = ids.copy()
-        hashable[~usable] = None  # invalid ids may not even be hashable
-        table: dict[Any, int] = {}
-        first = np.fromiter(
-            map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
-        )
+        if reasons:
+            hashable = ids.copy()
+            hashable[~usable] = None  # invalid ids may not even be hashable
+        else:
+            hashable = ids
+        # each id's first row in the batch; without repeats a plain dict(zip) says the same
+        table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
+        if len(table) == n:
+            first = np.arange(n)
+        else:
+            table = {}
+            first = np.fromiter(
+                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
+            )
         new = usable & (first == np.arange(n))
         if self._index:
             new &= _lookup(self._index, hashable) < 0
@@ -678,7 +686,7 @@ class Pool:
                 ref[unresolved[k_of >= 0]] = base + k_of[k_of >= 0]
         alive = ~pending
         # a referrer row that is rejected takes its referees with it (to a fixpoint)
-        while True:
+        while pending.any() and (ref >= base).any():
             internal = ref >= base
             dead = internal & ~alive[np.clip(ref - base, 0, rows.size - 1)]
             newly = dead & alive
@@ -712,7 +720,12 @@ class Pool:
         m = rows.size
         new_ids = cols.id[rows].tolist()
         self._ids.extend(new_ids)
-        self._index.update(zip(new_ids, range(base, base + m), strict=True))
+        if base == 0 and m == len(cols) and len(batch_index) == m and isinstance(batch_index, dict):
+            # a first batch taken whole, without repeats: its row index is the pool's index
+            # (nothing else reads the batch index after this)
+            self._index = batch_index
+        else:
+            self._index.update(zip(new_ids, range(base, base + m), strict=True))
         self._joined.extend(cols.joined_at[rows])
         self._source.extend(cols.source[rows])
         self._consent.extend(cols.consent[rows])
