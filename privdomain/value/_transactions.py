@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -13,7 +14,14 @@ from privdomain.domain._time import epoch_seconds, epoch_seconds_array
 from privdomain.errors import ValidationError
 from privdomain.value._periods import Period, period_index
 
-__all__ = ["PeriodTotals", "Transactions", "factorize", "offset_seconds", "period_totals"]
+__all__ = [
+    "PeriodTotals",
+    "Transactions",
+    "customer_codes",
+    "factorize",
+    "offset_seconds",
+    "period_totals",
+]
 
 
 def offset_seconds(utc_offset: dt.timedelta) -> int:
@@ -100,17 +108,19 @@ def period_totals(
     codes: NDArray[np.int64],
     periods: NDArray[np.int64],
     amounts: NDArray[np.float64] | None,
-    n_codes: int,
 ) -> PeriodTotals:
-    """Distinct purchase periods per customer, with their first and last and the amounts."""
+    """Distinct purchase periods per customer code, with the first and last and the amounts.
+
+    Codes need not be dense: the work is one sort of the transactions, whatever the codes.
+    """
     if codes.size == 0:
         empty = np.zeros(0, np.int64)
         none_or_empty = None if amounts is None else np.zeros(0)
         return PeriodTotals(empty, empty, empty, empty, none_or_empty)
     low = int(periods.min())
     span = int(periods.max()) - low + 1
-    if span * n_codes >= 2**62:  # cannot happen with real calendars; keep the key exact anyway
-        raise ValidationError("timestamps span too many periods to summarise")
+    if span * (int(codes.max()) + 1) >= 2**62:
+        raise ValidationError("customer ids and periods span too wide a range to summarise")
     # One sortable integer per (customer, period): sorting it groups by customer, then by time.
     key = codes * span + (periods - low)
     if amounts is None:
@@ -121,25 +131,39 @@ def period_totals(
         pair_amount = np.bincount(inverse.reshape(-1), weights=amounts, minlength=pair_key.size)
     pair_code = pair_key // span
     pair_period = pair_key % span + low
-    counts = np.bincount(pair_code, minlength=n_codes)
-    has = counts > 0
-    n_periods = counts[has]
-    ends = np.cumsum(n_periods)
-    starts = ends - n_periods
+    new_customer = np.ones(pair_key.size, dtype=bool)
+    new_customer[1:] = pair_code[1:] != pair_code[:-1]
+    starts = np.flatnonzero(new_customer)
+    ends = np.append(starts[1:], pair_key.size)
     repeat_total = None
     if pair_amount is not None:
-        repeat = np.ones(pair_key.size, dtype=bool)
-        repeat[starts] = False
-        repeat_total = np.bincount(
-            pair_code[repeat], weights=pair_amount[repeat], minlength=n_codes
-        )[has].astype(np.float64)
+        # Zero the first period rather than subtract it later: no cancellation error.
+        repeats = pair_amount.copy()
+        repeats[starts] = 0.0
+        repeat_total = np.add.reduceat(repeats, starts)
     return PeriodTotals(
-        codes=np.flatnonzero(has).astype(np.int64),
-        n_periods=n_periods.astype(np.int64),
+        codes=pair_code[starts],
+        n_periods=(ends - starts).astype(np.int64),
         first_period=pair_period[starts],
         last_period=pair_period[ends - 1],
         repeat_total=repeat_total,
     )
+
+
+def customer_codes(
+    ids: NDArray[Any],
+) -> tuple[NDArray[np.int64], Callable[[NDArray[np.int64]], Any]]:
+    """Integer codes of customer ids, and the function mapping codes back to ids.
+
+    Integer ids are their own codes (offset by the smallest), which saves a sort; any other ids
+    are factorised.
+    """
+    if ids.dtype.kind in "iu" and ids.size:
+        low = int(ids.min())
+        if int(ids.max()) - low < 2**40:
+            return ids.astype(np.int64) - low, lambda codes: (codes + low).astype(ids.dtype)
+    uniques, codes = factorize(ids)
+    return codes, lambda c: uniques[c]
 
 
 def bucket(tx: Transactions, period: Period) -> NDArray[np.int64]:

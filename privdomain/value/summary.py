@@ -23,7 +23,7 @@ from privdomain.value._periods import (
 from privdomain.value._results import frame, html_table, records, text_table
 from privdomain.value._transactions import (
     Transactions,
-    factorize,
+    customer_codes,
     offset_seconds,
     period_totals,
 )
@@ -172,8 +172,8 @@ def _summarise(
     period: Period,
     time_unit: TimeUnit,
 ) -> RFMSummary:
-    ids, codes = factorize(tx.customer_ids)
-    totals = period_totals(codes, periods, tx.amounts, ids.shape[0])
+    codes, ids_of = customer_codes(tx.customer_ids)
+    totals = period_totals(codes, periods, tx.amounts)
     frequency = (totals.n_periods - 1).astype(np.float64)
     monetary = None
     if totals.repeat_total is not None:
@@ -185,7 +185,7 @@ def _summarise(
         )
     end_array = np.full_like(totals.first_period, end)
     return RFMSummary(
-        customer_ids=ids[totals.codes],
+        customer_ids=ids_of(totals.codes),
         frequency=frequency,
         recency=durations(totals.last_period, totals.first_period, period, time_unit),
         T=durations(end_array, totals.first_period, period, time_unit),
