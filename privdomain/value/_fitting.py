@@ -317,6 +317,15 @@ def params_dict(names: tuple[str, ...], values: FloatArray) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values, strict=True)}
 
 
+def merged_params(
+    params: Mapping[str, float] | None, kwargs: Mapping[str, float]
+) -> dict[str, float]:
+    """``params`` (a dict, or lifetimes' ``params_`` Series) updated with keyword values."""
+    merged = {} if params is None else {str(k): float(v) for k, v in params.items()}
+    merged.update(kwargs)
+    return merged
+
+
 def params_from_mapping(
     names: tuple[str, ...], params: Mapping[str, float], model: str
 ) -> FloatArray:

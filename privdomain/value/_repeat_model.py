@@ -18,6 +18,7 @@ from privdomain.value._fitting import (
     check_fitted,
     check_repeat_inputs,
     maximize_log_likelihood,
+    merged_params,
     params_dict,
     params_from_mapping,
 )
@@ -125,7 +126,7 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         >>> BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426).params_["a"]
         0.793
         """
-        values = params_from_mapping(cls._param_names, {**(params or {}), **kwargs}, cls.__name__)
+        values = params_from_mapping(cls._param_names, merged_params(params, kwargs), cls.__name__)
         model = cls()
         model.params_ = params_dict(cls._param_names, values)
         return model

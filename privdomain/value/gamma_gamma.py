@@ -17,6 +17,7 @@ from privdomain.value._fitting import (
     as_weights,
     check_fitted,
     maximize_log_likelihood,
+    merged_params,
     params_dict,
     params_from_mapping,
     unique_rows,
@@ -164,7 +165,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
     @classmethod
     def from_params(cls, params: Mapping[str, float] | None = None, **kwargs: float) -> Self:
         """A model with given ``p``, ``q``, ``v``, as if fitted."""
-        values = params_from_mapping(_NAMES, {**(params or {}), **kwargs}, cls.__name__)
+        values = params_from_mapping(_NAMES, merged_params(params, kwargs), cls.__name__)
         model = cls()
         model.params_ = params_dict(_NAMES, values)
         return model

@@ -357,6 +357,11 @@ def test_from_params_checks_names_and_values() -> None:
         BetaGeo.from_params(r=1.0, alpha=-1.0, a=1.0, b=1.0)
 
 
+def test_from_params_takes_lifetimes_params_series() -> None:
+    pd = pytest.importorskip("pandas")
+    assert BetaGeo.from_params(pd.Series(BG)).params_ == BG
+
+
 def test_scikit_learn_conventions() -> None:
     from sklearn.base import clone
 
