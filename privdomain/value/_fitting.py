@@ -99,16 +99,10 @@ def unique_rows(
     columns: tuple[FloatArray, ...], weights: FloatArray
 ) -> tuple[tuple[FloatArray, ...], FloatArray]:
     """Collapse identical rows, summing their weights: a fit then costs its distinct rows."""
-    order = np.lexsort(columns[::-1])
-    sorted_cols = tuple(c[order] for c in columns)
-    new = np.ones(order.shape[0], dtype=bool)
-    if order.shape[0] > 1:
-        new[1:] = np.any([np.diff(c) != 0 for c in sorted_cols], axis=0)
-    starts = np.flatnonzero(new)
-    group = np.cumsum(new) - 1
-    w = np.bincount(group, weights=weights[order], minlength=starts.shape[0]).astype(np.float64)
+    rows, index = distinct_rows(columns)
+    w = np.bincount(index, weights=weights, minlength=rows[0].shape[0]).astype(np.float64)
     keep = w > 0
-    return tuple(c[starts][keep] for c in sorted_cols), w[keep]
+    return tuple(c[keep] for c in rows), w[keep]
 
 
 @attrs.frozen

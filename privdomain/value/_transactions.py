@@ -10,9 +10,8 @@ import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from privdomain.domain._time import epoch_seconds, epoch_seconds_array
+from privdomain.domain._time import epoch_seconds_array
 from privdomain.errors import ValidationError
-from privdomain.value._periods import Period, period_index
 
 __all__ = [
     "PeriodTotals",
@@ -88,11 +87,6 @@ class Transactions:
         return Transactions(self.customer_ids[mask], self.seconds[mask], money)
 
 
-def instant_seconds(value: Any, utc_offset: int, *, what: str) -> int:
-    """Local epoch seconds of one aware ``datetime`` or ``datetime64``."""
-    return epoch_seconds(value, what=what) + utc_offset
-
-
 @attrs.frozen
 class PeriodTotals:
     """One row per customer with at least one purchase period, customers in code order."""
@@ -164,7 +158,3 @@ def customer_codes(
             return ids.astype(np.int64) - low, lambda codes: (codes + low).astype(ids.dtype)
     uniques, codes = factorize(ids)
     return codes, lambda c: uniques[c]
-
-
-def bucket(tx: Transactions, period: Period) -> NDArray[np.int64]:
-    return period_index(tx.seconds, period)
