@@ -31,8 +31,8 @@ class DemoRun:
     pool: Pool | None = None
     report: IngestReport | None = None
     snapshot: Snapshot | None = None
-    #: anything later steps want to hand on (fitted models, layerings, ...)
     extras: dict[str, Any] = attrs.field(factory=dict)
+    """Anything later steps want to hand on (fitted models, layerings, ...)."""
 
     def need_snapshot(self) -> Snapshot:
         if self.snapshot is None:

@@ -24,7 +24,6 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFittedError",
     "PrivdomainError",
-    "TenantMismatchError",
     "UnknownCustomerError",
     "UnknownFeatureError",
     "ValidationError",
@@ -59,10 +58,6 @@ class InvalidMoneyError(ValidationError):
 
 class CurrencyMismatchError(ValidationError):
     """Amounts of different currencies were combined, or a pool got a foreign currency."""
-
-
-class TenantMismatchError(ValidationError):
-    """A record of one tenant (brand) was given to another tenant's pool."""
 
 
 class UnknownCustomerError(PrivdomainError, KeyError):

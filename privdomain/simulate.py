@@ -72,8 +72,8 @@ class SimulationParams:
     currency: str = "CNY"
     start: dt.datetime = dt.datetime(2025, 1, 1, tzinfo=_CHINA)
     days: int = attrs.field(default=365, validator=_positive)
-    #: share of the window during which customers arrive (the rest only observes them)
     arrival_share: float = attrs.field(default=0.8, validator=_probability)
+    """Share of the window during which customers arrive (the rest only observes them)."""
     sources: Mapping[Channel, float] = attrs.field(
         converter=_frozen_map,
         factory=lambda: {
@@ -87,10 +87,10 @@ class SimulationParams:
             Channel.WEIBO: 0.05,
         },
     )
-    #: share of customers brought in by an existing customer (老带新)
     referral_share: float = attrs.field(default=0.15, validator=_probability)
-    #: chance a new customer buys when joining (their first purchase)
+    """Share of customers brought in by an existing customer (老带新)."""
     first_purchase: float = attrs.field(default=0.65, validator=_probability)
+    """Chance a new customer buys when joining (their first purchase)."""
     r: float = attrs.field(default=0.6, validator=_positive)
     alpha: float = attrs.field(default=40.0, validator=_positive)
     a: float = attrs.field(default=0.8, validator=_positive)
@@ -98,10 +98,10 @@ class SimulationParams:
     p: float = attrs.field(default=6.0, validator=_positive)
     q: float = attrs.field(default=4.0, validator=_positive)
     v: float = attrs.field(default=75.0, validator=_positive)
-    #: chance an ordinary purchase used a coupon or promotion
     promotion_rate: float = attrs.field(default=0.3, validator=_probability)
-    #: share of coupon hunters (羊毛党): every purchase promotional and deeply discounted
+    """Chance an ordinary purchase used a coupon or promotion."""
     coupon_hunter_share: float = attrs.field(default=0.04, validator=_probability)
+    """Share of coupon hunters (羊毛党): every purchase promotional and deeply discounted."""
     consent: Mapping[Channel, float] = attrs.field(
         converter=_frozen_map,
         validator=_channel_probabilities,
@@ -118,9 +118,8 @@ class SimulationParams:
             Channel.OFFLINE_STORE: 0.1,
         },
     )
-    #: outbound messages per customer per 30 days, spread over their consented channels
     messages_per_month: float = attrs.field(default=4.0, validator=_positive)
-    #: chance a message is opened, per channel (reach differs by orders of magnitude, §3)
+    """Outbound messages per customer per 30 days, spread over their consented channels."""
     open_rate: Mapping[Channel, float] = attrs.field(
         converter=_frozen_map,
         validator=_channel_probabilities,
@@ -137,16 +136,18 @@ class SimulationParams:
             Channel.OFFLINE_STORE: 0.5,
         },
     )
+    """Chance a message is opened, per channel (reach differs by orders of magnitude: text
+    messages are rarely read, messages from a personal contact mostly are)."""
     click_rate: float = attrs.field(default=0.25, validator=_probability)
     reply_rate: float = attrs.field(default=0.05, validator=_probability)
-    #: mean shares per customer over the window; propensities are heavy-tailed (a few KOCs)
     shares_per_customer: float = attrs.field(default=1.0, validator=_positive)
+    """Mean shares per customer over the window; propensities are heavy-tailed (a few KOCs)."""
     posts_per_customer: float = attrs.field(default=0.2, validator=_positive)
-    #: chance a customer deletes the brand's account or leaves a channel at some point
     churn_from_channel: float = attrs.field(default=0.08, validator=_probability)
+    """Chance a customer deletes the brand's account or leaves a channel at some point."""
     n_agents: int = attrs.field(default=20, validator=attrs.validators.ge(0))
-    #: share of customers served by a small-B agent (导购)
     agent_share: float = attrs.field(default=0.4, validator=_probability)
+    """Share of customers served by a small-B agent (导购)."""
 
     def __attrs_post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -176,10 +177,10 @@ class SimulatedPool:
     params: SimulationParams
     customers: CustomerColumns
     touchpoints: TouchpointColumns
-    #: true per-customer parameters: ``lam`` (purchase rate per day), ``p_drop``, ``nu`` (spend
-    #: rate), ``dropout_at`` (epoch seconds; int64 max if still alive at the end),
-    #: ``coupon_hunter`` and ``share_propensity``
     truth: Mapping[str, NDArray[Any]]
+    """True per-customer parameters: ``lam`` (purchase rate per day), ``p_drop``, ``nu`` (spend
+    rate), ``dropout_at`` (epoch seconds; int64 max if still alive at the end),
+    ``coupon_hunter`` and ``share_propensity``."""
 
     @property
     def as_of(self) -> dt.datetime:
@@ -350,7 +351,7 @@ class _Simulation:
             [f"agent{i:03d}" for i in range(max(prm.n_agents, 1))] + [None], dtype=object
         )
 
-        # basic attributes and an interest tag, as columns (tags of the three dimensions of [004])
+        # two tag dimensions as columns: basic attributes and an interest
         attributes = {
             "gender": np.where(rng.random(n) < 0.7, "F", "M").astype(object),
             "age": rng.integers(18, 60, n).astype(object),

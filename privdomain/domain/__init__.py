@@ -3,6 +3,7 @@
 from privdomain.domain.batch import (
     Batch,
     CustomerColumns,
+    EncodedIds,
     IngestReport,
     Rejection,
     RejectReason,
@@ -26,6 +27,7 @@ __all__ = [
     "Channel",
     "Customer",
     "CustomerColumns",
+    "EncodedIds",
     "EventLog",
     "F",
     "Feature",

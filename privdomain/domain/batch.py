@@ -68,7 +68,7 @@ class EncodedIds:
         if isinstance(values, EncodedIds):
             encoded = values
         elif hasattr(values, "cat"):  # a pandas Series of category dtype
-            encoded = cls.encode(values.cat.values, n, what=what)
+            encoded = cls.encode(values.array, n, what=what)
         elif hasattr(values, "codes") and hasattr(values, "categories"):
             encoded = cls(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
         elif values is None or isinstance(values, str):
@@ -167,8 +167,10 @@ class TouchpointColumns:
         Customer ids, dictionary-encoded (:class:`EncodedIds`).
     at
         ``int64`` microseconds since the epoch (UTC).
-    channel, kind
-        ``uint8`` codes of :class:`Channel` and :class:`TouchKind`; 255 marks an unknown value.
+    channel
+        ``uint8`` codes of :class:`Channel`; 255 marks an unknown value.
+    kind
+        ``uint8`` codes of :class:`TouchKind`; 255 marks an unknown value.
     amount_minor
         ``int64`` minor units (fen); meaningful where ``amount_valid``.
     amount_state
@@ -180,8 +182,10 @@ class TouchpointColumns:
         ``bool``.
     discount_minor
         ``int64`` minor units taken off the full price (0 when none); -1 marks an invalid one.
-    related_customer_id, agent_id
-        Dictionary-encoded ids, code -1 where absent.
+    related_customer_id
+        The invited or reached customer, dictionary-encoded, code -1 where absent.
+    agent_id
+        The agent behind the touch, dictionary-encoded, code -1 where absent.
     """
 
     id: NDArray[Any]
@@ -528,24 +532,36 @@ def consent_mask(channels: Iterable[Channel]) -> int:
 class RejectReason(enum.Enum):
     """Why a record was not taken into the pool."""
 
-    INVALID = "invalid"  #: a field has a value the domain does not allow (see the detail)
-    INVALID_AMOUNT = "invalid_amount"  #: NaN, infinite, negative or missing amount
-    CURRENCY_MISMATCH = "currency_mismatch"  #: not the pool's currency
-    WRONG_TENANT = "wrong_tenant"  #: belongs to another tenant's pool
-    UNKNOWN_CUSTOMER = "unknown_customer"  #: the customer is not in the pool
-    UNKNOWN_RELATED_CUSTOMER = "unknown_related_customer"  #: the invitee is not in the pool
-    UNKNOWN_REFERRER = "unknown_referrer"  #: the referrer is neither in the pool nor the batch
-    REFERRAL_CYCLE = "referral_cycle"  #: the referrer chain would loop back
-    CONFLICT = "conflict"  #: changes a customer's fixed facts (joined_at, source, referrer)
+    INVALID = "invalid"
+    """A field has a value the domain does not allow (see the detail)."""
+    INVALID_AMOUNT = "invalid_amount"
+    """NaN, infinite, negative or missing amount."""
+    CURRENCY_MISMATCH = "currency_mismatch"
+    """Not the pool's currency."""
+    WRONG_TENANT = "wrong_tenant"
+    """Belongs to another tenant's pool."""
+    UNKNOWN_CUSTOMER = "unknown_customer"
+    """The customer is not in the pool."""
+    UNKNOWN_RELATED_CUSTOMER = "unknown_related_customer"
+    """The invitee is not in the pool."""
+    UNKNOWN_REFERRER = "unknown_referrer"
+    """The referrer is neither in the pool nor the batch."""
+    REFERRAL_CYCLE = "referral_cycle"
+    """The referrer chain would loop back."""
+    CONFLICT = "conflict"
+    """Changes a customer's fixed facts (joined_at, source, referrer)."""
 
 
 @attrs.frozen
 class Rejection:
     """One record that was not taken, and why."""
 
-    record: str  #: ``"customer"`` or ``"touchpoint"``
-    index: int  #: position of the record in what was given
-    id: object  #: the record's id as given
+    record: str
+    """``"customer"`` or ``"touchpoint"``."""
+    index: int
+    """Position of the record in what was given."""
+    id: object
+    """The record's id as given."""
     reason: RejectReason
     detail: str
 

@@ -17,30 +17,53 @@ class Channel(enum.Enum):
     """
 
     # owned channels (私域)
-    WECHAT = 0  #: personal WeChat account of the brand or a staff member (个人号)
-    WECOM = 1  #: WeCom contact (企业微信)
-    GROUP = 2  #: customer group (社群)
-    OFFICIAL_ACCOUNT = 3  #: official account (公众号)
-    MINI_PROGRAM = 4  #: mini-program (小程序)
-    VIDEO_CHANNEL = 5  #: WeChat video channel (视频号)
-    APP = 6  #: the brand's own app
-    SMS = 7  #: text message
-    EMAIL = 8  #: e-mail
-    OFFLINE_STORE = 9  #: a physical store, its staff and shopping guides (门店/导购)
+    WECHAT = 0
+    """Personal WeChat account of the brand or a staff member (个人号)."""
+    WECOM = 1
+    """WeCom contact (企业微信)."""
+    GROUP = 2
+    """Customer group (社群)."""
+    OFFICIAL_ACCOUNT = 3
+    """Official account (公众号)."""
+    MINI_PROGRAM = 4
+    """Mini-program (小程序)."""
+    VIDEO_CHANNEL = 5
+    """WeChat video channel (视频号)."""
+    APP = 6
+    """The brand's own app."""
+    SMS = 7
+    """Text message."""
+    EMAIL = 8
+    """E-mail."""
+    OFFLINE_STORE = 9
+    """A physical store, its staff and shopping guides (门店/导购)."""
     # public platforms (公域)
-    TAOBAO = 10  #: Taobao / Tmall (淘宝/天猫)
-    JD = 11  #: JD.com (京东)
-    PINDUODUO = 12  #: Pinduoduo (拼多多)
-    MEITUAN = 13  #: Meituan (美团)
-    DOUYIN = 14  #: Douyin (抖音)
-    KUAISHOU = 15  #: Kuaishou (快手)
-    XIAOHONGSHU = 16  #: Xiaohongshu (小红书)
-    BILIBILI = 17  #: Bilibili (哔哩哔哩)
-    ZHIHU = 18  #: Zhihu (知乎)
-    WEIBO = 19  #: Weibo (微博)
-    BAIDU = 20  #: Baidu search and feed (百度)
-    OTHER_PUBLIC = 21  #: any other public platform
-    REFERRAL = 22  #: brought in by an existing customer or agent (老带新), as a source only
+    TAOBAO = 10
+    """Taobao / Tmall (淘宝/天猫)."""
+    JD = 11
+    """JD.com (京东)."""
+    PINDUODUO = 12
+    """Pinduoduo (拼多多)."""
+    MEITUAN = 13
+    """Meituan (美团)."""
+    DOUYIN = 14
+    """Douyin (抖音)."""
+    KUAISHOU = 15
+    """Kuaishou (快手)."""
+    XIAOHONGSHU = 16
+    """Xiaohongshu (小红书)."""
+    BILIBILI = 17
+    """Bilibili (哔哩哔哩)."""
+    ZHIHU = 18
+    """Zhihu (知乎)."""
+    WEIBO = 19
+    """Weibo (微博)."""
+    BAIDU = 20
+    """Baidu search and feed (百度)."""
+    OTHER_PUBLIC = 21
+    """Any other public platform."""
+    REFERRAL = 22
+    """Brought in by an existing customer or agent (老带新), as a source only."""
 
     @property
     def owned(self) -> bool:
@@ -70,22 +93,38 @@ class Channel(enum.Enum):
 class TouchKind(enum.Enum):
     """What happened at a touchpoint. Integer values are stable codes in the event log."""
 
-    SENT = 0  #: the brand sent a message (outbound contact)
-    OPENED = 1  #: the customer opened or read it
-    CLICKED = 2  #: the customer clicked a link or card
-    REPLIED = 3  #: the customer replied
-    VISITED = 4  #: the customer visited a page, mini-program or store
-    SHARED = 5  #: the customer shared content
-    INVITED = 6  #: the customer invited someone (``related_customer_id`` is the invitee)
-    POSTED = 7  #: the customer created content: a review, a post, a photo (UGC)
-    PURCHASED = 8  #: the customer paid for an order (``amount`` required)
-    REFUNDED = 9  #: money went back to the customer (``amount`` required)
-    JOINED = 10  #: the customer joined a group
-    LEFT = 11  #: the customer left a group
-    ADDED = 12  #: the customer added (or accepted) the brand's account
-    DELETED = 13  #: the customer deleted or blocked the brand's account
-    SUBSCRIBED = 14  #: the customer followed or subscribed
-    UNSUBSCRIBED = 15  #: the customer unfollowed or opted out
+    SENT = 0
+    """The brand sent a message (outbound contact)."""
+    OPENED = 1
+    """The customer opened or read it."""
+    CLICKED = 2
+    """The customer clicked a link or card."""
+    REPLIED = 3
+    """The customer replied."""
+    VISITED = 4
+    """The customer visited a page, mini-program or store."""
+    SHARED = 5
+    """The customer shared content."""
+    INVITED = 6
+    """The customer invited someone (``related_customer_id`` is the invitee)."""
+    POSTED = 7
+    """The customer created content: a review, a post, a photo (UGC)."""
+    PURCHASED = 8
+    """The customer paid for an order (``amount`` required)."""
+    REFUNDED = 9
+    """Money went back to the customer (``amount`` required)."""
+    JOINED = 10
+    """The customer joined a group."""
+    LEFT = 11
+    """The customer left a group."""
+    ADDED = 12
+    """The customer added (or accepted) the brand's account."""
+    DELETED = 13
+    """The customer deleted or blocked the brand's account."""
+    SUBSCRIBED = 14
+    """The customer followed or subscribed."""
+    UNSUBSCRIBED = 15
+    """The customer unfollowed or opted out."""
 
     @property
     def monetary(self) -> bool:

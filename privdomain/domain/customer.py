@@ -21,7 +21,7 @@ __all__ = [
     "tenant_converter",
 ]
 
-#: What a customer attribute may hold (basic attributes of [004]: gender, age, region, ...).
+#: What a customer attribute may hold (basic attributes: gender, age, region, ...).
 AttributeValue = str | int | float | bool | None
 
 MAX_ID_LENGTH = 256

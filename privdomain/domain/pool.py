@@ -82,10 +82,14 @@ class EventLog:
     ingest order. Customers, related customers and agents are dense indices (-1 for none)."""
 
     customer: NDArray[np.int32]
-    at: NDArray[np.int64]  #: epoch microseconds
-    kind: NDArray[np.uint8]  #: :class:`TouchKind` codes
-    channel: NDArray[np.uint8]  #: :class:`Channel` codes
-    flags: NDArray[np.uint8]  #: bit 0: promotion
+    at: NDArray[np.int64]
+    """Epoch microseconds."""
+    kind: NDArray[np.uint8]
+    """:class:`TouchKind` codes."""
+    channel: NDArray[np.uint8]
+    """:class:`Channel` codes."""
+    flags: NDArray[np.uint8]
+    """Bit 0: promotion."""
     amount_minor: NDArray[np.int64]
     discount_minor: NDArray[np.int64]
     related: NDArray[np.int32]
@@ -402,6 +406,11 @@ class Pool:
                 f"tenant is not this pool's tenant {self._tenant!r}",
             )
         flag(cols.channel == 255, RejectReason.INVALID, "unknown channel")
+        flag(
+            cols.channel == Channel.REFERRAL.value,
+            RejectReason.INVALID,
+            "REFERRAL is a source of customers, not a channel to touch them on",
+        )
         flag(cols.kind == 255, RejectReason.INVALID, "unknown touch kind")
         monetary = (cols.kind == TouchKind.PURCHASED.value) | (
             cols.kind == TouchKind.REFUNDED.value

@@ -54,29 +54,50 @@ class Snapshot:
     currency: str
     utc_offset: dt.timedelta
     customer_ids: NDArray[np.object_]
-    index: NDArray[np.int64]  #: the customers' indices in the pool
+    index: NDArray[np.int64]
+    """The customers' indices in the pool."""
     joined_at: NDArray[np.datetime64]
-    source: NDArray[np.uint8]  #: code of the :class:`Channel` that brought the customer
-    referrer_ids: NDArray[np.object_]  #: who referred the customer (``None`` if nobody)
-    agent_ids: NDArray[np.object_]  #: the customer's agent (``None`` if none)
-    first_purchase: NDArray[np.datetime64]  #: NaT when the customer never bought
+    source: NDArray[np.uint8]
+    """Code of the :class:`Channel` that brought the customer."""
+    referrer_ids: NDArray[np.object_]
+    """Who referred the customer (``None`` if nobody)."""
+    agent_ids: NDArray[np.object_]
+    """The customer's agent (``None`` if none)."""
+    first_purchase: NDArray[np.datetime64]
+    """NaT when the customer never bought."""
     last_purchase: NDArray[np.datetime64]
-    orders: NDArray[np.int64]  #: number of purchases (orders)
-    purchase_days: NDArray[np.int64]  #: distinct business days with a purchase
-    gross_spend: NDArray[np.float64]  #: sum of purchase amounts
-    first_day_spend: NDArray[np.float64]  #: spend on the first purchase day
-    refunds: NDArray[np.int64]  #: number of refunds
-    refunded: NDArray[np.float64]  #: sum of refunded amounts
-    promo_orders: NDArray[np.int64]  #: purchases flagged as promotion-driven
-    discounted_orders: NDArray[np.int64]  #: purchases with a discount
-    discount_total: NDArray[np.float64]  #: sum of discounts taken off full price
-    touches_by_channel: NDArray[np.int32]  #: (customers, len(Channel)) counts of every touch
-    touches_by_kind: NDArray[np.int32]  #: (customers, len(TouchKind)) counts of every touch
-    last_contact: NDArray[np.datetime64]  #: (customers, owned channels) last outbound message
-    last_active: NDArray[np.datetime64]  #: last touch the customer started (not SENT)
-    referrals: NDArray[np.int64]  #: customers (joined by ``as_of``) this customer referred
-    consent: NDArray[np.bool_]  #: (customers, owned channels)
-    reachable: NDArray[np.bool_]  #: (customers, owned channels): consent and still connected
+    orders: NDArray[np.int64]
+    """Number of purchases (orders)."""
+    purchase_days: NDArray[np.int64]
+    """Distinct business days with a purchase."""
+    gross_spend: NDArray[np.float64]
+    """Sum of purchase amounts."""
+    first_day_spend: NDArray[np.float64]
+    """Spend on the first purchase day."""
+    refunds: NDArray[np.int64]
+    """Number of refunds."""
+    refunded: NDArray[np.float64]
+    """Sum of refunded amounts."""
+    promo_orders: NDArray[np.int64]
+    """Purchases flagged as promotion-driven."""
+    discounted_orders: NDArray[np.int64]
+    """Purchases with a discount."""
+    discount_total: NDArray[np.float64]
+    """Sum of discounts taken off full price."""
+    touches_by_channel: NDArray[np.int32]
+    """(customers, len(Channel)) counts of every touch."""
+    touches_by_kind: NDArray[np.int32]
+    """(customers, len(TouchKind)) counts of every touch."""
+    last_contact: NDArray[np.datetime64]
+    """(customers, owned channels) last outbound message."""
+    last_active: NDArray[np.datetime64]
+    """Last touch the customer started (not SENT)."""
+    referrals: NDArray[np.int64]
+    """Customers (joined by ``as_of``) this customer referred."""
+    consent: NDArray[np.bool_]
+    """(customers, owned channels)."""
+    reachable: NDArray[np.bool_]
+    """(customers, owned channels): consent and still connected."""
     tags: dict[str, NDArray[np.bool_]] = attrs.field(repr=False)
     attributes: dict[str, NDArray[np.object_]] = attrs.field(repr=False)
 

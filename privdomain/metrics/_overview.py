@@ -22,21 +22,25 @@ class PoolOverview:
     as_of: str
     currency: str
     customers: int
-    #: customers per source channel that brought them, largest first
     sources: Mapping[Channel, int]
+    """Customers per source channel that brought them, largest first."""
     buyers: int
     repeat_buyers: int
     orders: int
-    revenue: float  #: net of refunds
-    average_order_value: float  #: gross spend per order (NaN without orders)
-    referred_share: float  #: share of customers brought by another customer (老带新)
-    #: share of customers reachable on each owned channel
+    revenue: float
+    """Net of refunds."""
+    average_order_value: float
+    """Gross spend per order (NaN without orders)."""
+    referred_share: float
+    """Share of customers brought by another customer (老带新)."""
     reachable_share: Mapping[Channel, float]
-    multi_channel_share: float  #: share reachable on two or more owned channels
+    """Share of customers reachable on each owned channel."""
+    multi_channel_share: float
+    """Share reachable on two or more owned channels."""
 
     @property
     def source_breadth(self) -> int:
-        """How many distinct public platforms and stores feed the pool (breadth, §2)."""
+        """How many distinct public platforms and stores feed the pool (the breadth of the pool)."""
         return sum(1 for c, k in self.sources.items() if k and c is not Channel.REFERRAL)
 
     @property
