@@ -39,7 +39,7 @@ from privdomain.layering.tags import (
     tag_dimension,
     tagged,
 )
-from privdomain.layering.value_tiers import ValueTiers
+from privdomain.layering.value_tiers import ValueTiers, share_from_top
 
 __all__ = [
     "CHINESE_8",
@@ -67,6 +67,7 @@ __all__ = [
     "interacted",
     "parse_rule",
     "rfm_features",
+    "share_from_top",
     "tag_dimension",
     "tagged",
 ]

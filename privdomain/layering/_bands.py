@@ -23,8 +23,17 @@ Box = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
 
 
 def bands(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """``1 + (number of edges strictly below each value)``; NaN lands in the top band."""
-    return np.searchsorted(edges, values, side="left").astype(np.int64) + 1
+    """``1 + (number of edges strictly below each value)``; NaN lands in band 1.
+
+    One comparison pass per edge: with a handful of edges this is several times faster than
+    a binary search per value.
+    """
+    out = np.ones(values.shape, dtype=np.int64)
+    if len(edges) > 16:
+        return out + np.searchsorted(edges, np.nan_to_num(values, nan=-np.inf), side="left")
+    for e in np.asarray(edges).tolist():
+        out += values > e
+    return out
 
 
 def band_rule(feature: str, edges: Sequence[float], lo: int, hi: int) -> Rule | None:

@@ -37,15 +37,16 @@ def features_from_snapshot(snapshot: Snapshot, names: Sequence[str]) -> NDArray[
     """
     if not isinstance(snapshot, Snapshot):
         raise ValidationError(f"expected a Snapshot, got {type(snapshot).__name__}")
-    cols = []
-    for name in names:
+    if not names:
+        raise ValidationError("need at least one feature")
+    # column-major: every later step works column by column
+    out = np.empty((len(snapshot), len(names)), dtype=np.float64, order="F")
+    for j, name in enumerate(names):
         col = np.asarray(snapshot.feature(name))
         if col.dtype.kind not in "biuf":
             raise ValidationError(f"feature {name!r} is not numeric (dtype {col.dtype})")
-        cols.append(col.astype(np.float64))
-    if not cols:
-        raise ValidationError("need at least one feature")
-    return np.column_stack(cols) if len(snapshot) else np.empty((0, len(cols)))
+        out[:, j] = col
+    return out
 
 
 def first_match_labels(

@@ -175,22 +175,33 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def _matrix(self, X: Any, *, reset: bool) -> NDArray[np.float64]:
         if isinstance(X, Snapshot):
+            # a snapshot's columns are typed and shaped already: skip sklearn's generic checks
+            if reset:
+                self.n_features_in_ = 3
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
             if len(X) == 0:
                 if reset:
                     raise EmptyPoolError("the snapshot has no customers to layer")
                 return np.empty((0, 3))
-            X = rfm_features(X, frequency=self.frequency, monetary=self.monetary)
+            arr = rfm_features(X, frequency=self.frequency, monetary=self.monetary)
+            if not np.isfinite(arr[:, 1:]).all():
+                raise ValidationError(
+                    f"{self.frequency} and {self.monetary} must be finite for every customer"
+                )
+            return arr
         arr = validate_X(self, X, reset=reset, allow_nan=True)
         if arr.shape[1] != 3:
             raise ValidationError(
                 f"RFM needs 3 columns (recency, frequency, monetary); got {arr.shape[1]} feature(s)"
             )
-        buyers = ~np.isnan(arr[:, 0])
-        if np.isnan(arr[buyers, 1:]).any():
-            raise ValidationError(
-                "frequency and monetary value must not be NaN for a customer with a recency "
-                "(NaN recency marks a customer who never bought)"
-            )
+        if np.isnan(arr[:, 1:]).any():
+            buyers = ~np.isnan(arr[:, 0])
+            if np.isnan(arr[buyers, 1:]).any():
+                raise ValidationError(
+                    "frequency and monetary value must not be NaN for a customer with a recency "
+                    "(NaN recency marks a customer who never bought)"
+                )
         return arr
 
     def fit(self, X: Any, y: Any = None) -> RFMLayering:
@@ -208,9 +219,11 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             When the snapshot is empty, or no customer has bought (no recency to learn from)
             and ``binning`` is not ``"fixed"``.
         """
+        return self._fit_matrix(self._matrix(X, reset=True))
+
+    def _fit_matrix(self, arr: NDArray[np.float64]) -> RFMLayering:
         table, binning = self._resolve()
-        arr = self._matrix(X, reset=True)
-        buyers = arr[~np.isnan(arr[:, 0])]
+        buyers = np.asfortranarray(arr[~np.isnan(arr[:, 0])])
         fixed: list[Sequence[float]] | None = None
         if binning == "fixed":
             given = (self.recency_edges, self.frequency_edges, self.monetary_edges)
@@ -252,8 +265,11 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         check_fitted(self, "edges_")
 
     def _scores(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
+        # NaN recency scores 0 in the scorer; never-bought customers get no F and M either
         out = self.scorer_.score_array(arr)
-        out[np.isnan(arr[:, 0])] = 0  # never bought: no score at all
+        never = out[:, 0] == 0
+        if never.any():
+            out[never] = 0
         return out
 
     def transform(self, X: Any) -> NDArray[np.int64]:
@@ -268,7 +284,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         lookup = np.full((k + 1, k + 1, k + 1), never, dtype=np.int64)
         lookup[1:, 1:, 1:] = self.table_.grid
         flat = (scores[:, 0] * (k + 1) + scores[:, 1]) * (k + 1) + scores[:, 2]
-        return np.asarray(lookup.ravel()[flat], dtype=np.int64)
+        return np.asarray(lookup.ravel().take(flat), dtype=np.int64)
 
     def predict(self, X: Any) -> NDArray[np.int64]:
         """The segment code of every customer (names in :attr:`segment_names_`)."""
@@ -281,14 +297,19 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self._check_fitted()
         if not isinstance(snapshot, Snapshot):
             raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
-        arr = self._matrix(snapshot, reset=False)
+        return self._layer_matrix(snapshot, self._matrix(snapshot, reset=False))
+
+    def _layer_matrix(self, snapshot: Snapshot, arr: NDArray[np.float64]) -> Segmentation:
         scores = self._scores(arr)
         labels = self._labels(scores)
         return self._segmentation(snapshot, arr, scores, labels)
 
     def fit_layer(self, snapshot: Snapshot) -> Segmentation:
-        """Fit on ``snapshot`` and layer it."""
-        return self.fit(snapshot).layer(snapshot)
+        """Fit on ``snapshot`` and layer it (the features are read once)."""
+        if not isinstance(snapshot, Snapshot):
+            raise ValidationError(f"fit_layer() takes a Snapshot, got {type(snapshot).__name__}")
+        arr = self._matrix(snapshot, reset=True)
+        return self._fit_matrix(arr)._layer_matrix(snapshot, arr)
 
     def segments(self) -> tuple[Rule, ...]:
         """One rule per segment over snapshot features, reproducing :meth:`predict`."""
@@ -340,20 +361,32 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return Segmentation(
             strategy=f"RFM, {table.name}",
             customer_ids=snapshot.customer_ids,
-            labels=labels,
+            labels=_frozen(labels),
             names=table.names,
             rules=self.segments(),
             rules_on="snapshot",
             descriptions=texts,
             advice=advice,
-            columns={
-                "r": scores[:, 0].astype(np.int8),
-                "f": scores[:, 1].astype(np.int8),
-                "m": scores[:, 2].astype(np.int8),
-                _RECENCY: arr[:, 0],
-                self.frequency: arr[:, 1],
-                self.monetary: arr[:, 2],
-            },
+            columns=_frozen_columns(
+                {
+                    "r": scores[:, 0].astype(np.int8),
+                    "f": scores[:, 1].astype(np.int8),
+                    "m": scores[:, 2].astype(np.int8),
+                    _RECENCY: arr[:, 0],
+                    self.frequency: arr[:, 1],
+                    self.monetary: arr[:, 2],
+                }
+            ),
             column_notes=column_notes,
             notes=notes,
         )
+
+
+def _frozen(arr: NDArray[Any]) -> NDArray[Any]:
+    """Mark an array this module just made as read-only, so results need not copy it."""
+    arr.flags.writeable = False
+    return arr
+
+
+def _frozen_columns(columns: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
+    return {name: _frozen(col) for name, col in columns.items()}

@@ -14,7 +14,7 @@ from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.layering._result import Segmentation
 
-__all__ = ["ValueTiers"]
+__all__ = ["ValueTiers", "share_from_top"]
 
 
 def _shares(value: Sequence[float]) -> tuple[float, ...]:
@@ -119,12 +119,14 @@ class ValueTiers:
         if not isinstance(snapshot, Snapshot):
             raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
         v = _values(snapshot, self.value)
-        thresholds, positive, total = self._cut(v)
+        thresholds, _, total = self._cut(v)
         k = len(self.shares)
-        # tier = number of thresholds the value falls below; thresholds descend
-        tier = np.searchsorted(-thresholds, -v, side="left").astype(np.int64)
-        labels = np.where(v > 0, tier, k + 1)
-        share_from_top = _share_from_top(v, positive, total)
+        # tier = how many thresholds (descending) the value falls below; one pass per threshold
+        labels = np.zeros(v.shape, dtype=np.int64)
+        for t in thresholds.tolist():
+            labels += v < t
+        labels[~(v > 0)] = k + 1
+        labels.flags.writeable = False
         names = self.names()
         counts = np.bincount(labels, minlength=k + 2)
         notes = []
@@ -155,11 +157,7 @@ class ValueTiers:
             rules_on="snapshot",
             descriptions=descriptions,
             advice=advice,
-            columns={self.value: v, "revenue_share_from_top": share_from_top},
-            column_notes={
-                "revenue_share_from_top": "share of revenue brought by the customers worth at "
-                "least as much as this one"
-            },
+            columns={self.value: v},
             notes=notes,
             source=snapshot,
         )
@@ -169,18 +167,25 @@ def _values(snapshot: Snapshot, name: str) -> NDArray[np.float64]:
     col = np.asarray(snapshot.feature(name))
     if col.dtype.kind not in "biuf":
         raise ValidationError(f"value feature {name!r} is not numeric")
-    return col.astype(np.float64, copy=False)
+    out = col.astype(np.float64)  # a copy this result owns
+    out.flags.writeable = False
+    return out
 
 
-def _share_from_top(
-    v: NDArray[np.float64], positive: NDArray[np.float64], total: float
-) -> NDArray[np.float64]:
-    """For each customer, the revenue share of everyone with at least their value (NaN if none)."""
+def share_from_top(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """For each customer, the revenue share of everyone worth at least as much (NaN if <= 0).
+
+    How deep in the revenue a customer sits: 0.3 means the customers worth at least this one
+    bring 30% of all revenue. ``O(n log n)``; computed on demand, not by :meth:`ValueTiers.layer`.
+    """
+    v = np.asarray(v, dtype=np.float64)
     out = np.full(v.shape, np.nan)
-    if total <= 0:
+    positive = np.sort(v[v > 0])
+    if positive.size == 0:
         return out
-    # suffix sums of the ascending positive values: revenue of everyone at or above position i
-    suffix = np.concatenate([np.cumsum(positive[::-1])[::-1], [0.0]])
+    total = positive.sum()
+    # suffix sums of the ascending values: revenue of everyone at or above position i
+    suffix = np.cumsum(positive[::-1])[::-1]
     has = v > 0
     out[has] = suffix[np.searchsorted(positive, v[has], side="left")] / total
     return out
