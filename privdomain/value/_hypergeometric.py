@@ -43,8 +43,12 @@ def one_b_c_series(
     computed and the derivatives are returned as zeros.
     """
     shared_b = np.ndim(b) == 0
-    # Size the first block for every row at once; rows that need more continue below.
-    block = _terms_needed(float(np.max(z, initial=0.0)))
+    # One block sized for the largest z when that is short; otherwise size it for most rows
+    # (the largest z belong to the few rows with t near 0) and let the others continue.
+    z_max = float(np.max(z, initial=0.0))
+    longest = _terms_needed(z_max)
+    block = longest if longest <= _FIRST_BLOCK_CAP else _terms_needed(float(np.quantile(z, 0.8)))
+    block = min(block, _FIRST_BLOCK_CAP)
     # Terms run along axis 0 so that cumulative products are vector operations over rows.
     k = np.arange(block, dtype=np.float64)[:, None]
     bk = b + k
@@ -64,7 +68,7 @@ def one_b_c_series(
             else np.einsum("ij,ij->j", taus, harm_b)
         )
         d_c = -np.einsum("ij,ij->j", taus, harm_c)
-    if block >= _FIRST_BLOCK_CAP:
+    if longest > block:
         b_rows = np.broadcast_to(np.asarray(b, dtype=np.float64), z.shape)
         last_hb = np.broadcast_to(harm_b[-1], z.shape).copy()
         _continue(z, b_rows, c, block, taus[-1], last_hb, harm_c[-1], value, d_z, d_b, d_c)
@@ -118,6 +122,7 @@ def _continue(
 
 
 def _terms_needed(z: float) -> int:
+    """Terms after which z^n is below the tolerance."""
     if z <= 0:
         return 1
-    return int(min(_FIRST_BLOCK_CAP, max(4, np.ceil(np.log(_REL_TOL) / np.log(z)) + 2)))
+    return int(min(_MAX_TERMS, max(4, np.ceil(np.log(_REL_TOL) / np.log(z)) + 2)))
