@@ -36,6 +36,8 @@ RowLogLik = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
 _LOG_BOUND = 30.0  # parameters stay within e^-30 .. e^30, far beyond any meaningful fit
 _GRAD_TOL = 1e-6  # per-customer gradient norm (log-parameters) accepted as an optimum
+# L-BFGS-B stops close to the optimum; the Newton polish below takes it the rest of the way.
+_OPTS = {"ftol": 1e-11, "gtol": 1e-7, "maxcor": 20}
 
 
 def as_float_array(values: ArrayLike, name: str) -> FloatArray:
@@ -251,7 +253,7 @@ def _maximize(
         jac=True,
         method="L-BFGS-B",
         bounds=[(-_LOG_BOUND, _LOG_BOUND)] * start.shape[0],
-        options={"maxiter": max_iter, "ftol": 1e-11, "gtol": 1e-7, "maxcor": 20},
+        options=_OPTS | {"maxiter": max_iter},
     )
     log_theta = np.asarray(res.x, dtype=np.float64)
     value, g = objective(log_theta)

@@ -53,13 +53,13 @@ def one_b_c_series(
     k = np.arange(block, dtype=np.float64)[:, None]
     bk = b + k
     inv_c = 1.0 / (c + k)
-    taus = np.cumprod(z * bk * inv_c, axis=0)
+    taus = _running(np.multiply, z * bk * inv_c)
     value = 1.0 + taus.sum(axis=0)
     zeros = np.zeros_like(value)
     d_z, d_b, d_c = zeros, zeros.copy(), zeros.copy()
     # d log(tau_n) / db = sum_{k<n} 1/(b+k), likewise for c.
-    harm_b = np.cumsum(1.0 / bk, axis=0)
-    harm_c = np.cumsum(inv_c, axis=0) if with_grad else inv_c
+    harm_b = _running(np.add, 1.0 / bk)
+    harm_c = _running(np.add, inv_c.copy()) if with_grad else inv_c
     if with_grad:
         d_z = np.einsum("i,ij->j", k[:, 0] + 1, taus)  # sum n tau_n; divided by z at the end
         d_b = (
@@ -119,6 +119,14 @@ def _continue(
         harm_c[active] = hc[:, -1]
         first += block
         block = min(2 * block, 4096)
+
+
+def _running(op: np.ufunc, terms: FloatArray) -> FloatArray:
+    """Running product or sum down axis 0, in place: a few long vector operations, which for
+    tens of terms over thousands of rows beats ``cumprod``'s strided loop by about two."""
+    for j in range(1, terms.shape[0]):
+        op(terms[j], terms[j - 1], out=terms[j])
+    return terms
 
 
 def _terms_needed(z: float) -> int:
