@@ -1,0 +1,230 @@
+"""The in-memory adapters: they satisfy the ports' protocols and contracts, and a pool reads a
+touchpoint log through them incrementally."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from helpers import (
+    TENANT,
+    assert_accounted,
+    assert_pools_equal,
+    at,
+    customer,
+    new_pool,
+    purchase,
+    reasons_by_index,
+    touch,
+)
+from port_contracts import (
+    check_commission_ledger,
+    check_contact_history,
+    check_customer_store,
+    check_stage_store,
+    check_touchpoint_log,
+)
+
+from privdomain import Channel, Money, RejectReason
+from privdomain.errors import InvalidRecordError, NaiveDatetimeError, ValidationError
+from privdomain.memory import (
+    InMemoryCommissionLedger,
+    InMemoryContactHistory,
+    InMemoryCustomerStore,
+    InMemoryStageStore,
+    InMemoryTouchpointLog,
+)
+from privdomain.ports import (
+    CommissionEntry,
+    CommissionLedger,
+    CommissionStatus,
+    Contact,
+    ContactHistory,
+    CustomerStore,
+    StageStore,
+    TouchpointLog,
+)
+
+
+@pytest.mark.parametrize(
+    ("check", "make"),
+    [
+        (check_customer_store, InMemoryCustomerStore),
+        (check_touchpoint_log, InMemoryTouchpointLog),
+        (check_stage_store, InMemoryStageStore),
+        (check_contact_history, InMemoryContactHistory),
+        (check_commission_ledger, InMemoryCommissionLedger),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_in_memory_adapters_meet_the_port_contracts(
+    check: Callable[[Callable[[], Any]], None], make: Callable[[], Any]
+) -> None:
+    check(make)
+
+
+@pytest.mark.parametrize(
+    "protocol", [CustomerStore, TouchpointLog, StageStore, ContactHistory, CommissionLedger]
+)
+def test_something_else_is_not_an_adapter(protocol: type) -> None:
+    class HalfAStore:
+        def put(self, customers: object) -> None: ...
+
+    assert not isinstance(object(), protocol)
+    assert not isinstance(HalfAStore(), protocol)
+
+
+def test_a_fake_needs_no_inheritance() -> None:
+    class DictStages:
+        def __init__(self) -> None:
+            self.stages: dict[str, str] = {}
+
+        def get_stages(self, customer_ids: Any) -> dict[str, str]:
+            return {c: self.stages[c] for c in customer_ids if c in self.stages}
+
+        def put_stages(self, stages: Any, as_of: dt.datetime) -> None:
+            if as_of.tzinfo is None:
+                raise NaiveDatetimeError("naive")
+            self.stages.update(stages)
+
+    check_stage_store(DictStages)
+
+
+class TestInMemoryDetails:
+    def test_stores_can_start_full(self) -> None:
+        store = InMemoryCustomerStore([customer("c1"), customer("c2")])
+        assert [c.id for c in store] == ["c1", "c2"]
+        log = InMemoryTouchpointLog([touch("t1", "c1", at(1))])
+        assert len(log) == 1
+
+    def test_iterating_a_store_is_safe_while_putting(self) -> None:
+        store = InMemoryCustomerStore([customer("c1")])
+        for c in store:
+            store.put([customer(c.id + "-friend")])
+        assert len(store) == 2
+
+    @pytest.mark.parametrize(("cursor", "limit"), [(-1, None), (5, None), (0, -1)])
+    def test_a_log_refuses_cursors_it_never_gave(self, cursor: int, limit: int | None) -> None:
+        log = InMemoryTouchpointLog([touch("t1", "c1", at(1))])
+        with pytest.raises(ValidationError):
+            log.read_since(cursor, limit)
+
+    def test_the_stage_store_remembers_when_it_was_written(self) -> None:
+        store = InMemoryStageStore()
+        assert store.as_of is None
+        store.put_stages({"c1": "new"}, at(3))
+        assert store.as_of == at(3)
+
+
+class TestPortValues:
+    def test_a_contact_is_validated(self) -> None:
+        with pytest.raises(NaiveDatetimeError):
+            Contact("c1", Channel.SMS, dt.datetime(2026, 1, 1))
+        with pytest.raises(InvalidRecordError):
+            Contact("", Channel.SMS, at(1))
+        with pytest.raises(TypeError):
+            Contact("c1", "sms", at(1))  # type: ignore[arg-type]
+
+    def test_a_commission_is_never_negative(self) -> None:
+        fields: dict[str, Any] = {
+            "id": "e1",
+            "order_id": "o1",
+            "beneficiary_id": "b1",
+            "tier": 1,
+            "amount": Money(-1),
+            "status": CommissionStatus.FROZEN,
+            "at": at(1),
+        }
+        with pytest.raises(InvalidRecordError, match="reverse"):
+            CommissionEntry(**fields)
+        with pytest.raises(ValueError, match="tier"):
+            CommissionEntry(**{**fields, "amount": Money(1), "tier": 3})
+        with pytest.raises(NaiveDatetimeError):
+            CommissionEntry(**{**fields, "amount": Money(1), "at": dt.datetime(2026, 1, 1)})
+
+
+class TestIngestLog:
+    """``Pool.ingest_log`` reads a touchpoint log from where it stopped last time."""
+
+    def _pool(self) -> Any:
+        pool = new_pool()
+        store = InMemoryCustomerStore([customer("c1"), customer("c2")])
+        assert pool.ingest(store).customers_added == 2  # a store is an iterable of customers
+        return pool
+
+    def test_reads_everything_in_pages_and_moves_the_cursor(self) -> None:
+        log = InMemoryTouchpointLog(
+            [purchase(f"t{i}", "c1" if i % 2 else "c2", at(i), "1.00") for i in range(7)]
+        )
+        pool = self._pool()
+        assert pool.log_cursor == 0
+        report = pool.ingest_log(log, batch_size=3)
+        assert report.touchpoints_accepted == 7
+        assert_accounted(report, touchpoints=7)
+        assert pool.log_cursor == 7
+        assert pool.n_touchpoints == 7
+
+    def test_reading_again_is_idempotent(self) -> None:
+        log = InMemoryTouchpointLog([touch(f"t{i}", "c1", at(i)) for i in range(3)])
+        pool = self._pool()
+        pool.ingest_log(log)
+        again = pool.ingest_log(log)
+        assert again.touchpoints_accepted == again.duplicates == 0
+        assert again.ok
+        assert pool.n_touchpoints == 3
+
+    def test_only_new_appends_are_read(self) -> None:
+        log = InMemoryTouchpointLog([touch("t1", "c1", at(1))])
+        pool = self._pool()
+        pool.ingest_log(log)
+        log.append([touch("t2", "c1", at(2)), touch("t3", "c2", at(3))])
+        report = pool.ingest_log(log, batch_size=1)
+        assert report.touchpoints_accepted == 2
+        assert pool.log_cursor == 3
+
+        in_one_go = self._pool()
+        in_one_go.ingest_log(log)
+        assert_pools_equal(pool, in_one_go)
+
+    def test_report_indices_are_positions_in_the_log(self) -> None:
+        log = InMemoryTouchpointLog(
+            [
+                touch("t1", "c1", at(1)),
+                touch("t2", "c1", at(2)),
+                touch("t3", "nobody", at(3)),
+                touch("t1", "c1", at(4)),  # a retry of t1
+                touch("t5", "c2", at(5), tenant="other"),
+            ]
+        )
+        pool = self._pool()
+        report = pool.ingest_log(log, batch_size=2)
+        assert report.duplicate_touchpoints.tolist() == [3]
+        assert reasons_by_index(report) == {
+            2: RejectReason.UNKNOWN_CUSTOMER,
+            4: RejectReason.WRONG_TENANT,
+        }
+        assert_accounted(report, touchpoints=5)
+        assert report.touchpoints_accepted == 2
+
+    def test_the_cursor_moves_past_rejected_touchpoints(self) -> None:
+        # the log was read; fixing a rejected record means appending it again
+        log = InMemoryTouchpointLog([touch("t1", "late", at(1))])
+        pool = self._pool()
+        assert not pool.ingest_log(log).ok
+        pool.ingest([customer("late")])
+        assert pool.ingest_log(log).touchpoints_accepted == 0
+        log.append([touch("t1", "late", at(1))])
+        assert pool.ingest_log(log).touchpoints_accepted == 1
+
+    def test_batch_size_must_be_positive(self) -> None:
+        with pytest.raises(ValidationError, match="batch_size"):
+            self._pool().ingest_log(InMemoryTouchpointLog(), batch_size=0)
+
+    def test_an_empty_log(self) -> None:
+        pool = self._pool()
+        report = pool.ingest_log(InMemoryTouchpointLog())
+        assert report.ok
+        assert pool.log_cursor == 0
+        assert pool.tenant == TENANT
