@@ -24,7 +24,9 @@ from privdomain.layering._result import Segmentation
 from privdomain.layering.attributes import AttributeLayers
 from privdomain.layering.clustering import NOT_CLUSTERED, ValueClusters
 from privdomain.layering.coupon_hunters import CouponHunters
+from privdomain.layering.demo import demo_step
 from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector
+from privdomain.layering.plots import plot_rfm_grid, plot_segment_sizes
 from privdomain.layering.rfm import RFMLayering, rfm_features
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, NEVER_BOUGHT, OTHER, RFMTable
 from privdomain.layering.rule_text import parse_rule
@@ -63,9 +65,12 @@ __all__ = [
     "attribute_in",
     "attribute_is",
     "came_from",
+    "demo_step",
     "features_from_snapshot",
     "interacted",
     "parse_rule",
+    "plot_rfm_grid",
+    "plot_segment_sizes",
     "rfm_features",
     "share_from_top",
     "tag_dimension",

@@ -28,12 +28,14 @@ def bands(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np
     One comparison pass per edge: with a handful of edges this is several times faster than
     a binary search per value.
     """
-    out = np.ones(values.shape, dtype=np.int64)
     if len(edges) > 16:
-        return out + np.searchsorted(edges, np.nan_to_num(values, nan=-np.inf), side="left")
+        found = np.searchsorted(edges, np.nan_to_num(values, nan=-np.inf), side="left")
+        return np.asarray(found + 1, dtype=np.int64)
+    # int8 sums: an eighth of the memory traffic of int64 for the same comparisons
+    out = np.ones(values.shape, dtype=np.int8)
     for e in np.asarray(edges).tolist():
-        out += values > e
-    return out
+        np.add(out, values > e, out=out, casting="unsafe")
+    return out.astype(np.int64)
 
 
 def band_rule(feature: str, edges: Sequence[float], lo: int, hi: int) -> Rule | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, overload
 
 import attrs
 import numpy as np
@@ -14,7 +14,7 @@ from privdomain._optional import import_optional
 from privdomain.domain.segment import Compare, FeatureSource, Rule, Segment
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
-__all__ = ["ColumnSource", "Segmentation"]
+__all__ = ["ColumnSource", "LazyRules", "Segmentation"]
 
 _PREVIEW_ROWS = 5
 
@@ -26,8 +26,39 @@ def _tuple_of_str(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _tuple_of_rules(value: Iterable[Rule]) -> tuple[Rule, ...]:
-    return tuple(value)
+class LazyRules(Sequence[Rule]):
+    """The rules of a result, built on first use (building them costs more than layering)."""
+
+    def __init__(self, build: Callable[[], Sequence[Rule]], n: int) -> None:
+        self._build = build
+        self._n = n
+        self._rules: tuple[Rule, ...] | None = None
+
+    def _all(self) -> tuple[Rule, ...]:
+        if self._rules is None:
+            self._rules = tuple(self._build())
+            if len(self._rules) != self._n:
+                raise ValidationError(f"built {len(self._rules)} rules, expected {self._n}")
+        return self._rules
+
+    @overload
+    def __getitem__(self, index: int) -> Rule: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Rule]: ...
+
+    def __getitem__(self, index: int | slice) -> Rule | Sequence[Rule]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+def _tuple_of_rules(value: Iterable[Rule]) -> Sequence[Rule]:
+    return value if isinstance(value, LazyRules) else tuple(value)
 
 
 def _notes(value: Mapping[str, str]) -> dict[str, str]:
@@ -75,9 +106,10 @@ class Segmentation:
         The segment code of every customer.
     names : tuple of str
         The segment names, by code.
-    rules : tuple of Rule
-        One rule per segment. Evaluated on the source named by :attr:`rules_on`, rule ``k``
-        holds exactly for the customers labelled ``k``.
+    rules : sequence of Rule
+        One rule per segment (some strategies build them on first use). Evaluated on the
+        source named by :attr:`rules_on`, rule ``k`` holds exactly for the customers labelled
+        ``k``.
     rules_on : {"snapshot", "result"}
         ``"snapshot"``: the rules read snapshot features, so :meth:`segments` can be evaluated on
         this snapshot (or another one, to apply the same fixed thresholds to new data).
@@ -100,7 +132,7 @@ class Segmentation:
     customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
     labels: NDArray[np.int64] = attrs.field(converter=_readonly)
     names: tuple[str, ...] = attrs.field(converter=_tuple_of_str)
-    rules: tuple[Rule, ...] = attrs.field(converter=_tuple_of_rules)
+    rules: Sequence[Rule] = attrs.field(converter=_tuple_of_rules)
     rules_on: RulesOn = "snapshot"
     descriptions: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     advice: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)

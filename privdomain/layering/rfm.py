@@ -35,12 +35,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from privdomain.domain.segment import And, Compare, Not, Rule
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import EmptyPoolError, ValidationError
-from privdomain.layering._bands import boxes, boxes_rule, describe_bands
+from privdomain.layering._bands import boxes_rule, describe_bands
 from privdomain.layering._base import features_from_snapshot
-from privdomain.layering._result import Segmentation
+from privdomain.layering._result import LazyRules, Segmentation
 from privdomain.layering._sklearn import validate_X
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, OTHER, RFMTable
-from privdomain.layering.scoring import RFMScorer, check_fitted
+from privdomain.layering.scoring import RFMScorer, check_fitted, fixed_edges, learn_edges
 
 __all__ = ["RFMLayering", "rfm_features"]
 
@@ -223,7 +223,8 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def _fit_matrix(self, arr: NDArray[np.float64]) -> RFMLayering:
         table, binning = self._resolve()
-        buyers = np.asfortranarray(arr[~np.isnan(arr[:, 0])])
+        bought = ~np.isnan(arr[:, 0])
+        n_buyers = int(bought.sum())
         fixed: list[Sequence[float]] | None = None
         if binning == "fixed":
             given = (self.recency_edges, self.frequency_edges, self.monetary_edges)
@@ -243,21 +244,29 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     raise ValidationError(
                         f"{what}_edges needs {table.levels - 1} thresholds, got {len(e)}"
                     )
-        elif buyers.shape[0] == 0:
+        elif n_buyers == 0:
             raise EmptyPoolError(
                 "no customer has bought yet: RFM edges are learned from buyers "
                 "(use binning='fixed' to score with business thresholds)"
             )
         scorer = RFMScorer(levels=table.levels, binning=binning, edges=fixed, lower_is_better=(0,))
-        # edges are learned from buyers only; fixed thresholds need no data beyond the shape
-        scorer.fit(buyers if buyers.shape[0] else np.zeros((1, 3)))
+        scorer._check_params()
+        if fixed is not None:
+            edges = fixed_edges(fixed, table.levels, 3)
+        else:  # learned from buyers only, column by column
+            everyone = n_buyers == arr.shape[0]
+            cols = [arr[:, j] if everyone else arr[bought, j] for j in range(3)]
+            edges = learn_edges(cols, table.levels, binning)
+        edges.flags.writeable = False
+        scorer.edges_ = edges
+        scorer.n_features_in_ = 3
         self.scorer_ = scorer
         self.edges_ = scorer.edges_
         self.levels_ = table.levels
         self.table_ = table
         self.binning_ = binning
         self.segment_names_ = table.names
-        self.n_buyers_ = int(buyers.shape[0])
+        self.n_buyers_ = n_buyers
         return self
 
     # ------------------------------------------------------------------ transform
@@ -267,9 +276,9 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def _scores(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
         # NaN recency scores 0 in the scorer; never-bought customers get no F and M either
         out = self.scorer_.score_array(arr)
-        never = out[:, 0] == 0
-        if never.any():
-            out[never] = 0
+        bought = out[:, 0] > 0
+        for j in (1, 2):
+            np.multiply(out[:, j], bought, out=out[:, j])
         return out
 
     def transform(self, X: Any) -> NDArray[np.int64]:
@@ -320,8 +329,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         rules: list[Rule] = []
         n_table = len(table.names) - 1  # every code but "Never bought"
         for code in range(n_table):
-            cells = table.cells_of(code)
-            rule = boxes_rule(boxes(cells), feats, self.edges_, self.levels_)
+            rule = boxes_rule(table.boxes[code], feats, self.edges_, self.levels_)
             rules.append(And((bought, rule)))
         rules.append(Compare(_RECENCY, "isnan", None))
         return tuple(rules)
@@ -363,7 +371,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             customer_ids=snapshot.customer_ids,
             labels=_frozen(labels),
             names=table.names,
-            rules=self.segments(),
+            rules=LazyRules(self.segments, len(table.names)),
             rules_on="snapshot",
             descriptions=texts,
             advice=advice,

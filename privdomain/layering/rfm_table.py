@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from privdomain.domain.segment import Rule
 from privdomain.errors import InvalidRuleError, UnknownFeatureError, ValidationError
+from privdomain.layering._bands import Box, boxes
 from privdomain.layering.rule_text import parse_rule
 
 __all__ = ["CHINESE_8", "CLASSIC_11", "NEVER_BOUGHT", "OTHER", "RFMTable"]
@@ -56,6 +57,11 @@ class _ScoreGrid:
 
     def __len__(self) -> int:
         return int(self.columns["r"].shape[0])
+
+
+def _cells(grid: NDArray[np.int64], code: int) -> list[tuple[int, int, int]]:
+    where = np.argwhere(grid == code) + 1
+    return [(int(r), int(f), int(m)) for r, f, m in where.tolist()]
 
 
 def _condition(value: Rule | str) -> Rule:
@@ -102,6 +108,8 @@ class RFMTable:
     advice: tuple[str, ...]
     grid: NDArray[np.int64] = attrs.field(repr=False)
     gaps: tuple[tuple[int, int, int], ...] = attrs.field(repr=False)
+    #: Per code (``"Other"`` included), disjoint boxes of score cells covering the segment.
+    boxes: tuple[tuple[Box, ...], ...] = attrs.field(repr=False, default=())
 
     @classmethod
     def from_rules(
@@ -178,6 +186,9 @@ class RFMTable:
         gaps = tuple((int(r), int(f), int(m)) for r, f, m in cells[gap_idx].tolist())
         grid = grid.reshape(levels, levels, levels)
         grid.flags.writeable = False
+        cover = tuple(
+            tuple(boxes(_cells(grid, code))) for code in range(len(names) + (1 if gaps else 0))
+        )
         return cls(
             name=name,
             levels=levels,
@@ -187,6 +198,7 @@ class RFMTable:
             advice=tuple(advice),
             grid=grid,
             gaps=gaps,
+            boxes=cover,
         )
 
     @classmethod
@@ -206,8 +218,7 @@ class RFMTable:
 
     def cells_of(self, code: int) -> list[tuple[int, int, int]]:
         """The score cells of segment ``code`` (``len(segments)`` is ``"Other"``)."""
-        where = np.argwhere(self.grid == code) + 1
-        return [(int(r), int(f), int(m)) for r, f, m in where.tolist()]
+        return _cells(self.grid, code)
 
     def __repr__(self) -> str:
         gaps = f", {len(self.gaps)} cells to {OTHER!r}" if self.gaps else ""

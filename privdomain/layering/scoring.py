@@ -105,18 +105,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if self.binning == "fixed":
             edges = fixed_edges(self.edges, k, n_cols)
         else:
-            edges = np.empty((n_cols, k - 1), dtype=np.float64)
-            for j in range(n_cols):
-                col = arr[:, j]
-                col = col[~np.isnan(col)]
-                if col.size == 0:
-                    raise EmptyPoolError(f"column {j} has no values to learn score edges from")
-                if self.binning == "quantile":
-                    edges[j] = linear_quantiles(col, np.arange(1, k) / k)
-                elif self.binning == "mean":
-                    edges[j] = col.mean()
-                else:
-                    edges[j] = np.median(col)
+            edges = learn_edges([arr[:, j] for j in range(n_cols)], k, self.binning)
         edges.flags.writeable = False
         self.edges_ = edges
         return self
@@ -131,10 +120,8 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             band = bands(col, self.edges_[j])
             if j in reverse:
                 np.subtract(k + 1, band, out=band)
-            missing = np.isnan(col)
-            if missing.any():
-                band[missing] = 0
-            out[:, j] = band
+            present = col == col  # False exactly where NaN
+            np.multiply(band, present, out=out[:, j], casting="unsafe")
         return out
 
     def transform(self, X: Any) -> NDArray[np.int64]:
@@ -155,6 +142,26 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"input_features has {len(names)} names, expected {self.n_features_in_}"
             )
         return np.array([f"{n}_score" for n in names], dtype=object)
+
+
+def learn_edges(
+    columns: list[NDArray[np.float64]], levels: int, binning: str
+) -> NDArray[np.float64]:
+    """Band edges of every column (NaN values left out) by quantiles, mean or median."""
+    edges = np.empty((len(columns), levels - 1), dtype=np.float64)
+    for j, col in enumerate(columns):
+        missing = np.isnan(col)
+        if missing.any():
+            col = col[~missing]
+        if col.size == 0:
+            raise EmptyPoolError(f"column {j} has no values to learn score edges from")
+        if binning == "quantile":
+            edges[j] = linear_quantiles(col, np.arange(1, levels) / levels)
+        elif binning == "mean":
+            edges[j] = col.mean()
+        else:
+            edges[j] = np.median(col)
+    return edges
 
 
 def linear_quantiles(values: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -1,0 +1,81 @@
+"""The layering section of ``python -m privdomain demo``: segment sizes and explained customers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from privdomain.domain.snapshot import Snapshot
+from privdomain.layering._result import Segmentation
+from privdomain.layering.attributes import AttributeLayers
+from privdomain.layering.coupon_hunters import CouponHunters
+from privdomain.layering.koc import KOCDetector
+from privdomain.layering.rfm import RFMLayering
+from privdomain.layering.value_tiers import ValueTiers
+
+__all__ = ["demo_step"]
+
+
+def _sizes(seg: Segmentation, *, skip_empty: bool = False) -> list[str]:
+    total = max(len(seg), 1)
+    return [
+        f"    {name:<22} {count:>8,}  {count / total:6.1%}"
+        for name, count in seg.counts().items()
+        if count or not skip_empty
+    ]
+
+
+def _first_in(seg: Segmentation, name: str) -> str | None:
+    members = seg.members(name)
+    return None if members.size == 0 else str(members[0])
+
+
+def demo_step(snapshot: Snapshot) -> str:
+    """Layer ``snapshot`` every way the package knows and describe the result as text.
+
+    Prints nothing: returns the section for the demo to print (segment sizes per strategy and
+    a few customers explained).
+    """
+    lines: list[str] = []
+    attributes = AttributeLayers().layer(snapshot)
+    lines.append("By attributes [003]:")
+    lines += _sizes(attributes)
+
+    rfm = RFMLayering().fit_layer(snapshot)
+    lines.append("RFM, classic 11 segments (quantile scores learned from buyers):")
+    lines += _sizes(rfm)
+    chinese = RFMLayering(table="chinese").fit_layer(snapshot)
+    lines.append("RFM, Chinese 8 classes (high/low against the buyers' mean):")
+    lines += _sizes(chinese)
+
+    tiers = ValueTiers().layer(snapshot)
+    lines.append("Value tiers:")
+    lines += _sizes(tiers)
+    lines += [f"    {note}" for note in tiers.notes]
+
+    koc = KOCDetector().layer(snapshot)
+    hunters = CouponHunters().layer(snapshot)
+    n = max(len(snapshot), 1)
+    lines.append(
+        f"KOCs: {koc.counts()['KOC']:,} ({koc.counts()['KOC'] / n:.1%}); coupon hunters: "
+        f"{hunters.counts()['Coupon hunter']:,} ({hunters.counts()['Coupon hunter'] / n:.1%})"
+    )
+
+    lines.append("A few customers, explained:")
+    shown = 0
+    for seg, name in (
+        (rfm, "Champions"),
+        (rfm, "At Risk"),
+        (koc, "KOC"),
+        (hunters, "Coupon hunter"),
+    ):
+        cid = _first_in(seg, name)
+        if cid is None or shown >= 4:
+            continue
+        shown += 1
+        lines += ["  " + line for line in seg.explain(cid).splitlines()]
+    if not shown and len(snapshot):
+        lines += [
+            "  " + line
+            for line in rfm.explain(str(np.asarray(snapshot.customer_ids)[0])).splitlines()
+        ]
+    return "\n".join(lines)
