@@ -133,6 +133,19 @@ class TestAmounts:
         mixed = c1_pool.ingest(purchases_in_columns([1.0, 2.0], currency=["CNY", "JPY"]))
         assert reasons_by_index(mixed) == {1: RejectReason.CURRENCY_MISMATCH}
 
+    def test_a_currency_code_in_lower_case_is_the_same_currency(self, c1_pool: Pool) -> None:
+        report = c1_pool.ingest(purchases_in_columns([1.0], currency="cny"))
+        assert report.ok
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: a single currency code is normalised (upper-cased) but a per-row currency "
+        "column is compared as given: currency=['cny'] in a CNY pool is a CURRENCY_MISMATCH",
+    )
+    def test_per_row_currency_codes_are_normalised_too(self, c1_pool: Pool) -> None:
+        report = c1_pool.ingest(purchases_in_columns([1.0, 2.0], currency=["cny", "CNY"]))
+        assert report.ok
+
     def test_a_usd_pool_takes_usd(self) -> None:
         p = Pool(TENANT, currency="USD")
         p.ingest([customer("c1")])
@@ -507,6 +520,18 @@ class TestReferralProblems:
             0: RejectReason.UNKNOWN_REFERRER,
             1: RejectReason.WRONG_TENANT,
         }
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="BUG: a referrer who joins after the customer they referred is accepted, and a "
+        "snapshot taken in between names them in referrer_ids although they had not joined "
+        "(the snapshot should know nothing of them; or ingest should refuse such a referrer)",
+    )
+    def test_a_snapshot_names_no_referrer_who_had_not_joined(self, pool: Pool) -> None:
+        pool.ingest([customer("early", at(0), referrer_id="late"), customer("late", at(5))])
+        snap = pool.snapshot(at(1))
+        named = {r for r in snap.referrer_ids.tolist() if r is not None}
+        assert named <= set(snap.customer_ids.tolist())
 
     def test_a_rejected_duplicate_row_does_not_hide_the_good_one(self, pool: Pool) -> None:
         report = pool.ingest(
