@@ -94,6 +94,7 @@ class AttributeLayers:
                 "tenure_days": snapshot.tenure_days,
                 "days_since_active": snapshot.days_since_active,
             },
+            source=snapshot,
             notes=(f"new: joined within {self.new_days:g} days; active: own touch within "
                    f"{self.active_days:g} days",),
         )  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from privdomain.layering import RFMLayering, RFMScorer
+from privdomain.layering import RFMLayering, RFMScorer, ValueClusters
 
 #: RFMLayering reads exactly three columns (recency, frequency, monetary value) and refuses a
 #: NaN frequency or spend for a customer with a recency; these generic checks fit it on other
@@ -38,6 +38,8 @@ def _expected_failures(estimator: Any) -> dict[str, str]:
         RFMScorer(levels=2, binning="median"),
         RFMScorer(levels=3, lower_is_better=()),
         RFMLayering(),
+        ValueClusters(n_init=2),
+        ValueClusters(n_clusters="auto", k_range=(2, 3), n_init=1, log_scale=False),
     ],
     expected_failed_checks=_expected_failures,
 )
