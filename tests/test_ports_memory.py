@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from helpers import (
-    TENANT,
     assert_accounted,
     assert_pools_equal,
     at,
@@ -227,4 +226,3 @@ class TestIngestLog:
         report = pool.ingest_log(InMemoryTouchpointLog())
         assert report.ok
         assert pool.log_cursor == 0
-        assert pool.tenant == TENANT

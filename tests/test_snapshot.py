@@ -157,7 +157,7 @@ class TestBusinessDays:
     def test_one_second_before_and_at_local_midnight_are_two_days(self) -> None:
         times = (at(1, seconds=-1), at(1))
         assert self._days(CHINA, *times) == (2, 1.0)
-        assert self._days(dt.timedelta(0), *times) == (1, 2.0)  # both 16:00 UTC-ish, one day
+        assert self._days(dt.timedelta(0), *times) == (1, 2.0)  # both on 1 January in UTC
 
     def test_utc_midnight_is_no_boundary_in_china(self) -> None:
         times = (at(0, hours=7, minutes=59, seconds=59), at(0, hours=8))
