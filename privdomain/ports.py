@@ -52,7 +52,11 @@ Cursor = int
 
 @runtime_checkable
 class CustomerStore(Protocol):
-    """Where the host keeps its customers. ``put`` inserts or replaces by id."""
+    """Where the host keeps its customers. ``put`` inserts or replaces by id.
+
+    Iteration yields customers in the order their ids were first put (a replaced customer keeps
+    its place), as the in-memory store does.
+    """
 
     def put(self, customers: Iterable[Customer]) -> None:
         """Insert the customers, replacing any with the same id."""
@@ -80,8 +84,10 @@ class TouchpointLog(Protocol):
     def read_since(
         self, cursor: Cursor = 0, limit: int | None = None
     ) -> tuple[Sequence[Touchpoint], Cursor]:
-        """Touchpoints appended after ``cursor`` (at most ``limit``), and the cursor to read on
-        from. ``read_since(0)`` reads from the beginning."""
+        """Touchpoints appended after ``cursor`` (at most ``limit``), in append order, and the
+        cursor to read on from. ``read_since(0)`` reads from the beginning. A cursor the log
+        never handed out, or a negative limit, raises
+        :class:`~privdomain.errors.ValidationError`."""
         ...
 
 
@@ -118,7 +124,8 @@ class ContactHistory(Protocol):
         ...
 
     def since(self, at: dt.datetime, customer_ids: Iterable[str] | None = None) -> list[Contact]:
-        """Contacts at or after ``at`` (of ``customer_ids`` only, if given), oldest first."""
+        """Contacts at or after ``at`` (of ``customer_ids`` only, if given), oldest first;
+        contacts at the same instant in the order they were recorded."""
         ...
 
 
@@ -157,5 +164,6 @@ class CommissionLedger(Protocol):
         ...
 
     def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
-        """The current version of every entry (of one beneficiary, if given), oldest first."""
+        """The current version of every entry (of one beneficiary, if given), oldest first;
+        entries at the same instant in the order their ids were first posted."""
         ...

@@ -31,8 +31,7 @@ def test_fields_are_parsed_and_normalised() -> None:
         "region": "华东",
         "member": True,
         "score": 0.5,
-        "note": None,
-    }
+    }  # None means unset: "note" is not kept
     assert c.referrer_id == "c0"
     assert c.agent_id == "导购-07"
 

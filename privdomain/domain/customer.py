@@ -88,6 +88,8 @@ def _attributes(value: Mapping[str, AttributeValue] | None) -> Mapping[str, Attr
     out: dict[str, AttributeValue] = {}
     for key, item in dict(value).items():
         check_id(key, what="attribute name")
+        if item is None:  # None means unset: it is not kept
+            continue
         if item is not None and not isinstance(item, str | int | float | bool):
             raise InvalidRecordError(
                 f"attribute {key!r} must be str, int, float, bool or None, "

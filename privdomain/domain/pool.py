@@ -811,11 +811,15 @@ class Pool:
         """Ingest what ``log`` holds beyond :attr:`log_cursor`, in batches; move the cursor on.
 
         Customers must be in the pool first (``pool.ingest(customer_store)`` ingests a whole
-        :class:`~privdomain.ports.CustomerStore`, which is an iterable of customers).
+        :class:`~privdomain.ports.CustomerStore`, which is an iterable of customers). The report's
+        indices count the touchpoints this call read, from 0; each rejection also carries the
+        touchpoint's id. A rejected touchpoint is not read again by later calls: the cursor
+        moves past everything read.
         """
         if batch_size < 1:
             raise ValidationError("batch_size must be >= 1")
         report = IngestReport()
+        read = 0
         while True:
             touchpoints, cursor = log.read_since(self._log_cursor, batch_size)
             if not touchpoints:
@@ -827,11 +831,12 @@ class Pool:
                 customers_unchanged=report.customers_unchanged,
                 touchpoints_accepted=report.touchpoints_accepted + part.touchpoints_accepted,
                 duplicate_touchpoints=np.concatenate(
-                    [report.duplicate_touchpoints, part.duplicate_touchpoints + self._log_cursor]
+                    [report.duplicate_touchpoints, part.duplicate_touchpoints + read]
                 ),
                 rejected=report.rejected
-                + tuple(attrs.evolve(r, index=r.index + self._log_cursor) for r in part.rejected),
+                + tuple(attrs.evolve(r, index=r.index + read) for r in part.rejected),
             )
+            read += len(touchpoints)
             self._log_cursor = cursor
 
     @property
