@@ -14,8 +14,9 @@ from __future__ import annotations
 import attrs
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import hyp2f1
 
-__all__ = ["Series", "one_b_c_series"]
+__all__ = ["Series", "hyp2f1_large_c", "one_b_c_series"]
 
 FloatArray = NDArray[np.float64]
 
@@ -134,3 +135,48 @@ def _terms_needed(z: float) -> int:
     if z <= 0:
         return 1
     return int(min(_MAX_TERMS, max(4, np.ceil(np.log(_REL_TOL) / np.log(z)) + 2)))
+
+
+_SCIPY_MAX_C = 30.0  # above this, scipy's hyp2f1 overflows near z = 1 through Gamma(c)
+
+
+def hyp2f1_large_c(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArray:
+    """Gauss's ``2F1(a, b; c; z)`` for ``0 <= z < 1``, robust for large ``c``.
+
+    BG/NBD's conditional expectation needs ``2F1(., a-1; a+b+x-1; z)``: ``c`` grows with the
+    frequency, and ``scipy.special.hyp2f1`` returns ``inf`` or ``nan`` for ``c`` above ~100 when
+    ``z`` is near 1. There the series itself converges fast (each term shrinks by about
+    ``z (a+n)/(c+n)``), so it is summed directly; small ``c`` goes to scipy.
+    """
+    out = np.empty(np.broadcast(c, z).shape)
+    c_b, z_b = np.broadcast_arrays(c, z)
+    small = c_b < _SCIPY_MAX_C
+    out[small] = hyp2f1(a, b, c_b[small], z_b[small])
+    direct = ~small | ~np.isfinite(out)
+    if direct.any():
+        out[direct] = _gauss_series(a, b, c_b[direct], z_b[direct])
+    return out
+
+
+def _gauss_series(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArray:
+    total = np.ones_like(z)
+    term = np.ones_like(z)
+    active = np.arange(z.shape[0])
+    first = 0
+    block = 32
+    while active.size and first < _MAX_TERMS:
+        n = np.arange(first, first + block, dtype=np.float64)[:, None]
+        ratios = (a + n) * (b + n) / ((c[active] + n) * (n + 1)) * z[active]
+        ratios[0] *= term[active]
+        terms = _running(np.multiply, ratios)
+        total[active] += terms.sum(axis=0)
+        term[active] = terms[-1]
+        first += block
+        # Once (a+n)(b+n) < (c+n)(n+1) the ratio stays below z: bound the tail geometrically.
+        k = float(first)
+        shrinking = (a + k) * (b + k) <= (c[active] + k) * (k + 1)
+        tail = np.abs(term[active]) * z[active] / (1 - z[active])
+        done = shrinking & (tail <= _REL_TOL * np.abs(total[active]))
+        active = active[~done]
+        block = min(2 * block, 4096)
+    return total

@@ -6,9 +6,10 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln
 
 from privdomain.value._fitting import FloatArray, RepeatData
+from privdomain.value._hypergeometric import hyp2f1_large_c
 from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
@@ -120,20 +121,42 @@ class BetaGeo(RepeatPurchaseModel):
     def _purchases_if_alive(
         self, horizon: FloatArray, x: FloatArray, age: FloatArray
     ) -> FloatArray:
-        # Euler's transformation of the Gauss hypergeometric term keeps it bounded for any
-        # frequency (no overflow for customers with thousands of purchases).
         r, alpha, a, b = self._theta()
         z = horizon / (alpha + age + horizon)
-        c = a + b + x - 1
-        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
-        result: FloatArray = c / (a - 1) * bracket
-        return result
+        return purchases_while_alive(float(a), float(b - 1 - r), b + x - 1, z)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
         """Expected repeat purchases of a new customer in her first ``t`` time units."""
         r, alpha, a, b = self._theta()
         horizon = as_horizon(t)
         z = horizon / (alpha + horizon)
-        c = a + b - 1
-        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(c - r, a - 1, c, z)
-        return shaped(c / (a - 1) * bracket, np.shape(t))
+        expected = purchases_while_alive(float(a), float(b - 1 - r), np.full_like(z, b - 1), z)
+        return shaped(expected, np.shape(t))
+
+
+_NEAR_ONE = 1e-4
+
+
+def purchases_while_alive(
+    a: float, top_offset: float, bottom_offset: FloatArray, z: FloatArray
+) -> FloatArray:
+    """``c/(a-1) (1 - (1-z)^(a-1) 2F1(a + top_offset, a-1; c; z))`` with ``c = a + bottom_offset``.
+
+    The expected purchases of an alive BG/NBD or MBG/NBD customer: the Gauss hypergeometric term
+    of Fader et al. after Euler's transformation, which keeps it bounded for any frequency (no
+    overflow for customers with thousands of purchases). At ``a = 1`` the formula is 0/0 though
+    the expectation is smooth; within 1e-4 of it, it is interpolated between ``1 ± 1e-4``
+    (error ~1e-8 relative).
+    """
+
+    def at(shape: float) -> FloatArray:
+        c = shape + bottom_offset
+        decay = np.exp((shape - 1) * np.log1p(-z))
+        bracket = 1 - decay * hyp2f1_large_c(shape + top_offset, shape - 1, c, z)
+        result: FloatArray = c / (shape - 1) * bracket
+        return result
+
+    if abs(a - 1) >= _NEAR_ONE:
+        return at(a)
+    low, high = at(1 - _NEAR_ONE), at(1 + _NEAR_ONE)
+    return low + (a - 1 + _NEAR_ONE) / (2 * _NEAR_ONE) * (high - low)

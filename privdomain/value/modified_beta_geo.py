@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln
 
 from privdomain.value._fitting import FloatArray, RepeatData
 from privdomain.value._repeat_model import (
@@ -15,6 +15,7 @@ from privdomain.value._repeat_model import (
     broadcast_inputs,
     shaped,
 )
+from privdomain.value.beta_geo import purchases_while_alive
 
 __all__ = ["ModifiedBetaGeo"]
 
@@ -102,15 +103,13 @@ class ModifiedBetaGeo(RepeatPurchaseModel):
     ) -> FloatArray:
         r, alpha, a, b = self._theta()
         z = horizon / (alpha + age + horizon)
-        c = a + b + x
-        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, c, z)
-        result: FloatArray = c / (a - 1) * bracket
-        return result
+        return purchases_while_alive(float(a), float(b - r), b + x, z)
 
     def expected_purchases_new_customer(self, t: ArrayLike) -> float | FloatArray:
         """Expected repeat purchases of a new customer in her first ``t`` time units."""
         r, alpha, a, b = self._theta()
         horizon = as_horizon(t)
         z = horizon / (alpha + horizon)
-        bracket = 1 - np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - r, a - 1, a + b, z)
-        return shaped(b / (a - 1) * bracket, np.shape(t))
+        # Alive after the first purchase with probability b / (a + b), then as any alive customer.
+        alive = purchases_while_alive(float(a), float(b - r), np.full_like(z, b), z)
+        return shaped(b / (a + b) * alive, np.shape(t))

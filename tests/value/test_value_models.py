@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 from scipy.special import gammaln
 
@@ -391,3 +393,75 @@ def test_predictions_broadcast_and_keep_scalars() -> None:
     assert np.shape(model.expected_purchases_new_customer(np.array([1.0, 2.0]))) == (2,)
     with pytest.raises(ValidationError):
         model.predict_purchases(-1, 2, 30.43, 38.86)
+
+
+def test_fitted_models_pickle() -> None:
+    import pickle
+
+    data = ParetoNBD.from_params(PNBD).simulate(39.0, n_customers=2000, seed=9)
+    model = ParetoNBD().fit(data.frequency, data.recency, data.T)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.params_ == model.params_
+    assert again.p_alive(2, 30.0, 39.0) == model.p_alive(2, 30.0, 39.0)
+
+
+positive = st.floats(0.05, 50.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    model=st.sampled_from([BetaGeo, ModifiedBetaGeo, ParetoNBD]),
+    params=st.tuples(positive, positive, positive, positive),
+    x=st.integers(0, 3000),
+    recency_share=st.floats(0.0, 1.0),
+    age=st.floats(0.01, 1000.0),
+)
+def test_predictions_are_probabilities_and_grow_with_time(
+    model: type[Any],
+    params: tuple[float, float, float, float],
+    x: int,
+    recency_share: float,
+    age: float,
+) -> None:
+    fitted = model.from_params(dict(zip(model._param_names, params, strict=True)))
+    recency = recency_share * age if x else 0.0
+    alive = fitted.p_alive(x, recency, age)
+    assert 0.0 <= alive <= 1.0
+    purchases = np.asarray(fitted.predict_purchases([1.0, 10.0, 100.0], x, recency, age))
+    assert np.isfinite(purchases).all()
+    assert (purchases >= -1e-9).all()
+    assert (np.diff(purchases) >= -1e-9 * np.maximum(1.0, purchases[1:])).all()
+    assert np.isfinite(fitted.log_likelihood(x, recency, age)).all()
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_long_horizons_for_heavy_buyers_match_integration(modified: bool) -> None:
+    # 150 purchases and a 1000-week horizon: scipy's hyp2f1(., .; 150+; 0.96) overflows.
+    params = MBG if modified else BG
+    model = (ModifiedBetaGeo if modified else BetaGeo).from_params(params)
+    r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
+    x, tx, t, horizon = 150, 38.0, 39.0, 1000.0
+    coins = x + 1 if modified else x
+    # As bg_likelihood, with the Gamma integrals in closed form (λ^150 overflows a float).
+    total = gamma_laplace(r, alpha, x, t) * coin_moment(a, b, lambda q: (1 - q) ** coins)
+    total += gamma_laplace(r, alpha, x, tx) * coin_moment(
+        a, b, lambda q: q * (1 - q) ** (coins - 1)
+    )
+
+    def alive_then_buys(q: float) -> float:
+        future = gamma_laplace(r, alpha, x, t) - gamma_laplace(r, alpha, x, t + q * horizon)
+        return (1 - q) ** coins * future / q
+
+    expected = coin_moment(a, b, alive_then_buys) / total
+    assert model.predict_purchases(horizon, x, tx, t) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("c", [3.5, 29.0, 31.0, 99.5, 150.5, 5000.5])
+@pytest.mark.parametrize("z", [0.3, 0.9, 0.98, 0.9999])
+def test_hypergeometric_function_for_large_c_matches_euler_integral(c: float, z: float) -> None:
+    from privdomain.value._hypergeometric import hyp2f1_large_c
+
+    # 2F1(-0.5, 1; c; z) = (c - 1) * integral of (1-t)^(c-2) (1 - z t)^0.5 over [0, 1].
+    euler = (c - 1) * quad(lambda u: (1 - u) ** (c - 2) * (1 - z * u) ** 0.5, 0, 1)
+    got = hyp2f1_large_c(1.0, -0.5, np.array([c]), np.array([z]))[0]
+    assert got == pytest.approx(euler, rel=1e-10)
