@@ -41,7 +41,7 @@ class AttributeLayers:
     non-buyers get a first-purchase reason; paying customers are layered further (RFM, value
     tiers, lifecycle).
 
-    Parameters
+    Attributes
     ----------
     new_days : float, default 30
         How long after joining a customer counts as new.

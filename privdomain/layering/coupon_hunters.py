@@ -44,7 +44,7 @@ class CouponHunters:
     The segment depends on ratios, not on single snapshot features, so its rule reads the
     result's own columns (``rules_on="result"``).
 
-    Parameters
+    Attributes
     ----------
     min_orders : int, default 2
     promo_share : float, default 0.9

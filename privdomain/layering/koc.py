@@ -60,7 +60,7 @@ class KOCDetector:
     The KOC segment is not a rule over single snapshot features (the score is a weighted sum),
     so its rule reads the result's own ``koc_score`` column (``rules_on="result"``).
 
-    Parameters
+    Attributes
     ----------
     weights : mapping of str to float, default DEFAULT_KOC_WEIGHTS
         Snapshot feature → weight (e.g. add ``"count_replied": 0.5``).

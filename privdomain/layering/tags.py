@@ -152,7 +152,7 @@ class TagLayering:
     segments of the result are rewritten to be disjoint (each excludes the ones before it).
     Customers no segment matches go to ``other`` (default ``"Other"``), reported with its count.
 
-    Parameters
+    Attributes
     ----------
     segments : sequence
         :class:`~privdomain.Segment` objects, or ``(name, rule)`` / ``(name, rule, description)``

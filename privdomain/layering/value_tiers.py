@@ -51,7 +51,7 @@ class ValueTiers:
     ``"Other buyers"`` (positive value, beyond the last share) and ``"No revenue"`` (value
     zero, negative after refunds, or missing).
 
-    Parameters
+    Attributes
     ----------
     shares : sequence of float, default (0.5, 0.8)
         Increasing cumulative shares of revenue in (0, 1].
