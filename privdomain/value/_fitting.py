@@ -256,7 +256,7 @@ def _maximize(
         options=_OPTS | {"maxiter": max_iter},
     )
     log_theta = np.asarray(res.x, dtype=np.float64)
-    value, g = objective(log_theta)
+    value, g = float(res.fun), np.asarray(res.jac, dtype=np.float64)
     n_iter = int(res.nit)
     # Newton polish: L-BFGS-B stops a little short of the optimum; Newton steps on one Hessian
     # (which also gives the standard errors) converge fast from there.
@@ -289,8 +289,10 @@ def _maximize(
             f"identify the model: set penalizer_coef or use a simpler model"
         )
     theta = np.exp(log_theta)
-    ll, _ = row_loglik(theta)
-    log_likelihood = float(np.einsum("i,i->", weights, ll))
+    if penalizer_coef:
+        log_likelihood = float(np.einsum("i,i->", weights, row_loglik(theta)[0]))
+    else:
+        log_likelihood = -value * total
     # Covariance of the log-parameters is the inverse observed information; delta method after.
     with np.errstate(invalid="ignore"):
         try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 
+from privdomain._optional import import_optional
 from privdomain.errors import ValidationError
 from privdomain.value._fitting import (
     FloatArray,
@@ -22,6 +23,7 @@ from privdomain.value._fitting import (
     params_dict,
     params_from_mapping,
 )
+from privdomain.value._results import records, text_table
 from privdomain.value.summary import RFMSummary
 
 __all__ = ["RepeatPurchaseModel", "SimulatedPurchases"]
@@ -47,6 +49,22 @@ class SimulatedPurchases:
 
     def __len__(self) -> int:
         return int(self.customer.shape[0])
+
+    def columns(self) -> dict[str, NDArray[Any]]:
+        return {"customer": self.customer, "time": self.time}
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per purchase."""
+        return records(self.columns())
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per purchase."""
+        pd = import_optional("pandas", extra="pandas")
+        return pd.DataFrame(self.columns())
+
+    def __repr__(self) -> str:
+        title = f"SimulatedPurchases({len(self)} purchases of {self.n_customers} customers)"
+        return text_table(title, self.columns())
 
 
 class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]

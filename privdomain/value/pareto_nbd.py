@@ -83,10 +83,9 @@ def _log_bracket(
     log_ends = pairs.log[index]
     log_tx, log_t = log_ends[:n], log_ends[n:]
     # A0 = term(t_x) - term(T) >= 0; it is exactly 0 when the last purchase is at T.
-    gap = log_t - log_tx
-    positive = gap < 0
-    log_a0 = np.full_like(gap, -np.inf)
-    log_a0[positive] = log_tx[positive] + np.log(-np.expm1(gap[positive]))
+    # A gap of 0 becomes e^-690 relative to term(t_x): a zero A0 to machine precision.
+    gap = np.minimum(log_t - log_tx, -1e-300)
+    log_a0 = log_tx + np.log(-np.expm1(gap))
     log_share = np.log(s) - np.log(a)
     log_bracket = np.logaddexp(log_alive, log_share + log_a0)
     if not with_grad:

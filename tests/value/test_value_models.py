@@ -208,6 +208,9 @@ def test_simulator_agrees_with_new_customer_expectation(
     se = repeats.std() / np.sqrt(repeats.shape[0])
     assert abs(repeats.mean() - model.expected_purchases_new_customer(30.0)) < 4 * se
     assert (np.diff(purchases.customer) >= 0).all()
+    assert "SimulatedPurchases(" in repr(purchases)
+    assert list(purchases.to_frame().columns) == ["customer", "time"]
+    assert set(purchases.to_records()[0]) == {"customer", "time"}
 
 
 # -- gradients ------------------------------------------------------------------------------------
