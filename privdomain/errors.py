@@ -12,7 +12,7 @@ for calls that cannot proceed at all.
 
 from __future__ import annotations
 
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ConvergenceError",
@@ -82,12 +82,32 @@ class EmptyPoolError(ValidationError):
     """An operation needs at least one customer (or one purchase) and got none."""
 
 
-class NotFittedError(PrivdomainError, _SklearnNotFittedError):  # type: ignore[misc]
-    """A strategy or model was used before ``fit``.
+if TYPE_CHECKING:
 
-    Also a scikit-learn ``NotFittedError`` (hence ``ValueError`` and ``AttributeError``), so code
-    catching scikit-learn's class keeps working.
-    """
+    class NotFittedError(PrivdomainError, ValueError, AttributeError):
+        """A strategy or model was used before ``fit``."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # NotFittedError is also scikit-learn's NotFittedError, so that code catching that
+        # keeps working. Importing scikit-learn costs a second (it pulls in scipy and pandas),
+        # so the class is made on first use: `import privdomain` stays light.
+        if name != "NotFittedError":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+        class NotFittedError(PrivdomainError, SklearnNotFittedError):
+            """A strategy or model was used before ``fit``.
+
+            Also a scikit-learn ``NotFittedError`` (hence a ``ValueError`` and an
+            ``AttributeError``), so code catching scikit-learn's class keeps working.
+            """
+
+        NotFittedError.__module__ = __name__
+        NotFittedError.__qualname__ = "NotFittedError"
+        globals()["NotFittedError"] = NotFittedError
+        return NotFittedError
 
 
 class ConvergenceError(PrivdomainError, RuntimeError):

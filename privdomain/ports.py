@@ -46,6 +46,13 @@ def _instant(value: object) -> dt.datetime:
     return as_utc_datetime(value, what="time")
 
 
+def _channel(value: object) -> Channel:
+    try:
+        return Channel.parse(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(f"channel: {exc}") from None
+
+
 #: A position in a touchpoint log: opaque to privdomain, increasing with every append.
 Cursor = int
 
@@ -109,7 +116,7 @@ class Contact:
     """One message the brand sent to a customer: what frequency caps and fatigue count."""
 
     customer_id: str = attrs.field(converter=customer_id_converter)
-    channel: Channel = attrs.field(validator=attrs.validators.instance_of(Channel))
+    channel: Channel = attrs.field(converter=_channel)
     at: dt.datetime = attrs.field(converter=_instant)
     campaign: str | None = None
     promotion: bool = False

@@ -137,11 +137,6 @@ class TestAmounts:
         report = c1_pool.ingest(purchases_in_columns([1.0], currency="cny"))
         assert report.ok
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: a single currency code is normalised (upper-cased) but a per-row currency "
-        "column is compared as given: currency=['cny'] in a CNY pool is a CURRENCY_MISMATCH",
-    )
     def test_per_row_currency_codes_are_normalised_too(self, c1_pool: Pool) -> None:
         report = c1_pool.ingest(purchases_in_columns([1.0, 2.0], currency=["cny", "CNY"]))
         assert report.ok
@@ -521,12 +516,6 @@ class TestReferralProblems:
             1: RejectReason.WRONG_TENANT,
         }
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: a referrer who joins after the customer they referred is accepted, and a "
-        "snapshot taken in between names them in referrer_ids although they had not joined "
-        "(the snapshot should know nothing of them; or ingest should refuse such a referrer)",
-    )
     def test_a_snapshot_names_no_referrer_who_had_not_joined(self, pool: Pool) -> None:
         pool.ingest([customer("early", at(0), referrer_id="late"), customer("late", at(5))])
         snap = pool.snapshot(at(1))

@@ -123,8 +123,9 @@ class TestPortValues:
             Contact("c1", Channel.SMS, dt.datetime(2026, 1, 1))
         with pytest.raises(InvalidRecordError):
             Contact("", Channel.SMS, at(1))
-        with pytest.raises(TypeError):
-            Contact("c1", "sms", at(1))  # type: ignore[arg-type]
+        assert Contact("c1", "sms", at(1)).channel is Channel.SMS  # type: ignore[arg-type]
+        with pytest.raises(InvalidRecordError):
+            Contact("c1", "carrier pigeon", at(1))  # type: ignore[arg-type]
 
     def test_a_commission_is_never_negative(self) -> None:
         fields: dict[str, Any] = {

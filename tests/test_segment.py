@@ -88,11 +88,6 @@ class TestComparisons:
     def test_negating_a_rule_includes_the_missing(self, snap: Snapshot) -> None:
         assert members(~(F("recency_days") <= 30), snap) == ["b", "c", "d"]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: the segment docs say missing values (NaN) compare false, but "
-        "F('recency_days') != 2 follows IEEE and is true for NaN, so never-buyers match",
-    )
     def test_not_equal_is_false_for_missing_values(self, snap: Snapshot) -> None:
         assert members(F("recency_days") != 2, snap) == ["b", "d"]
 

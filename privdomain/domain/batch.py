@@ -260,13 +260,17 @@ class TouchpointColumns:
         discount_minor = np.where(discount_state < 0, -1, discount_minor)
         promo = np.asarray(promotion)
         promo = np.full(n, bool(promo.item())) if promo.ndim == 0 else promo.astype(bool)
+        kinds = _code_column(kind, n, TouchKind, "kind")
+        # an integer column cannot say "no amount": a zero on a touch that carries none is none
+        monetary = (kinds == TouchKind.PURCHASED.value) | (kinds == TouchKind.REFUNDED.value)
+        amount_state[~monetary & (amount_state == 1) & (amount_minor == 0)] = 0
         return cls(
             id=ids,
             tenant=tenant if isinstance(tenant, str) else _object_column(tenant, n, "tenant"),
             customer_id=EncodedIds.encode(customer_id, n, what="customer_id"),
             at=at_s,
             channel=_code_column(channel, n, Channel, "channel"),
-            kind=_code_column(kind, n, TouchKind, "kind"),
+            kind=kinds,
             amount_minor=amount_minor,
             amount_state=amount_state,
             currency=currency
@@ -505,14 +509,17 @@ def _attribute_columns(
 ) -> dict[str, NDArray[np.object_]] | None:
     if attributes is None:
         return None
+    columns: dict[str, NDArray[np.object_]] = {}
     if isinstance(attributes, Mapping):
-        return {
-            name: _object_column(col, n, f"attribute {name!r}") for name, col in attributes.items()
-        }
+        for name, col in attributes.items():
+            column = _object_column(col, n, f"attribute {name!r}")
+            if np.asarray(col).dtype.kind == "f":  # NaN means unset, as None does
+                column[np.isnan(np.asarray(col, dtype=np.float64))] = None
+            columns[name] = column
+        return columns
     rows = list(attributes)
     if len(rows) != n:
         raise ValidationError(f"attributes has {len(rows)} rows, expected {n}")
-    columns: dict[str, NDArray[np.object_]] = {}
     for i, row in enumerate(rows):
         for name, value in (row or {}).items():
             if name not in columns:

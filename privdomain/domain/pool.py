@@ -43,6 +43,14 @@ _N_KINDS = len(TouchKind)
 _PROMOTION = np.uint8(1)
 
 
+def _normal_currency(code: object) -> str | None:
+    """The ISO code ``code`` stands for, or ``None`` if it is no currency code at all."""
+    try:
+        return _currency_code(str(code))
+    except ValidationError:
+        return None
+
+
 def _valid_ids(values: NDArray[np.object_]) -> NDArray[np.bool_]:
     """The rule of :func:`~privdomain.domain.customer.check_id` on a column, in C-level passes."""
     items = values.tolist()
@@ -437,15 +445,19 @@ class Pool:
         )
         with_amount = cols.amount_state == 1
         if isinstance(cols.currency, str):
-            if _currency_code(cols.currency) != self._currency:
+            if _normal_currency(cols.currency) != self._currency:
                 flag(
                     with_amount,
                     RejectReason.CURRENCY_MISMATCH,
-                    f"currency {cols.currency} is not the pool's {self._currency}",
+                    f"currency {cols.currency!r} is not the pool's {self._currency}",
                 )
         else:
+            codes = cols.currency.tolist()
+            normal = {c: _normal_currency(c) for c in set(codes)}  # a handful of distinct codes
+            normalised = np.fromiter(map(normal.__getitem__, codes), dtype=object, count=n)
+            foreign = normalised != self._currency
             flag(
-                with_amount & (cols.currency != self._currency),
+                with_amount & foreign,
                 RejectReason.CURRENCY_MISMATCH,
                 f"currency is not the pool's {self._currency}",
             )

@@ -118,7 +118,15 @@ class Compare(Rule):
             raise InvalidRuleError(
                 f"cannot compare feature {self.feature!r} with {self.value!r}: {exc}"
             ) from None
-        return np.asarray(result, dtype=bool)
+        mask = np.asarray(result, dtype=bool)
+        if self.op == "!=":  # missing values compare false, for != too (IEEE says true)
+            if col.dtype.kind == "f":
+                mask &= ~np.isnan(col)
+            elif col.dtype.kind == "O":
+                mask &= col != None  # noqa: E711 - elementwise on objects
+            elif col.dtype.kind == "M":
+                mask &= ~np.isnat(col)
+        return mask
 
     def features(self) -> frozenset[str]:
         return frozenset({self.feature})
@@ -313,11 +321,13 @@ class Segment:
         """Why row ``row`` is in the segment or not."""
         return f"{self.name}: {self.rule.explain(source, row)}"
 
-    def __and__(self, other: Segment) -> Segment:
-        return Segment(f"{self.name} & {other.name}", self.rule & other.rule)
+    def __and__(self, other: Segment | Rule) -> Segment:
+        name = other.name if isinstance(other, Segment) else repr(other)
+        return Segment(f"{self.name} & {name}", self.rule & _rule(other))
 
-    def __or__(self, other: Segment) -> Segment:
-        return Segment(f"{self.name} | {other.name}", self.rule | other.rule)
+    def __or__(self, other: Segment | Rule) -> Segment:
+        name = other.name if isinstance(other, Segment) else repr(other)
+        return Segment(f"{self.name} | {name}", self.rule | _rule(other))
 
     def __invert__(self) -> Segment:
         return Segment(f"not {self.name}", ~self.rule)

@@ -466,7 +466,8 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
         index=_readonly(members.astype(np.int64)),
         joined_at=instants(cust["joined"][members].copy()),
         source=_readonly(cust["source"][members].copy()),
-        referrer_ids=_readonly(ids_or_none[referrer]),
+        # a referrer who had not joined by as_of is as unknown as their events
+        referrer_ids=_readonly(ids_or_none[np.where(referrer_row >= 0, referrer, -1)]),
         agent_ids=_readonly(agent_names[cust["agent"][members]]),
         first_purchase=instants(first_purchase),
         last_purchase=instants(last_purchase),

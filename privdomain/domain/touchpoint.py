@@ -42,6 +42,11 @@ def _kind(value: TouchKind | str) -> TouchKind:
         raise InvalidRecordError(f"kind: {exc}") from None
 
 
+def _is_bool(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidRecordError(f"{attribute.name} must be True or False, got {value!r}")
+
+
 def _money(value: Money | None) -> Money | None:
     if value is None or isinstance(value, Money):
         return value
@@ -87,7 +92,7 @@ class Touchpoint:
     channel: Channel = attrs.field(converter=_channel)
     kind: TouchKind = attrs.field(converter=_kind)
     amount: Money | None = attrs.field(default=None, converter=_money)
-    promotion: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    promotion: bool = attrs.field(default=False, validator=_is_bool)
     discount: Money | None = attrs.field(default=None, converter=_money)
     related_customer_id: str | None = attrs.field(default=None, converter=optional_id_converter)
     agent_id: str | None = attrs.field(default=None, converter=optional_id_converter)
