@@ -293,11 +293,8 @@ def compare_with_peers() -> None:
     t_pymc_layer, _ = _best(lambda: from_summary(pymc_summary), repeat=1)
 
     short = "rfm_segments" + ("" if pymc_label.startswith("pymc") else "*")
-    heads = ["privdomain", "rfm (PyPI)", "ratio", short, "ratio"]
-    print(
-        f"{'task':<46}  "
-        + "  ".join(f"{h:>11}" if i % 2 == 0 else f"{h:>8}" for i, h in enumerate(heads))
-    )
+    heads = [("privdomain", 11), ("rfm (PyPI)", 11), ("ratio", 8), (short, 11), ("ratio", 8)]
+    print(f"{'task':<46}  " + "  ".join(f"{h:>{w}}" for h, w in heads))
     print(
         _row("peers from transactions, ours from a snapshot", t_ours_layer, [t_rfm_tx, t_pymc_tx])
     )

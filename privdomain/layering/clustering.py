@@ -24,8 +24,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 
 from privdomain.domain.segment import Compare
 from privdomain.domain.snapshot import Snapshot
@@ -146,6 +144,10 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> ValueClusters:
         """Cluster the customers and number the clusters by value."""
+        # imported here: k-means pulls in much of scikit-learn, which layering needs only here
+        from sklearn.cluster import KMeans
+        from sklearn.metrics import silhouette_score
+
         arr, _ = self._rows(X, reset=True)
         p = arr.shape[1]
         if not -p <= self.value_column < p:
