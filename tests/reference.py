@@ -95,6 +95,11 @@ def reference_records(
             "avg_order_value": gross / len(purchases) if purchases else None,
             "promo_orders": sum(1 for p in purchases if p.promotion),
             "discounted_orders": sum(1 for d in discounts if d > 0),
+            "full_price_orders": sum(
+                1
+                for p in purchases
+                if not p.promotion and (p.discount is None or not p.discount.minor)
+            ),
             "discount_total": sum(discounts) / scale,
             "recency_days": _days(last_purchase, as_of),
             "tenure_days": _days(c.joined_at, as_of),

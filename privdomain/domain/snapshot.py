@@ -82,6 +82,8 @@ class Snapshot:
     """Purchases flagged as promotion-driven."""
     discounted_orders: NDArray[np.int64]
     """Purchases with a discount."""
+    full_price_orders: NDArray[np.int64]
+    """Purchases neither promotion-driven nor discounted."""
     discount_total: NDArray[np.float64]
     """Sum of discounts taken off full price."""
     touches_by_channel: NDArray[np.int32]
@@ -289,6 +291,7 @@ _SCALAR_FEATURES = (
     "avg_order_value",
     "promo_orders",
     "discounted_orders",
+    "full_price_orders",
     "discount_total",
     "recency_days",
     "tenure_days",
@@ -422,6 +425,8 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     promo_orders = np.bincount(p_rows[p_promo], minlength=m).astype(np.int64)
     p_discount = take(ev.discount_minor)[p]
     discounted_orders = np.bincount(p_rows[p_discount > 0], minlength=m).astype(np.int64)
+    full_price = ~p_promo & (p_discount == 0)
+    full_price_orders = np.bincount(p_rows[full_price], minlength=m).astype(np.int64)
     discount_total = np.bincount(p_rows, p_discount.astype(np.float64), minlength=m) / scale
 
     refund = np.flatnonzero(kind == TouchKind.REFUNDED.value)
@@ -479,6 +484,7 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
         refunded=_readonly(refunded),
         promo_orders=_readonly(promo_orders),
         discounted_orders=_readonly(discounted_orders),
+        full_price_orders=_readonly(full_price_orders),
         discount_total=_readonly(discount_total),
         touches_by_channel=_readonly(touches_by_channel),
         touches_by_kind=_readonly(touches_by_kind),

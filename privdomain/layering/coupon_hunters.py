@@ -35,11 +35,11 @@ class CouponHunters:
        discounted is at least ``promo_share`` — **or** their discounts are deep: the average
        discount off the full price is at least ``margin_floor`` (what is left of the margin
        after such a discount is below what the brand accepts);
-    3. no evidence of a full-price order: ``orders <= promo_orders + discounted_orders``.
+    3. never a full-price order: ``full_price_orders == 0`` (an order is at full price when it
+       was neither promotion-driven nor discounted).
 
-    The snapshot counts promotion-driven and discounted orders separately, not their union, so
-    the promotional share is ``max(promo_orders, discounted_orders) / orders`` (a lower bound)
-    and "never at full price" reads: no order is left over once both counts are taken away.
+    The promotional share is ``(orders - full_price_orders) / orders``: the orders that were
+    promotion-driven, discounted or both.
 
     The segment depends on ratios, not on single snapshot features, so its rule reads the
     result's own columns (``rules_on="result"``).
@@ -78,13 +78,13 @@ class CouponHunters:
         orders = snapshot.orders.astype(np.float64)
         promo = snapshot.promo_orders.astype(np.float64)
         discounted = snapshot.discounted_orders.astype(np.float64)
+        full_price_orders = snapshot.full_price_orders.astype(np.float64)
         full_price_paid = snapshot.gross_spend + snapshot.discount_total
         with np.errstate(invalid="ignore", divide="ignore"):
-            promo_share = np.where(orders > 0, np.maximum(promo, discounted) / orders, np.nan)
+            promo_share = np.where(orders > 0, (orders - full_price_orders) / orders, np.nan)
             discount_rate = np.where(
                 full_price_paid > 0, snapshot.discount_total / full_price_paid, np.nan
             )
-        full_price_orders = np.maximum(orders - promo - discounted, 0.0)
         columns: dict[str, NDArray[np.float64]] = {
             "orders": orders,
             "promo_orders": promo,
@@ -114,8 +114,8 @@ class CouponHunters:
             ),
             columns=columns,
             column_notes={
-                "promo_share": "max(promo_orders, discounted_orders) / orders",
+                "promo_share": "(orders - full_price_orders) / orders",
                 "discount_rate": "discount_total / (gross_spend + discount_total)",
-                "full_price_orders": "orders - promo_orders - discounted_orders, at least 0",
+                "full_price_orders": "orders neither promotion-driven nor discounted",
             },
         )
