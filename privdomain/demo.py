@@ -83,12 +83,58 @@ def _overview(run: DemoRun) -> str:
     return str(overview(run.need_snapshot()))
 
 
+def _value(run: DemoRun) -> str:
+    # imported here: the value models load scipy, which `import privdomain` does not need
+    import numpy as np
+
+    from privdomain.value import (
+        BetaGeo,
+        GammaGamma,
+        customer_lifetime_value,
+        rfm_summary_from_snapshot,
+    )
+
+    summary = rfm_summary_from_snapshot(run.need_snapshot(), time_unit="W")
+    bgf = BetaGeo().fit(summary.frequency, summary.recency, summary.T)
+    assert summary.monetary_value is not None  # a snapshot summary always carries spend
+    ggf = GammaGamma().fit(summary.frequency, summary.monetary_value)
+    clv = customer_lifetime_value(bgf, ggf, summary, horizon=52, discount_rate=0.01, step=4)
+    alive = np.asarray(bgf.p_alive(summary.frequency, summary.recency, summary.T))
+    run.extras.update(summary=summary, transaction_model=bgf, spend_model=ggf, clv=clv)
+    bg = ", ".join(f"{k}={v:.3g}" for k, v in bgf.params_.items())
+    gg = ", ".join(f"{k}={v:.3g}" for k, v in ggf.params_.items())
+    top = np.argsort(-clv.clv, kind="stable")[:5]
+    lines = [
+        f"{len(summary):,} buyers summarised (frequency, recency, T in weeks)",
+        f"BG/NBD: {bg} (log-likelihood {bgf.log_likelihood_:,.1f})",
+        f"Gamma-Gamma: {gg}",
+        f"P(alive): median {np.median(alive):.2f}, below 0.3 for {(alive < 0.3).mean():.1%}",
+        f"CLV over 52 weeks at 1% per 4 weeks: total {clv.clv.sum():,.0f}, "
+        f"mean {clv.clv.mean():,.2f}",
+        "top customers by CLV:",
+    ]
+    for i in top:
+        lines.append(
+            f"  {summary.customer_ids[i]}  CLV {clv.clv[i]:>9,.2f}  P(alive) {alive[i]:.2f}  "
+            f"frequency {summary.frequency[i]:.0f}"
+        )
+    return "\n".join(lines)
+
+
+def _layering(run: DemoRun) -> str:
+    from privdomain.layering import demo_step  # scikit-learn, loaded only when used
+
+    return demo_step(run.need_snapshot())
+
+
 #: The steps ``make demo`` runs, in order.
 DEFAULT_STEPS: list[DemoStep] = [
     DemoStep("Simulate a pool", _simulate),
     DemoStep("Ingest it", _ingest),
     DemoStep("Snapshot", _snapshot),
     DemoStep("Pool overview", _overview),
+    DemoStep("Customer value: BG/NBD, Gamma-Gamma and CLV", _value),
+    DemoStep("Layering", _layering),
 ]
 
 

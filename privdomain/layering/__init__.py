@@ -1,19 +1,19 @@
 """Layering (用户分层): put every customer of a pool into one segment, and say why.
 
 Layering is the precondition of every refined operation: each layer gets different content and
-offers (DOMAIN.md §4). Every strategy follows the :class:`Layering` protocol (``layer(snapshot)``)
+offers. Every strategy follows the :class:`Layering` protocol (``layer(snapshot)``)
 and returns a :class:`Segmentation`: a partition of the snapshot's customers into named segments,
 with per-customer explanations, counts, records, data frames and :class:`~privdomain.Segment`
 rules.
 
 - :class:`RFMLayering`: recency/frequency/monetary scores (quantile, centre or fixed edges) and
   named segments from :class:`RFMTable`\\ s (:data:`CLASSIC_11`, :data:`CHINESE_8`);
-- :class:`AttributeLayers`: new / active / paying / never bought [003];
-- :class:`ValueTiers`: super users, the fewest customers bringing 80% of revenue [002];
+- :class:`AttributeLayers`: new / active / paying / never bought;
+- :class:`ValueTiers`: super users, the fewest customers bringing 80% of revenue;
 - :class:`KOCDetector`: customers whose shares, invitations and content stand out;
-- :class:`CouponHunters`: promotion-only buyers (羊毛党) [001];
+- :class:`CouponHunters`: promotion-only buyers (羊毛党);
 - :class:`TagLayering`: ordered segments from tags and features, also written as rule text
-  (:func:`parse_rule`) [004];
+  (:func:`parse_rule`);
 - :class:`ValueClusters`: k-means on scaled features, clusters numbered by value.
 """
 

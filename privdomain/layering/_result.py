@@ -119,7 +119,7 @@ class Segmentation:
     descriptions : tuple of str
         Why a customer is in each segment, in words (the condition).
     advice : tuple of str
-        What fits each segment (the playbook of DOMAIN.md §4); empty strings where none.
+        What fits each segment (the operating playbook); empty strings where none.
     columns : dict of str to numpy.ndarray
         Per-customer numbers behind the decision (scores, the values they come from).
     column_notes : dict of str to str

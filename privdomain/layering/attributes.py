@@ -1,4 +1,4 @@
-"""Attribute layers [003]: new, active and paying customers, and those who never bought."""
+"""Attribute layers: new, active and paying customers, and those who never bought."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class AttributeLayers:
     ``"Never bought"`` (未购用户)
         everybody else: joined a while ago, never bought, quiet lately.
 
-    What fits [003 §2.2]: new users get bestsellers to trigger a first purchase; active
+    What fits: new users get bestsellers to trigger a first purchase; active
     non-buyers get a first-purchase reason; paying customers are layered further (RFM, value
     tiers, lifecycle).
 

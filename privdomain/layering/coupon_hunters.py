@@ -1,4 +1,4 @@
-"""Coupon hunters (羊毛党) [001]: promotion-only buyers, flagged so pools stop courting them."""
+"""Coupon hunters (羊毛党): promotion-only buyers, flagged so pools stop courting them."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 from privdomain.domain.snapshot import Snapshot
@@ -15,10 +17,16 @@ from privdomain.layering.value_tiers import ValueTiers
 __all__ = ["demo_step"]
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align ``text`` in ``width`` terminal columns (CJK characters take two)."""
+    wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    return text + " " * max(0, width - len(text) - wide)
+
+
 def _sizes(seg: Segmentation, *, skip_empty: bool = False) -> list[str]:
     total = max(len(seg), 1)
     return [
-        f"    {name:<22} {count:>8,}  {count / total:6.1%}"
+        f"    {_pad(name, 22)} {count:>8,}  {count / total:6.1%}"
         for name, count in seg.counts().items()
         if count or not skip_empty
     ]
@@ -37,7 +45,7 @@ def demo_step(snapshot: Snapshot) -> str:
     """
     lines: list[str] = []
     attributes = AttributeLayers().layer(snapshot)
-    lines.append("By attributes [003]:")
+    lines.append("By attributes:")
     lines += _sizes(attributes)
 
     rfm = RFMLayering().fit_layer(snapshot)

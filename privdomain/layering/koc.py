@@ -1,4 +1,4 @@
-"""KOC detection [002, 004]: customers whose shares, invitations and content stand out."""
+"""KOC detection: customers whose shares, invitations and content stand out."""
 
 from __future__ import annotations
 

@@ -349,7 +349,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         advice = list(table.advice)
         if table.gaps:
             advice.append("")
-        advice.append("convert: bestsellers and a first-purchase reason (DOMAIN.md §4)")
+        advice.append("convert: bestsellers and a first-purchase reason")
         notes = [
             f"{self.binning_} edges learned from {self.n_buyers_} buyers"
             if self.binning_ != "fixed"

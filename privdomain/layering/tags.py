@@ -1,6 +1,6 @@
-"""Tag rules [004]: segments from tags and features, over the three dimensions of customer tags.
+"""Tag rules: segments from tags and features, over the three dimensions of customer tags.
 
-Customer tags come in three dimensions [004]: **basic attributes** (gender, age, region, and
+Customer tags come in three dimensions: **basic attributes** (gender, age, region, and
 vertical-specific ones), **source** (which platform or channel brought the customer) and
 **interaction behaviour** (who likes to interact and share: KOC candidates). The helpers here
 build rules in each dimension; combine them with ``&``, ``|`` and ``~``, or write them as text
@@ -39,7 +39,7 @@ __all__ = [
 
 
 class TagDimension(enum.Enum):
-    """The three dimensions of customer tags [004], and everything else."""
+    """The three dimensions of customer tags, and everything else."""
 
     BASIC = "basic attributes"  #: gender, age, region, vertical-specific attributes
     SOURCE = "source"  #: which platform or channel brought the customer, and who referred them

@@ -1,4 +1,4 @@
-"""Value tiers and super users [002]: the fewest customers that bring a given share of revenue."""
+"""Value tiers and super users: the fewest customers that bring a given share of revenue."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class ValueTiers:
     """Tiers of customers by the share of revenue they bring; the last share marks super users.
 
     The *super users* (超级用户) are the smallest set of customers that brings ``shares[-1]`` of
-    the revenue (default 80%) [002 §5]: customers are ranked by ``value`` (net spend by
+    the revenue (default 80%): customers are ranked by ``value`` (net spend by
     default) and taken from the top until their revenue reaches the share. The earlier shares
     cut finer tiers above it (default: the customers who bring the first 50%). Customers whose
     value equals the last one taken are all taken (a tie is never split by row order), so a

@@ -17,7 +17,7 @@ import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+from threadpoolctl import ThreadpoolController
 
 from privdomain.errors import ConvergenceError, EmptyPoolError, NotFittedError, ValidationError
 
