@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["CONNECT_KINDS", "DISCONNECT_KINDS", "Channel", "TouchKind"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "CONNECT_KINDS",
+    "DISCONNECT_KINDS",
+    "IS_MONETARY",
+    "Channel",
+    "TouchKind",
+    "kind_table",
+]
 
 
 class Channel(enum.Enum):
@@ -155,3 +165,18 @@ class TouchKind(enum.Enum):
 CONNECT_KINDS = frozenset({TouchKind.JOINED, TouchKind.ADDED, TouchKind.SUBSCRIBED})
 #: Kinds that close a channel until the next connecting touch.
 DISCONNECT_KINDS = frozenset({TouchKind.LEFT, TouchKind.DELETED, TouchKind.UNSUBSCRIBED})
+
+
+def kind_table(kinds: frozenset[TouchKind]) -> NDArray[np.bool_]:
+    """A lookup table over kind codes: ``table[code]`` says whether the kind is in ``kinds``.
+
+    Indexing it with a ``uint8`` column of codes classifies millions of events in one pass.
+    """
+    table = np.zeros(256, dtype=bool)
+    table[[k.value for k in kinds]] = True
+    table.flags.writeable = False
+    return table
+
+
+#: Whether a kind code carries money (purchases and refunds).
+IS_MONETARY = kind_table(frozenset({TouchKind.PURCHASED, TouchKind.REFUNDED}))

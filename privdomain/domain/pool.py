@@ -23,7 +23,7 @@ from privdomain.domain.batch import (
     RejectReason,
     TouchpointColumns,
 )
-from privdomain.domain.channels import Channel, TouchKind
+from privdomain.domain.channels import IS_MONETARY, Channel, TouchKind
 from privdomain.domain.customer import MAX_ID_LENGTH, Customer, check_id
 from privdomain.domain.money import _currency_code
 from privdomain.domain.touchpoint import Touchpoint
@@ -87,7 +87,15 @@ def _lookup(index: Mapping[str, int], keys: NDArray[np.object_]) -> NDArray[np.i
 @attrs.frozen(eq=False)
 class EventLog:
     """A read-only view of a pool's columnar event log, one row per accepted touchpoint, in
-    ingest order. Customers, related customers and agents are dense indices (-1 for none)."""
+    ingest order. Customers, related customers and agents are dense indices (-1 for none).
+
+    Every event has a customer, an instant, a kind, a channel and flags. Only purchases and
+    refunds carry money, so amounts and discounts are kept for those *monetary* events alone, in
+    log order; related customers and agents, which few events have, are kept as (row, value)
+    pairs. This keeps a pool under 64 bytes per event. The dense properties
+    (:attr:`amount_minor`, :attr:`discount_minor`, :attr:`related`, :attr:`agent`) expand them
+    on demand.
+    """
 
     customer: NDArray[np.int32]
     at: NDArray[np.int64]
@@ -98,13 +106,54 @@ class EventLog:
     """:class:`Channel` codes."""
     flags: NDArray[np.uint8]
     """Bit 0: promotion."""
-    amount_minor: NDArray[np.int64]
-    discount_minor: NDArray[np.int64]
-    related: NDArray[np.int32]
-    agent: NDArray[np.int32]
+    money_amount: NDArray[np.int64]
+    """Amount in minor units of each monetary event (purchase or refund), in log order."""
+    money_discount: NDArray[np.int64]
+    """Discount in minor units of each monetary event, in log order."""
+    related_rows: NDArray[np.int64]
+    """Rows of the events that name a related customer."""
+    related_values: NDArray[np.int32]
+    """The related customer of each of :attr:`related_rows`."""
+    agent_rows: NDArray[np.int64]
+    """Rows of the events that name an agent."""
+    agent_values: NDArray[np.int32]
+    """The agent of each of :attr:`agent_rows`."""
 
     def __len__(self) -> int:
         return int(self.at.shape[0])
+
+    @property
+    def monetary(self) -> NDArray[np.intp]:
+        """Rows of the monetary events (purchases and refunds), aligned with the money columns."""
+        return np.flatnonzero(IS_MONETARY[self.kind])
+
+    @property
+    def amount_minor(self) -> NDArray[np.int64]:
+        """Amount of every event in minor units (0 for events without one)."""
+        out = np.zeros(len(self), dtype=np.int64)
+        out[self.monetary] = self.money_amount
+        return out
+
+    @property
+    def discount_minor(self) -> NDArray[np.int64]:
+        """Discount of every event in minor units (0 for events without one)."""
+        out = np.zeros(len(self), dtype=np.int64)
+        out[self.monetary] = self.money_discount
+        return out
+
+    @property
+    def related(self) -> NDArray[np.int32]:
+        """Related customer of every event (-1 for none)."""
+        out = np.full(len(self), -1, dtype=np.int32)
+        out[self.related_rows] = self.related_values
+        return out
+
+    @property
+    def agent(self) -> NDArray[np.int32]:
+        """Agent of every event (-1 for none)."""
+        out = np.full(len(self), -1, dtype=np.int32)
+        out[self.agent_rows] = self.agent_values
+        return out
 
     @property
     def promotion(self) -> NDArray[np.bool_]:
@@ -180,10 +229,12 @@ class Pool:
         self._ev_kind: Column[np.uint8] = Column(np.uint8)
         self._ev_channel: Column[np.uint8] = Column(np.uint8)
         self._ev_flags: Column[np.uint8] = Column(np.uint8)
-        self._ev_amount: Column[np.int64] = Column(np.int64)
-        self._ev_discount: Column[np.int64] = Column(np.int64)
-        self._ev_related: Column[np.int32] = Column(np.int32)
-        self._ev_agent: Column[np.int32] = Column(np.int32)
+        self._money_amount: Column[np.int64] = Column(np.int64)
+        self._money_discount: Column[np.int64] = Column(np.int64)
+        self._related_rows: Column[np.int64] = Column(np.int64)
+        self._related: Column[np.int32] = Column(np.int32)
+        self._agent_rows: Column[np.int64] = Column(np.int64)
+        self._agent_of_event: Column[np.int32] = Column(np.int32)
         # fingerprints of every touchpoint id seen, sorted, for idempotent ingest
         self._seen_str: NDArray[np.uint64] = np.empty(0, np.uint64)
         self._seen_int: NDArray[np.int64] = np.empty(0, np.int64)
@@ -291,10 +342,12 @@ class Pool:
             kind=self._ev_kind.values,
             channel=self._ev_channel.values,
             flags=self._ev_flags.values,
-            amount_minor=self._ev_amount.values,
-            discount_minor=self._ev_discount.values,
-            related=self._ev_related.values,
-            agent=self._ev_agent.values,
+            money_amount=self._money_amount.values,
+            money_discount=self._money_discount.values,
+            related_rows=self._related_rows.values,
+            related_values=self._related.values,
+            agent_rows=self._agent_rows.values,
+            agent_values=self._agent_of_event.values,
         )
 
     # ------------------------------------------------------------------ customer columns
@@ -554,15 +607,23 @@ class Pool:
         has_agent = agent_codes >= 0
         if has_agent.any():
             agent[has_agent] = self._intern_agents(cols.agent_id.values[agent_codes[has_agent]])
+        base = len(self._ev_at)
+        kinds = pick(cols.kind)
+        money = np.flatnonzero(IS_MONETARY[kinds])
         self._ev_customer.extend(pick(customer))
         self._ev_at.extend(pick(cols.at))
-        self._ev_kind.extend(pick(cols.kind))
+        self._ev_kind.extend(kinds)
         self._ev_channel.extend(pick(cols.channel))
         self._ev_flags.extend(pick(cols.promotion).astype(np.uint8) * _PROMOTION)
-        self._ev_amount.extend(pick(cols.amount_minor))
-        self._ev_discount.extend(pick(cols.discount_minor))
-        self._ev_related.extend(pick(related))
-        self._ev_agent.extend(agent)
+        self._money_amount.extend(pick(cols.amount_minor)[money])
+        self._money_discount.extend(pick(cols.discount_minor)[money])
+        related_of = pick(related)
+        named = np.flatnonzero(related_of >= 0)
+        self._related_rows.extend(base + named)
+        self._related.extend(related_of[named])
+        with_agent = np.flatnonzero(agent >= 0)
+        self._agent_rows.extend(base + with_agent)
+        self._agent_of_event.extend(agent[with_agent])
 
     def _intern_agents(self, agent_ids: NDArray[np.object_]) -> NDArray[np.int32]:
         for a in dict.fromkeys(agent_ids.tolist()):

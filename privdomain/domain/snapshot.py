@@ -11,7 +11,14 @@ from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
 from privdomain.domain._time import MICROS_PER_DAY, micros_to_datetime
-from privdomain.domain.channels import CONNECT_KINDS, DISCONNECT_KINDS, Channel, TouchKind
+from privdomain.domain.channels import (
+    CONNECT_KINDS,
+    DISCONNECT_KINDS,
+    IS_MONETARY,
+    Channel,
+    TouchKind,
+    kind_table,
+)
 from privdomain.domain.money import minor_unit_exponent
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError
 
@@ -326,15 +333,8 @@ def _carried(
     return out
 
 
-def _kind_table(kinds: frozenset[TouchKind]) -> NDArray[np.bool_]:
-    """A lookup table: ``table[code]`` says whether a kind code is in ``kinds``."""
-    table = np.zeros(256, dtype=bool)
-    table[[k.value for k in kinds]] = True
-    return table
-
-
-_IS_LINK = _kind_table(CONNECT_KINDS | DISCONNECT_KINDS)
-_IS_OFF = _kind_table(DISCONNECT_KINDS)
+_IS_LINK = kind_table(CONNECT_KINDS | DISCONNECT_KINDS)
+_IS_OFF = kind_table(DISCONNECT_KINDS)
 
 
 def _group_max(key: NDArray[np.int64], values: NDArray[np.int64], size: int) -> NDArray[np.int64]:
@@ -404,10 +404,21 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     scale = float(10 ** minor_unit_exponent(pool.currency))
     offset = pool.utc_offset // dt.timedelta(microseconds=1)
 
+    # money: amounts and discounts are kept for monetary events only, in log order
+    money_rows = np.flatnonzero(IS_MONETARY[ev.kind])
+    seen = visible[money_rows]
+    money_rows = money_rows[seen]
+    money_kind = ev.kind[money_rows]
+    money_customer = ev.customer[money_rows].astype(np.int64)
+    if not everyone:
+        money_customer = row_of[money_customer]
+    amount = ev.money_amount[seen]
+    discount = ev.money_discount[seen]
+
     # purchases
-    p = np.flatnonzero(kind == TouchKind.PURCHASED.value)
-    p_rows, p_at = rows[p], at[p]
-    p_amount = take(ev.amount_minor)[p].astype(np.float64)
+    p = np.flatnonzero(money_kind == TouchKind.PURCHASED.value)
+    p_rows, p_at = money_customer[p], ev.at[money_rows[p]]
+    p_amount = amount[p].astype(np.float64)
     first_purchase = _group_max(p_rows, -p_at, m)
     first_purchase = np.where(first_purchase == _NAT, _NAT, -first_purchase)
     last_purchase = _group_max(p_rows, p_at, m)
@@ -421,17 +432,17 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     on_first_day = p_day == first_day
     first_day_spend = np.bincount(p_rows[on_first_day], p_amount[on_first_day], minlength=m) / scale
     gross_spend = np.bincount(p_rows, p_amount, minlength=m) / scale
-    p_promo = (take(ev.flags)[p] & 1).astype(bool)
+    p_promo = (ev.flags[money_rows[p]] & 1).astype(bool)
     promo_orders = np.bincount(p_rows[p_promo], minlength=m).astype(np.int64)
-    p_discount = take(ev.discount_minor)[p]
+    p_discount = discount[p]
     discounted_orders = np.bincount(p_rows[p_discount > 0], minlength=m).astype(np.int64)
     full_price = ~p_promo & (p_discount == 0)
     full_price_orders = np.bincount(p_rows[full_price], minlength=m).astype(np.int64)
     discount_total = np.bincount(p_rows, p_discount.astype(np.float64), minlength=m) / scale
 
-    refund = np.flatnonzero(kind == TouchKind.REFUNDED.value)
-    refund_amount = take(ev.amount_minor)[refund].astype(np.float64)
-    refunded = np.bincount(rows[refund], refund_amount, minlength=m) / scale
+    refund = np.flatnonzero(money_kind == TouchKind.REFUNDED.value)
+    refund_amount = amount[refund].astype(np.float64)
+    refunded = np.bincount(money_customer[refund], refund_amount, minlength=m) / scale
 
     # contact, activity and connection state per owned channel
     is_sent = kind == TouchKind.SENT.value
