@@ -364,3 +364,28 @@ class TestExport:
         assert "customers=3" in text
         assert "buyers=1" in text
         assert "170.50 CNY" in text
+
+
+def test_threads_do_not_change_the_snapshot() -> None:
+    from privdomain.simulate import simulate_pool
+
+    sim = simulate_pool(400, seed=11)
+    pool = sim.pool()
+    one = pool.snapshot(sim.as_of, threads=1).columns()
+    four = pool.snapshot(sim.as_of, threads=4).columns()
+    assert one.keys() == four.keys()
+    for name, column in one.items():
+        other = four[name]
+        if column.dtype.kind == "M":
+            column, other = column.view("i8"), other.view("i8")
+        assert np.array_equal(column, other, equal_nan=column.dtype.kind == "f"), name
+
+
+@pytest.mark.parametrize("threads", [0, -1, True])
+def test_threads_must_be_a_positive_int(threads: int) -> None:
+    from privdomain.errors import ValidationError
+    from privdomain.simulate import simulate_pool
+
+    sim = simulate_pool(10, seed=1)
+    with pytest.raises(ValidationError):
+        sim.pool().snapshot(sim.as_of, threads=threads)

@@ -918,15 +918,19 @@ class Pool:
         return self._log_cursor
 
     # ------------------------------------------------------------------ snapshot
-    def snapshot(self, as_of: Instant) -> Snapshot:
+    def snapshot(self, as_of: Instant, *, threads: int | None = None) -> Snapshot:
         """Per-customer features as of ``as_of`` (aware datetime or ``datetime64``, UTC).
 
         Customers who joined after ``as_of`` are not in the snapshot, and events after ``as_of``
-        are invisible.
+        are invisible. Independent groups of features are computed on ``threads`` threads
+        (default: the machine's cores, at most four; ``threads=1`` computes on the calling
+        thread only, e.g. inside a process pool).
         """
         from privdomain.domain.snapshot import compute_snapshot
 
-        return compute_snapshot(self, epoch_micros(as_of, what="as_of"))
+        if threads is not None and (isinstance(threads, bool) or threads < 1):
+            raise ValidationError(f"threads must be a positive int, got {threads!r}")
+        return compute_snapshot(self, epoch_micros(as_of, what="as_of"), threads=threads)
 
 
 def _first_text(

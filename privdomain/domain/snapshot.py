@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import numpy as np
@@ -25,7 +28,7 @@ from privdomain.errors import UnknownCustomerError, UnknownFeatureError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from privdomain.domain.pool import Pool
+    from privdomain.domain.pool import EventLog, Pool
 
 __all__ = ["OWNED_CHANNELS", "Snapshot"]
 
@@ -34,7 +37,8 @@ OWNED_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c.owned)
 _N_OWNED = len(OWNED_CHANNELS)
 _N_CHANNELS = len(Channel)
 _N_KINDS = len(TouchKind)
-_NAT = np.iinfo(np.int64).min  # datetime64's NaT as int64
+_NAT = np.iinfo(np.int64).min
+T = TypeVar("T")  # datetime64's NaT as int64
 
 
 def _readonly(arr: NDArray[Any]) -> NDArray[Any]:
@@ -318,6 +322,11 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     return col
 
 
+def _any_set(column: NDArray[np.object_]) -> bool:
+    """Whether any value is set (stops at the first one: attributes are usually dense)."""
+    return any(v is not None for v in column)
+
+
 def _carried(
     columns: dict[str, NDArray[Any]], members: NDArray[np.intp], used: Any
 ) -> dict[str, NDArray[Any]]:
@@ -352,16 +361,14 @@ def _counts(key: NDArray[np.int64], size: int) -> NDArray[np.int32]:
 def _last_state_is_off(
     key: NDArray[np.int64], at: NDArray[np.int64], off: NDArray[np.bool_], size: int
 ) -> NDArray[np.bool_]:
-    """For each group, whether its latest event is an "off" one (a tie goes to "off")."""
-    out = np.zeros(size, dtype=bool)
-    if key.size == 0:
-        return out
-    order = np.lexsort((off, at, key))
-    key, off = key[order], off[order]
-    last = np.ones(key.size, dtype=bool)
-    last[:-1] = key[1:] != key[:-1]
-    out[key[last]] = off[last]
-    return out
+    """For each group, whether its latest event is an "off" one (a tie goes to "off").
+
+    ``at * 2 + off`` orders events by time, and on the same microsecond puts "off" last, so one
+    grouped maximum finds each group's deciding event.
+    """
+    latest = _group_max(key, at * 2 + off, size)
+    decided: NDArray[np.bool_] = (latest != _NAT) & (latest & 1 == 1)
+    return decided
 
 
 def _bit_matrix(bits: NDArray[np.uint16], width: int) -> NDArray[np.bool_]:
@@ -370,8 +377,13 @@ def _bit_matrix(bits: NDArray[np.uint16], width: int) -> NDArray[np.bool_]:
     return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :width].astype(bool)
 
 
-def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
-    """Compute a :class:`Snapshot` of ``pool`` at ``as_of`` (epoch microseconds)."""
+def compute_snapshot(pool: Pool, as_of: int, *, threads: int | None = None) -> Snapshot:
+    """Compute a :class:`Snapshot` of ``pool`` at ``as_of`` (epoch microseconds).
+
+    The features fall into independent groups (counts, money, contact, connection state,
+    customer columns); numpy releases the GIL in the grouped reductions, so the groups run on
+    ``threads`` threads (default: the machine's cores, at most four).
+    """
     cust = pool._customer_columns()
     n_all = len(pool)
     members = np.flatnonzero(cust["joined"] <= as_of)
@@ -396,70 +408,46 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
     channel = take(ev.channel)
     at = take(ev.at)
 
-    touches_by_kind = _counts(rows * _N_KINDS + kind, m * _N_KINDS).reshape(m, _N_KINDS)
-    touches_by_channel = _counts(rows * _N_CHANNELS + channel, m * _N_CHANNELS).reshape(
-        m, _N_CHANNELS
-    )
+    def by_kind() -> NDArray[np.int32]:
+        return _counts(rows * _N_KINDS + kind, m * _N_KINDS).reshape(m, _N_KINDS)
 
-    scale = float(10 ** minor_unit_exponent(pool.currency))
-    offset = pool.utc_offset // dt.timedelta(microseconds=1)
+    def by_channel() -> NDArray[np.int32]:
+        return _counts(rows * _N_CHANNELS + channel, m * _N_CHANNELS).reshape(m, _N_CHANNELS)
 
-    # money: amounts and discounts are kept for monetary events only, in log order
-    money_rows = np.flatnonzero(IS_MONETARY[ev.kind])
-    seen = visible[money_rows]
-    money_rows = money_rows[seen]
-    money_kind = ev.kind[money_rows]
-    money_customer = ev.customer[money_rows].astype(np.int64)
-    if not everyone:
-        money_customer = row_of[money_customer]
-    amount = ev.money_amount[seen]
-    discount = ev.money_discount[seen]
+    def contact() -> NDArray[np.int64]:
+        sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
+        return _group_max(rows[sent] * _N_OWNED + channel[sent], at[sent], m * _N_OWNED)
 
-    # purchases
-    p = np.flatnonzero(money_kind == TouchKind.PURCHASED.value)
-    p_rows, p_at = money_customer[p], ev.at[money_rows[p]]
-    p_amount = amount[p].astype(np.float64)
-    first_purchase = _group_max(p_rows, -p_at, m)
-    first_purchase = np.where(first_purchase == _NAT, _NAT, -first_purchase)
-    last_purchase = _group_max(p_rows, p_at, m)
-    p_day = np.floor_divide(p_at + offset, MICROS_PER_DAY)
-    # distinct (customer, day) pairs; days fit in 32 bits for any plausible epoch
-    day_keys = np.sort((p_rows << 32) + (p_day - (p_day.min() if p_day.size else 0)))
-    distinct = np.ones(day_keys.size, dtype=bool)
-    distinct[1:] = day_keys[1:] != day_keys[:-1]
-    purchase_days = np.bincount(day_keys[distinct] >> 32, minlength=m).astype(np.int64)
-    first_day = np.floor_divide(first_purchase[p_rows] + offset, MICROS_PER_DAY)
-    on_first_day = p_day == first_day
-    first_day_spend = np.bincount(p_rows[on_first_day], p_amount[on_first_day], minlength=m) / scale
-    gross_spend = np.bincount(p_rows, p_amount, minlength=m) / scale
-    p_promo = (ev.flags[money_rows[p]] & 1).astype(bool)
-    promo_orders = np.bincount(p_rows[p_promo], minlength=m).astype(np.int64)
-    p_discount = discount[p]
-    discounted_orders = np.bincount(p_rows[p_discount > 0], minlength=m).astype(np.int64)
-    full_price = ~p_promo & (p_discount == 0)
-    full_price_orders = np.bincount(p_rows[full_price], minlength=m).astype(np.int64)
-    discount_total = np.bincount(p_rows, p_discount.astype(np.float64), minlength=m) / scale
+    def activity() -> NDArray[np.int64]:
+        inbound = np.flatnonzero(kind != TouchKind.SENT.value)
+        return _group_max(rows[inbound], at[inbound], m)
 
-    refund = np.flatnonzero(money_kind == TouchKind.REFUNDED.value)
-    refund_amount = amount[refund].astype(np.float64)
-    refunded = np.bincount(money_customer[refund], refund_amount, minlength=m) / scale
+    def reach() -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        link = np.flatnonzero(_IS_LINK[kind] & (channel < _N_OWNED))
+        # a removal at the same instant as a (re)connection wins: better miss than spam
+        disconnected = _last_state_is_off(
+            rows[link] * _N_OWNED + channel[link],
+            at[link],
+            _IS_OFF[kind[link]],
+            m * _N_OWNED,
+        ).reshape(m, _N_OWNED)
+        consent = _bit_matrix(cust["consent"][members], _N_OWNED)
+        return consent, consent & ~disconnected
 
-    # contact, activity and connection state per owned channel
-    is_sent = kind == TouchKind.SENT.value
-    sent = np.flatnonzero(is_sent & (channel < _N_OWNED))
-    last_contact = _group_max(rows[sent] * _N_OWNED + channel[sent], at[sent], m * _N_OWNED)
-    inbound = np.flatnonzero(~is_sent)
-    last_active = _group_max(rows[inbound], at[inbound], m)
-    link = np.flatnonzero(_IS_LINK[kind] & (channel < _N_OWNED))
-    # a removal on the same second as a (re)connection wins: better miss a message than spam
-    disconnected = _last_state_is_off(
-        rows[link] * _N_OWNED + channel[link],
-        at[link],
-        _IS_OFF[kind[link]],
-        m * _N_OWNED,
-    ).reshape(m, _N_OWNED)
-    consent = _bit_matrix(cust["consent"][members], _N_OWNED)
-    reachable = consent & ~disconnected
+    def money() -> dict[str, NDArray[Any]]:
+        return _money_features(pool, ev, visible, row_of, everyone, m)
+
+    workers = min(4, os.cpu_count() or 1) if threads is None else threads
+    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as executor:
+        money_f = executor.submit(money)
+        kind_f = executor.submit(by_kind)
+        channel_f = executor.submit(by_channel)
+        contact_f = executor.submit(contact)
+        activity_f = executor.submit(activity)
+        reach_f = executor.submit(reach)
+    touches_by_kind = kind_f.result()
+    consent, reachable = reach_f.result()
+    cash = money_f.result()
 
     referrer = cust["referrer"][members].astype(np.int64)
     referrer_row = np.where(referrer >= 0, row_of[np.maximum(referrer, 0)], -1)
@@ -485,25 +473,95 @@ def compute_snapshot(pool: Pool, as_of: int) -> Snapshot:
         # a referrer who had not joined by as_of is as unknown as their events
         referrer_ids=_readonly(ids_or_none[np.where(referrer_row >= 0, referrer, -1)]),
         agent_ids=_readonly(agent_names[cust["agent"][members]]),
-        first_purchase=instants(first_purchase),
-        last_purchase=instants(last_purchase),
+        first_purchase=instants(cash["first_purchase"]),
+        last_purchase=instants(cash["last_purchase"]),
         orders=_readonly(touches_by_kind[:, TouchKind.PURCHASED.value].astype(np.int64)),
-        purchase_days=_readonly(purchase_days),
-        gross_spend=_readonly(gross_spend),
-        first_day_spend=_readonly(first_day_spend),
+        purchase_days=_readonly(cash["purchase_days"]),
+        gross_spend=_readonly(cash["gross_spend"]),
+        first_day_spend=_readonly(cash["first_day_spend"]),
         refunds=_readonly(touches_by_kind[:, TouchKind.REFUNDED.value].astype(np.int64)),
-        refunded=_readonly(refunded),
-        promo_orders=_readonly(promo_orders),
-        discounted_orders=_readonly(discounted_orders),
-        full_price_orders=_readonly(full_price_orders),
-        discount_total=_readonly(discount_total),
-        touches_by_channel=_readonly(touches_by_channel),
+        refunded=_readonly(cash["refunded"]),
+        promo_orders=_readonly(cash["promo_orders"]),
+        discounted_orders=_readonly(cash["discounted_orders"]),
+        full_price_orders=_readonly(cash["full_price_orders"]),
+        discount_total=_readonly(cash["discount_total"]),
+        touches_by_channel=_readonly(channel_f.result()),
         touches_by_kind=_readonly(touches_by_kind),
-        last_contact=instants(last_contact).reshape(m, _N_OWNED),
-        last_active=instants(last_active),
+        last_contact=instants(contact_f.result()).reshape(m, _N_OWNED),
+        last_active=instants(activity_f.result()),
         referrals=_readonly(referrals),
         consent=_readonly(consent),
         reachable=_readonly(reachable),
-        tags=_carried(pool._tag_columns(), members, lambda col: col.any()),
-        attributes=_carried(pool._attribute_columns(), members, lambda col: (col != None).any()),  # noqa: E711
+        tags=_carried(pool._tag_columns(), members, lambda col: bool(col.any())),
+        attributes=_carried(pool._attribute_columns(), members, _any_set),
     )
+
+
+class _Inline:
+    """An executor that runs each task at once on the calling thread (``threads=1``)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def submit(self, task: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        future.set_result(task())
+        return future
+
+
+def _money_features(
+    pool: Pool,
+    ev: EventLog,
+    visible: NDArray[np.bool_],
+    row_of: NDArray[np.int64],
+    everyone: bool,
+    m: int,
+) -> dict[str, NDArray[Any]]:
+    """Purchase and refund features. Amounts and discounts are kept for monetary events only,
+    in log order, so this works on that (small) part of the log."""
+    scale = float(10 ** minor_unit_exponent(pool.currency))
+    offset = pool.utc_offset // dt.timedelta(microseconds=1)
+    money_rows = np.flatnonzero(IS_MONETARY[ev.kind])
+    seen = visible[money_rows]
+    money_rows = money_rows[seen]
+    money_kind = ev.kind[money_rows]
+    money_customer = ev.customer[money_rows].astype(np.int64)
+    if not everyone:
+        money_customer = row_of[money_customer]
+    amount = ev.money_amount[seen]
+    discount = ev.money_discount[seen]
+    out: dict[str, NDArray[Any]] = {}
+
+    p = np.flatnonzero(money_kind == TouchKind.PURCHASED.value)
+    p_rows, p_at = money_customer[p], ev.at[money_rows[p]]
+    p_amount = amount[p].astype(np.float64)
+    first_purchase = _group_max(p_rows, -p_at, m)
+    out["first_purchase"] = np.where(first_purchase == _NAT, _NAT, -first_purchase)
+    out["last_purchase"] = _group_max(p_rows, p_at, m)
+    p_day = np.floor_divide(p_at + offset, MICROS_PER_DAY)
+    # distinct (customer, day) pairs; days fit in 32 bits for any plausible epoch
+    day_keys = np.sort((p_rows << 32) + (p_day - (p_day.min() if p_day.size else 0)))
+    distinct = np.ones(day_keys.size, dtype=bool)
+    distinct[1:] = day_keys[1:] != day_keys[:-1]
+    out["purchase_days"] = np.bincount(day_keys[distinct] >> 32, minlength=m).astype(np.int64)
+    first_day = np.floor_divide(out["first_purchase"][p_rows] + offset, MICROS_PER_DAY)
+    on_first_day = p_day == first_day
+    out["first_day_spend"] = (
+        np.bincount(p_rows[on_first_day], p_amount[on_first_day], minlength=m) / scale
+    )
+    out["gross_spend"] = np.bincount(p_rows, p_amount, minlength=m) / scale
+    p_promo = (ev.flags[money_rows[p]] & 1).astype(bool)
+    out["promo_orders"] = np.bincount(p_rows[p_promo], minlength=m).astype(np.int64)
+    p_discount = discount[p]
+    out["discounted_orders"] = np.bincount(p_rows[p_discount > 0], minlength=m).astype(np.int64)
+    full_price = ~p_promo & (p_discount == 0)
+    out["full_price_orders"] = np.bincount(p_rows[full_price], minlength=m).astype(np.int64)
+    out["discount_total"] = np.bincount(p_rows, p_discount.astype(np.float64), minlength=m) / scale
+
+    refund = np.flatnonzero(money_kind == TouchKind.REFUNDED.value)
+    refund_amount = amount[refund].astype(np.float64)
+    out["refunded"] = np.bincount(money_customer[refund], refund_amount, minlength=m) / scale
+    return out
