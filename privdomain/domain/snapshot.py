@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain._time import MICROS_PER_DAY, micros_to_datetime
+from privdomain.domain._time import MICROS_PER_DAY, epoch_micros, micros_to_datetime
 from privdomain.domain.channels import (
     CONNECT_KINDS,
     DISCONNECT_KINDS,
@@ -160,9 +160,10 @@ class Snapshot:
         return self.orders > 0
 
     def _days_since(self, when: NDArray[np.datetime64]) -> NDArray[np.float64]:
-        as_of = np.datetime64(self.as_of.replace(tzinfo=None), "us")
-        raw = (as_of - when).astype("timedelta64[us]").astype(np.float64) / MICROS_PER_DAY
-        return np.where(np.isnat(when), np.nan, raw)
+        micros = when.astype("datetime64[us]").view(np.int64)
+        days = (epoch_micros(self.as_of) - micros) / MICROS_PER_DAY
+        days[micros == _NAT] = np.nan
+        return days
 
     # ------------------------------------------------------------------ named features
     def feature_names(self) -> tuple[str, ...]:

@@ -254,8 +254,8 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if fixed is not None:
             edges = fixed_edges(fixed, table.levels, 3)
         else:  # learned from buyers only, column by column
-            everyone = n_buyers == arr.shape[0]
-            cols = [arr[:, j] if everyone else arr[bought, j] for j in range(3)]
+            buyers = arr if n_buyers == arr.shape[0] else arr[bought]  # one row selection
+            cols = [buyers[:, j] for j in range(3)]
             edges = learn_edges(cols, table.levels, binning)
         edges.flags.writeable = False
         scorer.edges_ = edges
