@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BENCH_VENV ?= .venv-bench
+LAYERING_BENCH_VENV ?= .venv-bench-layering
 
 .PHONY: demo test lint typecheck unit docs bench clean
 
@@ -43,8 +44,18 @@ $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-bench: $(BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python -m benchmarks
+# Peers pin incompatible stacks (lifetimes needs numpy 1, pymc-marketing numpy 2), so the
+# benchmarks run in two environments; each peer is measured side by side with privdomain.
+$(LAYERING_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-layering.txt
+	$(PYTHON) -m venv $(LAYERING_BENCH_VENV)
+	$(LAYERING_BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LAYERING_BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-layering.txt
+	$(LAYERING_BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m benchmarks pool value
+	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) site build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(LAYERING_BENCH_VENV) site build dist .mypy_cache .pytest_cache .ruff_cache

@@ -13,12 +13,13 @@ Two comparisons on the same simulated purchases:
   per-customer summary (built outside the timing) and score and segment it; privdomain scores
   and segments a snapshot.
 
-pymc-marketing is heavy (PyMC, PyTensor, numba) and requires numpy 2, which the benchmark
-environment cannot take next to lifetimes (``bench_value``). When ``pymc_marketing`` is not
-importable, :func:`pymc_rfm_segments` below stands in for it: a line-by-line pandas
-re-implementation of ``pymc_marketing.clv.utils.rfm_segments`` (0.19: ``rfm_summary`` with
-``include_first_transaction=True``, quartiles by ``pandas.qcut`` with the same fallbacks, the
-default segment table). The table says which one ran.
+pymc-marketing is heavy (PyMC, PyTensor, numba) and requires numpy 2, which the environment of
+``bench_value`` cannot take next to lifetimes, so ``make bench`` runs this module in its own
+environment (``benchmarks/requirements-layering.txt``) with the real pymc-marketing and rfm.
+When ``pymc_marketing`` is not importable, :func:`pymc_rfm_segments` below stands in for it: a
+line-by-line pandas re-implementation of ``pymc_marketing.clv.utils.rfm_segments`` (0.19:
+``rfm_summary`` with ``include_first_transaction=True``, quartiles by ``pandas.qcut`` with the
+same fallbacks, the default segment table). The table says which one ran.
 
 Our timings are the best of ``REPEAT`` runs; the peers, much slower, run once. Data generation
 is not timed.
