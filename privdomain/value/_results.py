@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
 
-__all__ = ["frame", "html_table", "records", "text_table"]
+__all__ = ["ColumnarResult", "frame", "html_table", "records", "text_table"]
 
 _PREVIEW_ROWS = 5
 
@@ -63,3 +63,32 @@ def html_table(title: str, columns: Mapping[str, NDArray[Any]]) -> str:
         f"<div><strong>{html.escape(title)}</strong><table><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table>{more}</div>"
     )
+
+
+class ColumnarResult:
+    """What every per-customer result shares: records, a data frame and previews.
+
+    A subclass provides :meth:`columns` (with a ``customer_id`` column) and :meth:`_title`.
+    """
+
+    __slots__ = ()
+
+    def columns(self) -> dict[str, NDArray[Any]]:
+        raise NotImplementedError
+
+    def _title(self) -> str:
+        raise NotImplementedError
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per customer."""
+        return records(self.columns())
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame indexed by ``customer_id``, shaped like lifetimes' tables."""
+        return frame(self.columns(), "customer_id")
+
+    def __repr__(self) -> str:
+        return text_table(self._title(), self.columns())
+
+    def _repr_html_(self) -> str:
+        return html_table(self._title(), self.columns())

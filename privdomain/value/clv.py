@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from privdomain.errors import ValidationError
 from privdomain.value._fitting import FloatArray, distinct_rows
-from privdomain.value._results import frame, html_table, records, text_table
+from privdomain.value._results import ColumnarResult
 
 __all__ = ["CustomerValue", "SpendModel", "TransactionModel", "customer_lifetime_value"]
 
@@ -46,8 +46,8 @@ class SummaryLike(Protocol):
     def monetary_value(self) -> FloatArray | None: ...
 
 
-@attrs.frozen(eq=False)
-class CustomerValue:
+@attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
+class CustomerValue(ColumnarResult):
     """Expected value of each customer over a horizon.
 
     Attributes
@@ -83,23 +83,11 @@ class CustomerValue:
             "clv": self.clv,
         }
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per customer."""
-        return records(self.columns())
-
-    def to_frame(self) -> Any:
-        """A pandas DataFrame indexed by ``customer_id``."""
-        return frame(self.columns(), "customer_id")
-
-    def __repr__(self) -> str:
-        title = (
+    def _title(self) -> str:
+        return (
             f"CustomerValue({len(self)} customers, horizon={self.horizon:g}, "
             f"step={self.step:g}, discount_rate={self.discount_rate:g}, margin={self.margin:g})"
         )
-        return text_table(title, self.columns())
-
-    def _repr_html_(self) -> str:
-        return html_table(repr(self).splitlines()[0], self.columns())
 
 
 def customer_lifetime_value(

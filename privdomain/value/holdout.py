@@ -19,7 +19,7 @@ from privdomain.value._periods import (
     durations,
     period_index,
 )
-from privdomain.value._results import frame, html_table, records, text_table
+from privdomain.value._results import ColumnarResult
 from privdomain.value._transactions import Transactions, offset_seconds
 from privdomain.value.summary import RFMSummary, _summarise
 
@@ -28,8 +28,8 @@ __all__ = ["CalibrationHoldout", "calibration_holdout"]
 _UTC = dt.timedelta(0)
 
 
-@attrs.frozen(eq=False)
-class CalibrationHoldout:
+@attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
+class CalibrationHoldout(ColumnarResult):
     """Calibration summary and holdout outcomes, one row per customer seen in calibration.
 
     Attributes
@@ -89,23 +89,11 @@ class CalibrationHoldout:
         cols["duration_holdout"] = np.full(len(self), self.duration_holdout)
         return cols
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per customer."""
-        return records(self.columns())
-
-    def to_frame(self) -> Any:
-        """A pandas DataFrame indexed by ``customer_id``, shaped like lifetimes' result."""
-        return frame(self.columns(), "customer_id")
-
-    def __repr__(self) -> str:
-        title = (
+    def _title(self) -> str:
+        return (
             f"CalibrationHoldout({len(self)} customers, holdout {self.duration_holdout:g} "
             f"{self.time_unit})"
         )
-        return text_table(title, self.columns())
-
-    def _repr_html_(self) -> str:
-        return html_table(repr(self).splitlines()[0], self.columns())
 
 
 def calibration_holdout(

@@ -20,7 +20,7 @@ from privdomain.value._periods import (
     durations,
     period_index,
 )
-from privdomain.value._results import frame, html_table, records, text_table
+from privdomain.value._results import ColumnarResult
 from privdomain.value._transactions import (
     Transactions,
     customer_codes,
@@ -33,8 +33,8 @@ __all__ = ["RFMSummary", "SnapshotLike", "rfm_summary", "rfm_summary_from_snapsh
 _UTC = dt.timedelta(0)
 
 
-@attrs.frozen(eq=False)
-class RFMSummary:
+@attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
+class RFMSummary(ColumnarResult):
     """Per-customer frequency, recency, age and mean repeat spend (one row per buyer).
 
     Attributes
@@ -77,22 +77,8 @@ class RFMSummary:
             cols["monetary_value"] = self.monetary_value
         return cols
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per customer."""
-        return records(self.columns())
-
-    def to_frame(self) -> Any:
-        """A pandas DataFrame indexed by ``customer_id``, shaped like lifetimes' summary."""
-        return frame(self.columns(), "customer_id")
-
-    def __repr__(self) -> str:
-        title = (
-            f"RFMSummary({len(self)} customers, period={self.period!r}, unit={self.time_unit!r})"
-        )
-        return text_table(title, self.columns())
-
-    def _repr_html_(self) -> str:
-        return html_table(repr(self).splitlines()[0], self.columns())
+    def _title(self) -> str:
+        return f"RFMSummary({len(self)} customers, period={self.period!r}, unit={self.time_unit!r})"
 
 
 def rfm_summary(
