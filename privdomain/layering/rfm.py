@@ -254,8 +254,11 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if fixed is not None:
             edges = fixed_edges(fixed, table.levels, 3)
         else:  # learned from buyers only, column by column
-            buyers = arr if n_buyers == arr.shape[0] else arr[bought]  # one row selection
-            cols = [buyers[:, j] for j in range(3)]
+            everyone = n_buyers == arr.shape[0]
+            # customers who never bought are masked as NaN, which learn_edges leaves out
+            cols = [
+                arr[:, j] if everyone else np.where(bought, arr[:, j], np.nan) for j in range(3)
+            ]
             edges = learn_edges(cols, table.levels, binning)
         edges.flags.writeable = False
         scorer.edges_ = edges

@@ -150,17 +150,17 @@ def learn_edges(
     """Band edges of every column (NaN values left out) by quantiles, mean or median."""
     edges = np.empty((len(columns), levels - 1), dtype=np.float64)
     for j, col in enumerate(columns):
-        missing = np.isnan(col)
-        if missing.any():
-            col = col[~missing]
-        if col.size == 0:
+        # sorting puts NaN last: the values to learn from are a prefix, no compaction needed
+        xs = np.sort(col)
+        xs = xs[: int(np.searchsorted(xs, np.inf, side="right"))]
+        if xs.size == 0:
             raise EmptyPoolError(f"column {j} has no values to learn score edges from")
         if binning == "quantile":
-            edges[j] = linear_quantiles(col, np.arange(1, levels) / levels)
+            edges[j] = _sorted_quantiles(xs, np.arange(1, levels) / levels)
         elif binning == "mean":
-            edges[j] = col.mean()
+            edges[j] = xs.mean()
         else:
-            edges[j] = np.median(col)
+            edges[j] = np.median(xs)
     return edges
 
 
@@ -170,7 +170,10 @@ def linear_quantiles(values: NDArray[np.float64], q: NDArray[np.float64]) -> NDA
     ``x[lo] + (h - lo)·(x[lo+1] - x[lo])`` with ``h = (n - 1)·q``, made non-decreasing. A full
     sort of one contiguous column is faster than ``np.quantile``'s multi-way partition here.
     """
-    xs = np.sort(values)
+    return _sorted_quantiles(np.sort(values), q)
+
+
+def _sorted_quantiles(xs: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
     h = (xs.size - 1) * q
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, xs.size - 1)
