@@ -38,8 +38,6 @@ __all__ = ["EventLog", "Pool"]
 _REASONS = list(RejectReason)
 _OK = 255  # reason code of a row that passed every check so far
 _CODE = {reason: np.uint8(i) for i, reason in enumerate(_REASONS)}
-_N_CHANNELS = len(Channel)
-_N_KINDS = len(TouchKind)
 _PROMOTION = np.uint8(1)
 
 
@@ -365,16 +363,6 @@ class Pool:
 
     def _attribute_columns(self) -> dict[str, NDArray[np.object_]]:
         return {a: col.values for a, col in sorted(self._attributes.items())}
-
-    def tag_mask(self, tag: str) -> NDArray[np.bool_]:
-        """Which customers (by index) carry ``tag``; all ``False`` for a tag nobody has."""
-        col = self._tags.get(tag)
-        return np.zeros(len(self), bool) if col is None else col.values.copy()
-
-    def attribute_column(self, name: str) -> NDArray[np.object_]:
-        """The attribute ``name`` of every customer (``None`` where unset)."""
-        col = self._attributes.get(name)
-        return np.full(len(self), None, dtype=object) if col is None else col.values.copy()
 
     # ------------------------------------------------------------------ ingest
     def ingest(
