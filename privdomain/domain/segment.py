@@ -23,6 +23,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from privdomain.domain.channels import Channel
 from privdomain.errors import InvalidRuleError
 
 __all__ = ["All", "And", "Compare", "F", "Feature", "FeatureSource", "Not", "Or", "Rule", "Segment"]
@@ -134,9 +135,13 @@ class Compare(Rule):
     def explain(self, source: FeatureSource, row: int) -> str:
         value = source.feature(self.feature)[row]
         ok = bool(self.mask(source)[row])
-        target = "NaN" if self.op == "isnan" else repr(self.value)
-        op = "is" if self.op == "isnan" else self.op
-        return f"{self.feature}={_show(value)} {op} {target}: {_mark(ok)}"
+        if self.feature == "source":  # channel codes read better as names
+            shown, target = _channel_name(value), _channel_names(self.value)
+        else:
+            shown, target = _show(value), repr(self.value)
+        if self.op == "isnan":
+            return f"{self.feature}={shown} is NaN: {_mark(ok)}"
+        return f"{self.feature}={shown} {self.op} {target}: {_mark(ok)}"
 
     def __repr__(self) -> str:
         if self.op == "isnan":
@@ -144,6 +149,19 @@ class Compare(Rule):
         if self.op == "in":
             return f"F({self.feature!r}).isin({list(self.value)!r})"
         return f"(F({self.feature!r}) {self.op} {self.value!r})"
+
+
+def _channel_name(code: Any) -> str:
+    try:
+        return Channel(int(code)).name
+    except (TypeError, ValueError):
+        return _show(code)
+
+
+def _channel_names(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_channel_name(v) for v in value) + "]"
+    return _channel_name(value)
 
 
 def _show(value: Any) -> str:
