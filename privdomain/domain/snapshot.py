@@ -160,7 +160,7 @@ class Snapshot:
         return self.orders > 0
 
     def _days_since(self, when: NDArray[np.datetime64]) -> NDArray[np.float64]:
-        micros = when.astype("datetime64[us]").view(np.int64)
+        micros = when.astype("datetime64[us]", copy=False).view(np.int64)
         days = (epoch_micros(self.as_of) - micros) / MICROS_PER_DAY
         days[micros == _NAT] = np.nan
         return days
