@@ -385,6 +385,7 @@ class TestIds:
             id=["张" * 256, "张" * 257, None, 42, "  "],
             tenant=TENANT,
             joined_at=np.full(5, int(T0.timestamp())),
+            epoch_unit="s",
         )
         report = pool.ingest(cols)
         assert reasons_by_index(report, "customer") == dict.fromkeys(

@@ -355,6 +355,7 @@ class TestColumnsAndObjectsAgree:
                 tenant=TENANT,
                 customer_id="c1",
                 at=np.array([10, 20, 30, 40, 50]) + int(T0.timestamp()),
+                epoch_unit="s",
                 channel="app",
                 kind="visited",
             )

@@ -222,6 +222,7 @@ class TouchpointColumns:
         discount: Any = None,
         related_customer_id: Any = None,
         agent_id: Any = None,
+        epoch_unit: str | None = None,
     ) -> TouchpointColumns:
         """Touchpoint columns from a host's arrays.
 
@@ -245,7 +246,7 @@ class TouchpointColumns:
         discount
             Discounts, in the same unit as ``amount``; ``NaN`` or 0 where none.
         """
-        at_s = epoch_micros_array(at, what="touchpoint times")
+        at_s = epoch_micros_array(at, epoch_unit=epoch_unit, what="touchpoint times")
         n = at_s.shape[0]
         ids = np.asarray(id)
         if ids.shape != (n,):
@@ -419,13 +420,14 @@ class CustomerColumns:
         agent_id: Any = None,
         tags: Mapping[str, Any] | Sequence[Iterable[str] | None] | None = None,
         attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
+        epoch_unit: str | None = None,
     ) -> CustomerColumns:
         """Customer columns from a host's arrays (``joined_at`` as for touchpoint times).
 
         ``tags`` is either a mapping of tag to a boolean column, or one collection of tags per
         row; ``attributes`` a mapping of name to a column, or one mapping per row.
         """
-        joined = epoch_micros_array(joined_at, what="joined_at")
+        joined = epoch_micros_array(joined_at, epoch_unit=epoch_unit, what="joined_at")
         n = joined.shape[0]
         mask = np.asarray(consent)
         mask = np.full(n, int(mask.item())) if mask.ndim == 0 else mask
