@@ -14,16 +14,21 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import attrs
+import numpy as np
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
 from privdomain.domain.customer import Customer, check_id, customer_id_converter
 from privdomain.domain.money import Money
 from privdomain.domain.touchpoint import Touchpoint
-from privdomain.errors import InvalidRecordError
+from privdomain.domain.batch import IngestReport
+from privdomain.errors import InvalidRecordError, ValidationError
+
+if TYPE_CHECKING:
+    from privdomain.domain.pool import Pool
 
 __all__ = [
     "CommissionEntry",
@@ -35,6 +40,7 @@ __all__ = [
     "CustomerStore",
     "StageStore",
     "TouchpointLog",
+    "sync_touchpoints",
 ]
 
 
@@ -174,3 +180,38 @@ class CommissionLedger(Protocol):
         """The current version of every entry (of one beneficiary, if given), oldest first;
         entries at the same instant in the order their ids were first posted."""
         ...
+
+
+def sync_touchpoints(
+    pool: Pool, log: TouchpointLog, *, since: Cursor = 0, batch_size: int = 100_000
+) -> tuple[IngestReport, Cursor]:
+    """Ingest what ``log`` holds after cursor ``since`` into ``pool``, in batches of
+    ``batch_size``; return the combined report and the cursor to pass next time.
+
+    The report's indices count the touchpoints this call read, from 0; each rejection also
+    carries the touchpoint's id. A rejected touchpoint is not read again by later calls: the
+    cursor moves past everything read.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError(f"batch_size must be a positive int, got {batch_size!r}")
+    report = IngestReport()
+    read = 0
+    cursor = since
+    while True:
+        touchpoints, cursor_after = log.read_since(cursor, batch_size)
+        if not touchpoints:
+            return report, cursor
+        part = pool.ingest(list(touchpoints))
+        report = IngestReport(
+            customers_added=report.customers_added,
+            customers_updated=report.customers_updated,
+            customers_unchanged=report.customers_unchanged,
+            touchpoints_accepted=report.touchpoints_accepted + part.touchpoints_accepted,
+            duplicate_touchpoints=np.concatenate(
+                [report.duplicate_touchpoints, part.duplicate_touchpoints + read]
+            ),
+            rejected=report.rejected
+            + tuple(attrs.evolve(r, index=r.index + read) for r in part.rejected),
+        )
+        read += len(touchpoints)
+        cursor = cursor_after

@@ -10,12 +10,21 @@ from privdomain.domain.batch import (
     TouchpointColumns,
     consent_mask,
 )
-from privdomain.domain.channels import CONNECT_KINDS, DISCONNECT_KINDS, Channel, TouchKind
+from privdomain.domain.changes import ProfileChanges
+from privdomain.domain.channels import (
+    CONNECT_KINDS,
+    DISCONNECT_KINDS,
+    OWNED_CHANNELS,
+    Channel,
+    TouchKind,
+)
 from privdomain.domain.customer import AttributeValue, Customer
 from privdomain.domain.money import Money, minor_unit_exponent
-from privdomain.domain.pool import EventLog, Pool
+from privdomain.domain.features import features
+from privdomain.domain.pool import Pool
 from privdomain.domain.segment import F, Feature, Rule, Segment
-from privdomain.domain.snapshot import OWNED_CHANNELS, Snapshot
+from privdomain.domain.snapshot import Snapshot
+from privdomain.domain.tables import CustomerTable, EventLog, FieldHistory, Tables
 from privdomain.domain.touchpoint import Touchpoint
 
 __all__ = [
@@ -27,21 +36,26 @@ __all__ = [
     "Channel",
     "Customer",
     "CustomerColumns",
+    "CustomerTable",
     "EncodedIds",
     "EventLog",
     "F",
     "Feature",
+    "FieldHistory",
     "IngestReport",
     "Money",
     "Pool",
+    "ProfileChanges",
     "RejectReason",
     "Rejection",
     "Rule",
     "Segment",
     "Snapshot",
+    "Tables",
     "TouchKind",
     "Touchpoint",
     "TouchpointColumns",
     "consent_mask",
+    "features",
     "minor_unit_exponent",
 ]

@@ -46,6 +46,10 @@ class Column(Generic[T]):
         self._data[self._size : self._size + arr.shape[0]] = arr
         self._size += arr.shape[0]
 
+    def truncate(self, size: int) -> None:
+        """Forget everything after the first ``size`` values (undoes appends)."""
+        self._size = min(self._size, size)
+
     def __setitem__(self, index: Any, value: Any) -> None:
         self._data[: self._size][index] = value
 

@@ -9,6 +9,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "CONNECT_KINDS",
+    "OWNED_CHANNELS",
     "DISCONNECT_KINDS",
     "IS_MONETARY",
     "Channel",
@@ -160,6 +161,9 @@ class TouchKind(enum.Enum):
             return cls(value)
         raise TypeError(f"a touch kind is a TouchKind, its name or its code, not {value!r}")
 
+
+#: The owned channels, in the column order of the snapshot's per-channel matrices.
+OWNED_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c.owned)
 
 #: Kinds that (re)open a channel: after one of these the customer can be reached there again.
 CONNECT_KINDS = frozenset({TouchKind.JOINED, TouchKind.ADDED, TouchKind.SUBSCRIBED})

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import itertools
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 from numpy.typing import NDArray
 
 from privdomain.domain._columns import Column, canonical
 from privdomain.domain._fingerprint import fingerprint_strings
 from privdomain.domain._time import Instant, epoch_micros, micros_to_datetime
+from privdomain.domain._profile import ProfileStore
 from privdomain.domain.batch import (
     Batch,
     CustomerColumns,
@@ -23,9 +27,11 @@ from privdomain.domain.batch import (
     RejectReason,
     TouchpointColumns,
 )
-from privdomain.domain.channels import IS_MONETARY, Channel, TouchKind
+from privdomain.domain.changes import ProfileChanges
+from privdomain.domain.channels import IS_MONETARY, OWNED_CHANNELS, Channel, TouchKind
 from privdomain.domain.customer import MAX_ID_LENGTH, Customer, check_id
 from privdomain.domain.money import _currency_code
+from privdomain.domain.tables import CustomerTable, EventLog, Tables
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import UnknownCustomerError, ValidationError
 
@@ -39,6 +45,7 @@ _REASONS = list(RejectReason)
 _OK = 255  # reason code of a row that passed every check so far
 _CODE = {reason: np.uint8(i) for i, reason in enumerate(_REASONS)}
 _PROMOTION = np.uint8(1)
+_NAT = np.iinfo(np.int64).min  # "no instant given"
 
 
 def _normal_currency(code: object) -> str | None:
@@ -82,90 +89,20 @@ def _lookup(index: Mapping[str, int], keys: NDArray[np.object_]) -> NDArray[np.i
         )
 
 
-@attrs.frozen(eq=False)
-class EventLog:
-    """A read-only view of a pool's columnar event log, one row per accepted touchpoint, in
-    ingest order. Customers, related customers and agents are dense indices (-1 for none).
-
-    Every event has a customer, an instant, a kind, a channel and flags. Only purchases and
-    refunds carry money, so amounts and discounts are kept for those *monetary* events alone, in
-    log order; related customers and agents, which few events have, are kept as (row, value)
-    pairs. This keeps a pool under 64 bytes per event. The dense properties
-    (:attr:`amount_minor`, :attr:`discount_minor`, :attr:`related`, :attr:`agent`) expand them
-    on demand.
-    """
-
-    customer: NDArray[np.int32]
-    at: NDArray[np.int64]
-    """Epoch microseconds."""
-    kind: NDArray[np.uint8]
-    """:class:`TouchKind` codes."""
-    channel: NDArray[np.uint8]
-    """:class:`Channel` codes."""
-    flags: NDArray[np.uint8]
-    """Bit 0: promotion."""
-    money_amount: NDArray[np.int64]
-    """Amount in minor units of each monetary event (purchase or refund), in log order."""
-    money_discount: NDArray[np.int64]
-    """Discount in minor units of each monetary event, in log order."""
-    related_rows: NDArray[np.int64]
-    """Rows of the events that name a related customer."""
-    related_values: NDArray[np.int32]
-    """The related customer of each of :attr:`related_rows`."""
-    agent_rows: NDArray[np.int64]
-    """Rows of the events that name an agent."""
-    agent_values: NDArray[np.int32]
-    """The agent of each of :attr:`agent_rows`."""
-
-    def __len__(self) -> int:
-        return int(self.at.shape[0])
-
-    @property
-    def monetary(self) -> NDArray[np.intp]:
-        """Rows of the monetary events (purchases and refunds), aligned with the money columns."""
-        return np.flatnonzero(IS_MONETARY[self.kind])
-
-    @property
-    def amount_minor(self) -> NDArray[np.int64]:
-        """Amount of every event in minor units (0 for events without one)."""
-        out = np.zeros(len(self), dtype=np.int64)
-        out[self.monetary] = self.money_amount
-        return out
-
-    @property
-    def discount_minor(self) -> NDArray[np.int64]:
-        """Discount of every event in minor units (0 for events without one)."""
-        out = np.zeros(len(self), dtype=np.int64)
-        out[self.monetary] = self.money_discount
-        return out
-
-    @property
-    def related(self) -> NDArray[np.int32]:
-        """Related customer of every event (-1 for none)."""
-        out = np.full(len(self), -1, dtype=np.int32)
-        out[self.related_rows] = self.related_values
-        return out
-
-    @property
-    def agent(self) -> NDArray[np.int32]:
-        """Agent of every event (-1 for none)."""
-        out = np.full(len(self), -1, dtype=np.int32)
-        out[self.agent_rows] = self.agent_values
-        return out
-
-    @property
-    def promotion(self) -> NDArray[np.bool_]:
-        """Whether each touch was promotion-driven."""
-        return (self.flags & _PROMOTION).astype(bool)
-
-
 class Pool:
     """A brand's pool of customers and the touchpoints it has with them.
 
-    The pool owns its customers (interned to dense indices ``0..n-1`` in order of arrival) and an
-    append-only, columnar event log. :meth:`ingest` is the only way in; it is idempotent by
-    touchpoint id and reports every record. :meth:`snapshot` computes per-customer features as of
-    any instant.
+    The pool owns its customers (interned to dense indices ``0..n-1`` in order of arrival), the
+    history of their profiles and an append-only, columnar event log. :meth:`ingest` is the
+    only way in; it is idempotent by touchpoint id, reports every record, and is atomic: a
+    batch is validated and staged first, and should anything fail while it is written (even
+    ``MemoryError``), the pool is restored to exactly what it was before the batch.
+    :meth:`tables` hands out an immutable view of what the pool holds and :meth:`snapshot`
+    computes per-customer features as of any instant.
+
+    A pool may be shared by several threads: :meth:`ingest`, :meth:`tables`,
+    :meth:`snapshot` and every read take one lock, so each call sees the pool between batches,
+    never in the middle of one. Snapshots are computed outside the lock, on an immutable view.
 
     Parameters
     ----------
@@ -176,6 +113,10 @@ class Pool:
     utc_offset
         The fixed offset of the brand's business day from UTC (``timedelta(hours=8)`` for
         China). Purchase *days* are cut at midnight in this offset.
+    tags, attributes
+        Declared tag and attribute names: every snapshot has a column for each, even when no
+        customer carries it yet, so that snapshots of different partitions or dates share one
+        schema. Names used by customers are added to the schema as they arrive.
 
     Examples
     --------
@@ -201,6 +142,8 @@ class Pool:
         *,
         currency: str = "CNY",
         utc_offset: dt.timedelta = dt.timedelta(0),
+        tags: Iterable[str] = (),
+        attributes: Iterable[str] = (),
     ) -> None:
         self._tenant = check_id(tenant, what="tenant")
         self._currency = _currency_code(currency)
@@ -209,18 +152,20 @@ class Pool:
         if utc_offset % dt.timedelta(seconds=1):
             raise ValidationError("utc_offset must be a whole number of seconds")
         self._utc_offset = utc_offset
+        self._declared_tags = _declared(tags, "tags")
+        self._declared_attributes = _declared(attributes, "attributes")
+        self._lock = threading.RLock()
         # customers
         self._ids: list[str] = []
         self._index: dict[str, int] = {}
         self._joined: Column[np.int64] = Column(np.int64)
         self._source: Column[np.uint8] = Column(np.uint8)
-        self._consent: Column[np.uint16] = Column(np.uint16)
         self._referrer: Column[np.int32] = Column(np.int32)
-        self._agent: Column[np.int32] = Column(np.int32)
-        self._tags: dict[str, Column[np.bool_]] = {}
-        self._attributes: dict[str, Column[np.object_]] = {}
+        self._profile = ProfileStore()
         self._agent_ids: list[str] = []
         self._agent_index: dict[str, int] = {}
+        self._store_ids: list[str] = []
+        self._store_index: dict[str, int] = {}
         # events
         self._ev_customer: Column[np.int32] = Column(np.int32)
         self._ev_at: Column[np.int64] = Column(np.int64)
@@ -229,6 +174,9 @@ class Pool:
         self._ev_flags: Column[np.uint8] = Column(np.uint8)
         self._money_amount: Column[np.int64] = Column(np.int64)
         self._money_discount: Column[np.int64] = Column(np.int64)
+        self._money_order: Column[np.int64] = Column(np.int64)
+        self._money_order_named: Column[np.bool_] = Column(np.bool_)
+        self._order_labels: dict[int, object] = {}
         self._related_rows: Column[np.int64] = Column(np.int64)
         self._related: Column[np.int32] = Column(np.int32)
         self._agent_rows: Column[np.int64] = Column(np.int64)
@@ -238,8 +186,15 @@ class Pool:
         self._seen_int: NDArray[np.int64] = np.empty(0, np.int64)
         self._log_cursor = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._lock = threading.RLock()
         self._seen_str = canonical(self._seen_str)
         self._seen_int = canonical(self._seen_int)
 
@@ -279,149 +234,611 @@ class Pool:
     @property
     def customer_ids(self) -> NDArray[np.object_]:
         """Customer ids in index order (a copy)."""
-        return np.array(self._ids, dtype=object)
+        with self._lock:
+            return np.array(self._ids, dtype=object)
 
     @property
     def agent_ids(self) -> tuple[str, ...]:
         """Agent ids in index order."""
-        return tuple(self._agent_ids)
+        with self._lock:
+            return tuple(self._agent_ids)
+
+    @property
+    def store_ids(self) -> tuple[str, ...]:
+        """Store ids in index order."""
+        with self._lock:
+            return tuple(self._store_ids)
 
     @property
     def tag_names(self) -> tuple[str, ...]:
-        """Every tag used by some customer, sorted."""
-        return tuple(sorted(self._tags))
+        """The declared tags and every tag some customer ever had, sorted."""
+        with self._lock:
+            return self._schema("tag:", self._declared_tags)
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
-        """Every attribute name used by some customer, sorted."""
-        return tuple(sorted(self._attributes))
+        """The declared attributes and every attribute some customer ever had, sorted."""
+        with self._lock:
+            return self._schema("attr:", self._declared_attributes)
+
+    def _schema(self, prefix: str, declared: tuple[str, ...]) -> tuple[str, ...]:
+        used = {name[len(prefix) :] for name in self._profile if name.startswith(prefix)}
+        return tuple(sorted(used | set(declared)))
 
     def index_of(self, customer_ids: Iterable[str] | str) -> NDArray[np.int64]:
         """Dense indices of ``customer_ids``; :class:`UnknownCustomerError` if any is absent."""
         keys = np.array(
             [customer_ids] if isinstance(customer_ids, str) else list(customer_ids), dtype=object
         )
-        found = _lookup(self._index, keys)
+        with self._lock:
+            found = _lookup(self._index, keys)
         if (found < 0).any():
             missing = keys[found < 0][:5].tolist()
             raise UnknownCustomerError(f"not in the pool: {missing}")
         return found
 
     def customer(self, customer_id: str) -> Customer:
-        """The :class:`Customer` with ``customer_id``, rebuilt from the pool's columns."""
-        i = int(self.index_of(customer_id)[0])
-        referrer = int(self._referrer.values[i])
-        agent = int(self._agent.values[i])
-        consent = int(self._consent.values[i])
-        return Customer(
-            id=self._ids[i],
-            tenant=self._tenant,
-            joined_at=micros_to_datetime(int(self._joined.values[i])),
-            source=Channel(int(self._source.values[i])),
-            attributes={
-                k: col.values[i] for k, col in self._attributes.items() if col.values[i] is not None
-            },
-            tags=frozenset(t for t, col in self._tags.items() if col.values[i]),
-            consent=frozenset(c for c in Channel if c.owned and consent >> c.value & 1),
-            referrer_id=self._ids[referrer] if referrer >= 0 else None,
-            agent_id=self._agent_ids[agent] if agent >= 0 else None,
-        )
+        """The :class:`Customer` with ``customer_id`` as the pool knows them now (latest
+        profile), rebuilt from the pool's columns."""
+        with self._lock:
+            i = int(self.index_of(customer_id)[0])
+            profile = self._profile
+            referrer = int(self._referrer.values[i])
+            agent = int(profile.current("agent")[i])
+            consent = frozenset(
+                c for c in OWNED_CHANNELS if profile.current(_consent_field(c))[i]
+            )
+            tags = frozenset(
+                name[4:]
+                for name in profile
+                if name.startswith("tag:") and profile.current(name)[i]
+            )
+            attributes = {
+                name[5:]: profile.current(name)[i]
+                for name in profile
+                if name.startswith("attr:") and profile.current(name)[i] is not None
+            }
+            return Customer(
+                id=self._ids[i],
+                tenant=self._tenant,
+                joined_at=micros_to_datetime(int(self._joined.values[i])),
+                source=Channel(int(self._source.values[i])),
+                attributes=attributes,
+                tags=tags,
+                consent=consent,
+                referrer_id=self._ids[referrer] if referrer >= 0 else None,
+                agent_id=self._agent_ids[agent] if agent >= 0 else None,
+            )
 
     def customers(self) -> list[Customer]:
         """Every customer, as objects (one pass; for export, not for hot paths)."""
-        return [self.customer(c) for c in self._ids]
+        with self._lock:
+            return [self.customer(c) for c in self._ids]
 
     @property
     def events(self) -> EventLog:
         """A read-only view of the event log."""
-        return EventLog(
-            customer=self._ev_customer.values,
-            at=self._ev_at.values,
-            kind=self._ev_kind.values,
-            channel=self._ev_channel.values,
-            flags=self._ev_flags.values,
-            money_amount=self._money_amount.values,
-            money_discount=self._money_discount.values,
-            related_rows=self._related_rows.values,
-            related_values=self._related.values,
-            agent_rows=self._agent_rows.values,
-            agent_values=self._agent_of_event.values,
-        )
+        with self._lock:
+            return EventLog(
+                customer=self._ev_customer.values,
+                at=self._ev_at.values,
+                kind=self._ev_kind.values,
+                channel=self._ev_channel.values,
+                flags=self._ev_flags.values,
+                money_amount=self._money_amount.values,
+                money_discount=self._money_discount.values,
+                money_order=self._money_order.values,
+                money_order_named=self._money_order_named.values,
+                order_labels=MappingProxyType(dict(self._order_labels)),
+                related_rows=self._related_rows.values,
+                related_values=self._related.values,
+                agent_rows=self._agent_rows.values,
+                agent_values=self._agent_of_event.values,
+            )
 
-    # ------------------------------------------------------------------ customer columns
-    def _customer_columns(self) -> dict[str, NDArray[Any]]:
-        return {
-            "joined": self._joined.values,
-            "source": self._source.values,
-            "consent": self._consent.values,
-            "referrer": self._referrer.values,
-            "agent": self._agent.values,
-        }
+    def tables(self) -> Tables:
+        """An immutable view of everything the pool holds: customers, profile histories and
+        the event log. Later batches do not change it."""
+        with self._lock:
+            return Tables(
+                tenant=self._tenant,
+                currency=self._currency,
+                utc_offset=self._utc_offset,
+                customers=CustomerTable(
+                    ids=np.array(self._ids, dtype=object),
+                    joined=self._joined.values,
+                    source=self._source.values,
+                    referrer=self._referrer.values,
+                ),
+                events=self.events,
+                profile=MappingProxyType(self._profile.histories()),
+                agent_ids=tuple(self._agent_ids),
+                store_ids=tuple(self._store_ids),
+                tags=self._schema("tag:", self._declared_tags),
+                attributes=self._schema("attr:", self._declared_attributes),
+                declared_tags=self._declared_tags,
+                declared_attributes=self._declared_attributes,
+            )
 
-    def _tag_columns(self) -> dict[str, NDArray[np.bool_]]:
-        return {t: col.values for t, col in sorted(self._tags.items())}
-
-    def _attribute_columns(self) -> dict[str, NDArray[np.object_]]:
-        return {a: col.values for a, col in sorted(self._attributes.items())}
+    # ------------------------------------------------------------------ atomic writes
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[list[tuple[Column[Any], Any, Any]]]:
+        """Run a batch's writes; on any exception, put the pool back as it was."""
+        columns = [value for value in self.__dict__.values() if isinstance(value, Column)]
+        sizes = [len(c) for c in columns]
+        n_ids, n_agents, n_stores = len(self._ids), len(self._agent_ids), len(self._store_ids)
+        index, labels = self._index, dict(self._order_labels)
+        seen = (self._seen_int, self._seen_str, self._log_cursor)
+        profile = self._profile.checkpoint()
+        undo: list[tuple[Column[Any], Any, Any]] = []
+        try:
+            yield undo
+        except BaseException:
+            for column, size in zip(columns, sizes, strict=True):
+                column.truncate(size)
+            self._profile.restore(profile, undo)
+            for name in self._ids[n_ids:]:
+                if index.get(name, -1) >= n_ids:
+                    del index[name]
+            self._index = index
+            del self._ids[n_ids:]
+            for key in self._agent_ids[n_agents:]:
+                self._agent_index.pop(key, None)
+            del self._agent_ids[n_agents:]
+            for key in self._store_ids[n_stores:]:
+                self._store_index.pop(key, None)
+            del self._store_ids[n_stores:]
+            self._order_labels = labels
+            self._seen_int, self._seen_str, self._log_cursor = seen
+            raise
 
     # ------------------------------------------------------------------ ingest
     def ingest(
         self,
-        batch: Batch | CustomerColumns | TouchpointColumns | Iterable[Customer | Touchpoint],
+        batch: Batch
+        | CustomerColumns
+        | TouchpointColumns
+        | ProfileChanges
+        | Iterable[Customer | Touchpoint],
     ) -> IngestReport:
-        """Take customers and touchpoints into the pool; report what became of each record.
+        """Take customers, profile changes and touchpoints into the pool; report what became of
+        each record.
 
         Customers are taken before touchpoints, so a batch may hold both a new customer and their
         first touchpoints. Touchpoints whose id the pool has already seen (or that repeat an id
         earlier in the batch) are duplicates: the first version is kept and they are reported,
         so ingesting a batch twice leaves the pool as after once. A rejected record changes
-        nothing. A customer that is already in the pool with other tags, attributes, consent or
-        agent is updated; one that changes ``joined_at``, ``source`` or ``referrer_id`` is
-        rejected as a conflict.
+        nothing, and the batch as a whole is atomic: if the call raises, the pool is exactly as
+        it was before.
+
+        Profiles are *as of*: a customer's consent, agent, store, tags and attributes take
+        effect at an instant, and snapshots before it do not see them. A new customer's profile
+        takes effect when they join (or at ``updated_at`` if given). A customer already in the
+        pool whose record differs in consent, agent, store, tags or attributes is updated from
+        its ``updated_at`` on; a differing record without ``updated_at``, or dated before the
+        customer's latest recorded change, is rejected (the pool never guesses when something
+        happened, and never rewrites history). One that changes ``joined_at``, ``source`` or
+        ``referrer_id`` is rejected as a conflict. :class:`ProfileChanges` changes only the
+        fields it names, the vectorised way to update many customers.
         """
-        customers: CustomerColumns | None = None
-        touchpoints: TouchpointColumns | None = None
-        if isinstance(batch, Batch):
-            c, t = batch.customers, batch.touchpoints
-            customers = c if isinstance(c, CustomerColumns) else CustomerColumns.from_customers(c)
-            touchpoints = (
-                t if isinstance(t, TouchpointColumns) else TouchpointColumns.from_touchpoints(t)
+        customers, changes, touchpoints = _split_batch(batch)
+        with self._lock, self._transaction() as undo:
+            report = IngestReport()
+            if customers is not None and len(customers):
+                report = self._ingest_customers(customers, undo)
+            if changes is not None and len(changes):
+                report = _merge(report, self._ingest_changes(changes, undo))
+            if touchpoints is not None and len(touchpoints):
+                report = _merge(report, self._ingest_touchpoints(touchpoints))
+            return report
+
+    # ------------------------------------------------------------------ profiles
+    def _profile_values(
+        self, cols: CustomerColumns, rows: NDArray[np.int64], *, intern: bool
+    ) -> dict[str, NDArray[Any]]:
+        """The profile that rows ``rows`` of ``cols`` give, field by field.
+
+        Agents and stores are looked up (``intern=False``: an unknown one reads as -2, which
+        differs from every current value) or interned (``intern=True``, to be written).
+        """
+        values: dict[str, NDArray[Any]] = {}
+        consent = cols.consent[rows].astype(np.int64)
+        for channel in OWNED_CHANNELS:
+            values[_consent_field(channel)] = (consent >> channel.value & 1).astype(bool)
+        values["agent"] = self._codes(cols.agent_id[rows], self._agent_ids, self._agent_index, intern)
+        store = getattr(cols, "store_id", None)
+        if store is not None:
+            values["store"] = self._codes(store[rows], self._store_ids, self._store_index, intern)
+        if cols.tags is not None:
+            for name in set(cols.tags) | {f[4:] for f in self._profile if f.startswith("tag:")}:
+                given = cols.tags.get(name)
+                values[f"tag:{name}"] = np.zeros(rows.size, bool) if given is None else given[rows]
+        if cols.attributes is not None:
+            for name in set(cols.attributes) | {
+                f[5:] for f in self._profile if f.startswith("attr:")
+            }:
+                column = cols.attributes.get(name)
+                values[f"attr:{name}"] = (
+                    np.full(rows.size, None, dtype=object) if column is None else column[rows]
+                )
+        return values
+
+    @staticmethod
+    def _codes(
+        names: NDArray[np.object_], table: list[str], index: dict[str, int], intern: bool
+    ) -> NDArray[np.int32]:
+        out = np.full(names.size, -1, dtype=np.int32)
+        given = np.flatnonzero(names != None)  # noqa: E711 - elementwise on objects
+        if given.size == 0:
+            return out
+        if intern:
+            for name in dict.fromkeys(names[given].tolist()):
+                if name not in index:
+                    index[name] = len(table)
+                    table.append(name)
+        found = _lookup(index, names[given])
+        out[given] = np.where(found < 0, -2, found)
+        return out
+
+    def _update_profiles(
+        self,
+        index: NDArray[np.int64],
+        at: NDArray[np.int64],
+        values_of: Any,
+        reject: Any,
+        undo: list[tuple[Column[Any], Any, Any]],
+    ) -> tuple[int, int]:
+        """Apply profile records to existing customers ``index``, in rounds so that each round
+        holds a customer at most once (the k-th record of every customer in round k).
+
+        ``values_of(positions, intern)`` gives the fields of the records at ``positions``;
+        ``at`` is each record's instant (``_NAT`` when the record gave none). Records that would
+        change something without an instant, or before the customer's latest change, are
+        rejected through ``reject(position, reason, text)``. Returns (updated, unchanged).
+        """
+        updated = unchanged = 0
+        if index.size == 0:
+            return 0, 0
+        order = np.argsort(index, kind="stable")
+        ordered = index[order]
+        starts = np.ones(ordered.size, dtype=bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        position = np.arange(ordered.size)
+        first_of_group = np.maximum.accumulate(np.where(starts, position, 0))
+        rank = np.empty(index.size, dtype=np.int64)
+        rank[order] = position - first_of_group
+        for r in range(int(rank.max()) + 1):
+            pos = np.flatnonzero(rank == r)
+            who = index[pos]
+            when = at[pos]
+            differ = self._profile.differs(who, values_of(pos, False))
+            latest = self._profile.changed_at.values[who]
+            undated = differ & (when == _NAT)
+            early = differ & ~undated & (when < latest)
+            for k in np.flatnonzero(undated).tolist():
+                reject(
+                    int(pos[k]),
+                    RejectReason.INVALID,
+                    "changes the customer's profile but gives no updated_at: say when the "
+                    "change took effect",
+                )
+            for k in np.flatnonzero(early).tolist():
+                reject(
+                    int(pos[k]),
+                    RejectReason.CONFLICT,
+                    f"dated {micros_to_datetime(int(when[k])).isoformat()}, before the "
+                    "customer's latest recorded change at "
+                    f"{micros_to_datetime(int(latest[k])).isoformat()}",
+                )
+            write = np.flatnonzero(differ & ~undated & ~early)
+            if write.size:
+                self._profile.write(who[write], when[write], values_of(pos[write], True), undo)
+            updated += int(write.size)
+            unchanged += int((~differ).sum())
+        return updated, unchanged
+
+    # ------------------------------------------------------------------ customers
+    def _ingest_customers(
+        self, cols: CustomerColumns, undo: list[tuple[Column[Any], Any, Any]]
+    ) -> IngestReport:
+        n = len(cols)
+        ids = cols.id
+        reasons: dict[int, tuple[RejectReason, str]] = {}
+
+        def reject(i: int, why: RejectReason, text: str) -> None:
+            reasons.setdefault(i, (why, text))
+
+        def flag(mask: NDArray[np.bool_] | bool, why: RejectReason, text: str) -> None:
+            for i in np.flatnonzero(np.broadcast_to(mask, (n,))).tolist():
+                reject(i, why, text)
+
+        flag(
+            ~_valid_ids(ids), RejectReason.INVALID, "customer id must be a non-empty printable str"
+        )
+        flag(
+            np.asarray(cols.tenant != self._tenant),
+            RejectReason.WRONG_TENANT,
+            f"tenant is not this pool's tenant {self._tenant!r}",
+        )
+        flag(cols.source == 255, RejectReason.INVALID, "unknown source channel")
+        has_referrer = cols.referrer_id != None  # noqa: E711 - elementwise on objects
+        if has_referrer.any():
+            bad = np.zeros(n, bool)
+            bad[has_referrer] = ~_valid_ids(cols.referrer_id[has_referrer])
+            flag(bad, RejectReason.INVALID, "referrer id must be a non-empty printable str")
+            flag(
+                has_referrer & (cols.referrer_id == ids),
+                RejectReason.INVALID,
+                "a customer cannot be their own referrer",
             )
-        elif isinstance(batch, CustomerColumns):
-            customers = batch
-        elif isinstance(batch, TouchpointColumns):
-            touchpoints = batch
+        for what in ("agent_id", "store_id"):
+            column = getattr(cols, what, None)
+            if column is None:
+                continue
+            given = column != None  # noqa: E711
+            if given.any():
+                bad = np.zeros(n, bool)
+                bad[given] = ~_valid_ids(column[given])
+                flag(bad, RejectReason.INVALID, f"{what} must be a non-empty printable str")
+        for name in cols.tags or {}:
+            flag(np.array(not _valid_id(name)), RejectReason.INVALID, f"tag {name!r} is not valid")
+        for name, column in (cols.attributes or {}).items():
+            flag(
+                np.array(not _valid_id(name)),
+                RejectReason.INVALID,
+                f"attribute name {name!r} is not valid",
+            )
+            flag(
+                ~_scalar_values(column),
+                RejectReason.INVALID,
+                f"attribute {name!r} must be str, int, float, bool or None",
+            )
+        updated_at = getattr(cols, "updated_at", None)
+        if updated_at is None:
+            updated_at = np.full(n, _NAT, dtype=np.int64)
+        flag(
+            (updated_at != _NAT) & (updated_at < cols.joined_at),
+            RejectReason.INVALID,
+            "updated_at is before joined_at",
+        )
+
+        usable = np.ones(n, bool)
+        usable[list(reasons)] = False
+        if reasons:
+            hashable = ids.copy()
+            hashable[~usable] = None  # invalid ids may not even be hashable
         else:
-            if isinstance(batch, str | bytes | Mapping):
-                raise ValidationError(f"cannot ingest a {type(batch).__name__}")
-            cs: list[Customer] = []
-            ts: list[Touchpoint] = []
-            for record in batch:
-                if isinstance(record, Customer):
-                    cs.append(record)
-                elif isinstance(record, Touchpoint):
-                    ts.append(record)
-                else:
-                    raise ValidationError(
-                        "a batch holds Customer and Touchpoint objects, "
-                        f"not {type(record).__name__}"
-                    )
-            customers = CustomerColumns.from_customers(cs) if cs else None
-            touchpoints = TouchpointColumns.from_touchpoints(ts) if ts else None
-        report = IngestReport()
-        if customers is not None and len(customers):
-            report = self._ingest_customers(customers)
-        if touchpoints is not None and len(touchpoints):
-            tp = self._ingest_touchpoints(touchpoints)
-            report = IngestReport(
-                customers_added=report.customers_added,
-                customers_updated=report.customers_updated,
-                customers_unchanged=report.customers_unchanged,
-                touchpoints_accepted=tp.touchpoints_accepted,
-                duplicate_touchpoints=tp.duplicate_touchpoints,
-                rejected=report.rejected + tp.rejected,
+            hashable = ids
+        # each id's first row in the batch; without repeats a plain dict(zip) says the same
+        table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
+        if len(table) == n:
+            first = np.arange(n)
+        else:
+            table = {}
+            first = np.fromiter(
+                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
             )
-        return report
+        new = usable & (first == np.arange(n))
+        if self._index:
+            new &= _lookup(self._index, hashable) < 0
+        repeat_rows = np.flatnonzero(usable & ~new).tolist()
+        referrers = cols.referrer_id.tolist()
+        effective = np.where(updated_at == _NAT, cols.joined_at, updated_at)
+        add = functools.partial(
+            self._add_new_customers,
+            cols,
+            referrers=referrers,
+            reject=reject,
+            batch_index=table,
+            effective=effective,
+            undo=undo,
+        )
+        added = add(np.flatnonzero(new))
+        # A repeat whose first row was rejected is, in order, the first of its id: add it.
+        while True:
+            orphans: dict[str, int] = {}
+            for i in repeat_rows:
+                if i not in reasons and ids[i] not in self._index:
+                    orphans.setdefault(ids[i], i)
+            if not orphans:
+                break
+            repeat_rows = [i for i in repeat_rows if i not in orphans.values()]
+            added += add(np.array(sorted(orphans.values()), dtype=np.int64))
+
+        rows = np.array([i for i in repeat_rows if i not in reasons], dtype=np.int64)
+        index = _lookup(self._index, ids[rows]) if rows.size else np.empty(0, np.int64)
+        # the facts of a customer never change
+        conflict = np.zeros(rows.size, dtype=np.int8)
+        if rows.size:
+            referrer = np.full(rows.size, -1, dtype=np.int64)
+            named = np.flatnonzero(cols.referrer_id[rows] != None)  # noqa: E711
+            referrer[named] = _lookup(self._index, cols.referrer_id[rows][named])
+            referrer[named[referrer[named] < 0]] = -2
+            checks = (
+                (self._joined.values[index] != cols.joined_at[rows], "joined_at", "join time"),
+                (self._source.values[index] != cols.source[rows], "source", "source"),
+                (self._referrer.values[index] != referrer, "referrer", "referrer"),
+            )
+            for k, (mask, _, _) in enumerate(checks, start=1):
+                conflict[(conflict == 0) & mask] = k
+            for j in np.flatnonzero(conflict).tolist():
+                _, field, noun = checks[conflict[j] - 1]
+                reject(
+                    int(rows[j]),
+                    RejectReason.CONFLICT,
+                    f"{field} differs from the customer's recorded {noun}",
+                )
+        keep = conflict == 0
+        rows, index = rows[keep], index[keep]
+
+        def values_of(pos: NDArray[np.int64], intern: bool) -> dict[str, NDArray[Any]]:
+            return self._profile_values(cols, rows[pos], intern=intern)
+
+        updated, unchanged = self._update_profiles(
+            index,
+            updated_at[rows],
+            values_of,
+            lambda k, why, text: reject(int(rows[k]), why, text),
+            undo,
+        )
+        rejected = tuple(
+            Rejection(record="customer", index=i, id=ids[i], reason=why, detail=text)
+            for i, (why, text) in sorted(reasons.items())
+        )
+        return IngestReport(
+            customers_added=added,
+            customers_updated=updated,
+            customers_unchanged=unchanged,
+            rejected=rejected,
+        )
+
+    def _ingest_changes(
+        self, changes: ProfileChanges, undo: list[tuple[Column[Any], Any, Any]]
+    ) -> IngestReport:
+        n = len(changes)
+        reasons: dict[int, tuple[RejectReason, str]] = {}
+
+        def reject(i: int, why: RejectReason, text: str) -> None:
+            reasons.setdefault(i, (why, text))
+
+        ids = changes.customer_id.decode()
+        wrong_tenant = np.asarray(changes.tenant != self._tenant)
+        for i in np.flatnonzero(np.broadcast_to(wrong_tenant, (n,))).tolist():
+            reject(i, RejectReason.WRONG_TENANT, f"tenant is not this pool's tenant {self._tenant!r}")
+        index = self._resolve(changes.customer_id).astype(np.int64)
+        for i in np.flatnonzero(index < 0).tolist():
+            reject(i, RejectReason.UNKNOWN_CUSTOMER, f"customer {ids[i]!r} is not in the pool")
+        known = np.flatnonzero(index >= 0)
+        early = known[changes.at[known] < self._joined.values[index[known]]]
+        for i in early.tolist():
+            reject(i, RejectReason.INVALID, "the change is dated before the customer joined")
+        for what in ("agent_id", "store_id"):
+            column = getattr(changes, what)
+            if column is None:
+                continue
+            given = np.flatnonzero(column != None)  # noqa: E711
+            for i in given[~_valid_ids(column[given])].tolist():
+                reject(i, RejectReason.INVALID, f"{what} must be a non-empty printable str")
+        for name, column in changes.attributes.items():
+            for i in np.flatnonzero(~_scalar_values(column)).tolist():
+                reject(i, RejectReason.INVALID, f"attribute {name!r} must be str, int, float, bool or None")
+        rows = np.array([i for i in range(n) if i not in reasons], dtype=np.int64)
+
+        def values_of(pos: NDArray[np.int64], intern: bool) -> dict[str, NDArray[Any]]:
+            picked = rows[pos]
+            values: dict[str, NDArray[Any]] = {
+                _consent_field(c): col[picked] for c, col in changes.consent.items()
+            }
+            if changes.agent_id is not None:
+                values["agent"] = self._codes(
+                    changes.agent_id[picked], self._agent_ids, self._agent_index, intern
+                )
+            if changes.store_id is not None:
+                values["store"] = self._codes(
+                    changes.store_id[picked], self._store_ids, self._store_index, intern
+                )
+            values.update({f"tag:{t}": col[picked] for t, col in changes.tags.items()})
+            values.update({f"attr:{a}": col[picked] for a, col in changes.attributes.items()})
+            return values
+
+        updated, unchanged = self._update_profiles(
+            index[rows],
+            changes.at[rows],
+            values_of,
+            lambda k, why, text: reject(int(rows[k]), why, text),
+            undo,
+        )
+        rejected = tuple(
+            Rejection(record="profile_change", index=i, id=ids[i], reason=why, detail=text)
+            for i, (why, text) in sorted(reasons.items())
+        )
+        return IngestReport(
+            customers_updated=updated, customers_unchanged=unchanged, rejected=rejected
+        )
+
+    def _add_new_customers(
+        self,
+        cols: CustomerColumns,
+        rows: NDArray[np.int64],
+        *,
+        referrers: list[Any],
+        reject: Any,
+        batch_index: Mapping[Any, int],
+        effective: NDArray[np.int64],
+        undo: list[tuple[Column[Any], Any, Any]],
+    ) -> int:
+        """Append the customers at ``rows`` (new, distinct ids); returns how many were taken."""
+        if rows.size == 0:
+            return 0
+        base = len(self._ids)
+        # referrer: an existing customer (its index) or a new one of this batch (base + position)
+        ref_ids = cols.referrer_id[rows]
+        has_ref = ref_ids != None  # noqa: E711
+        ref = np.full(rows.size, -1, dtype=np.int64)
+        pending = np.zeros(rows.size, bool)
+        if has_ref.any():
+            ref[has_ref] = _lookup(self._index, ref_ids[has_ref])
+            unresolved = np.flatnonzero(has_ref & (ref < 0))
+            if unresolved.size:
+                # referrers new in this batch: their row, then their position among ``rows``
+                position = np.full(len(cols) + 1, -1, dtype=np.int64)
+                position[rows] = np.arange(rows.size)
+                batch_row = _lookup(batch_index, ref_ids[unresolved])
+                k_of = position[batch_row]  # batch_row -1 picks the last slot: -1
+                pending[unresolved[k_of < 0]] = True
+                ref[unresolved[k_of >= 0]] = base + k_of[k_of >= 0]
+        alive = ~pending
+        # a referrer row that is rejected takes its referees with it (to a fixpoint)
+        while pending.any() and (ref >= base).any():
+            internal = ref >= base
+            dead = internal & ~alive[np.clip(ref - base, 0, rows.size - 1)]
+            newly = dead & alive
+            if not newly.any():
+                break
+            alive &= ~newly
+            pending |= newly
+        for k in np.flatnonzero(pending).tolist():
+            reject(
+                int(rows[k]),
+                RejectReason.UNKNOWN_REFERRER,
+                f"referrer {referrers[int(rows[k])]!r} is neither in the pool "
+                "nor accepted in this batch",
+            )
+        cyclic = _on_or_into_cycle(np.where(ref >= base, ref - base, -1)) & alive
+        for k in np.flatnonzero(cyclic).tolist():
+            reject(
+                int(rows[k]),
+                RejectReason.REFERRAL_CYCLE,
+                "the referrer chain loops back to this customer",
+            )
+        alive &= ~cyclic
+        if not alive.all():
+            # renumber: accepted rows get consecutive indices
+            kept = np.flatnonzero(alive)
+            new_pos = np.full(rows.size, -1, dtype=np.int64)
+            new_pos[kept] = np.arange(kept.size)
+            internal = ref >= base
+            ref = np.where(internal, base + new_pos[np.clip(ref - base, 0, rows.size - 1)], ref)
+            rows, ref = rows[kept], ref[kept]
+        m = rows.size
+        new_ids = cols.id[rows].tolist()
+        self._ids.extend(new_ids)
+        if base == 0 and m == len(cols) and len(batch_index) == m and isinstance(batch_index, dict):
+            # a first batch taken whole, without repeats: its row index is the pool's index
+            # (nothing else reads the batch index after this)
+            self._index = batch_index
+        else:
+            self._index.update(zip(new_ids, range(base, base + m), strict=True))
+        self._joined.extend(cols.joined_at[rows])
+        self._source.extend(cols.source[rows])
+        self._referrer.extend(ref.astype(np.int32))
+        # the profile a new customer arrives with holds from when they joined (or updated_at)
+        index = np.arange(base, base + m)
+        self._profile.grow(m, effective[rows])
+        self._profile.write(
+            index, effective[rows], self._profile_values(cols, rows, intern=True), undo
+        )
+        return m
 
     def _ingest_touchpoints(self, cols: TouchpointColumns) -> IngestReport:
         n = len(cols)
@@ -454,13 +871,22 @@ class Pool:
                 RejectReason.WRONG_TENANT,
                 f"tenant is not this pool's tenant {self._tenant!r}",
             )
-        flag(cols.channel == 255, RejectReason.INVALID, "unknown channel")
+        flag(
+            cols.channel == 255,
+            RejectReason.INVALID,
+            "unknown channel; the channels are "
+            + ", ".join(c.name.lower() for c in Channel if c is not Channel.REFERRAL),
+        )
         flag(
             cols.channel == Channel.REFERRAL.value,
             RejectReason.INVALID,
             "REFERRAL is a source of customers, not a channel to touch them on",
         )
-        flag(cols.kind == 255, RejectReason.INVALID, "unknown touch kind")
+        flag(
+            cols.kind == 255,
+            RejectReason.INVALID,
+            "unknown touch kind; the kinds are " + ", ".join(k.name.lower() for k in TouchKind),
+        )
         monetary = (cols.kind == TouchKind.PURCHASED.value) | (
             cols.kind == TouchKind.REFUNDED.value
         )
@@ -557,13 +983,27 @@ class Pool:
         else:
             self._seen_str = merged
 
+        unknown = RejectReason.UNKNOWN_CUSTOMER
+        named_ids = cols.customer_id.decode() if (reason == _CODE[unknown]).any() else ids_none
+        unknown_related = RejectReason.UNKNOWN_RELATED_CUSTOMER
+        related_ids = (
+            cols.related_customer_id.decode()
+            if (reason == _CODE[unknown_related]).any()
+            else ids_none
+        )
         rejected = tuple(
             Rejection(
                 record="touchpoint",
                 index=int(i),
                 id=cols.id[i].item() if int_ids else cols.id[i],
                 reason=_REASONS[int(reason[i])],
-                detail=_first_text(texts, _REASONS[int(reason[i])], int(i)),
+                detail=(
+                    f"customer {named_ids[i]!r} is not in the pool"
+                    if _REASONS[int(reason[i])] is unknown
+                    else f"related customer {related_ids[i]!r} is not in the pool"
+                    if _REASONS[int(reason[i])] is unknown_related
+                    else _first_text(texts, _REASONS[int(reason[i])], int(i))
+                ),
             )
             for i in np.flatnonzero(~ok)
         )
@@ -605,6 +1045,7 @@ class Pool:
         self._ev_flags.extend(pick(cols.promotion).astype(np.uint8) * _PROMOTION)
         self._money_amount.extend(pick(cols.amount_minor)[money])
         self._money_discount.extend(pick(cols.discount_minor)[money])
+        self._append_orders(cols, pick(np.arange(len(cols)))[money], kinds[money])
         related_of = pick(related)
         named = np.flatnonzero(related_of >= 0)
         self._related_rows.extend(base + named)
@@ -614,259 +1055,39 @@ class Pool:
         self._agent_of_event.extend(agent[with_agent])
 
     def _intern_agents(self, agent_ids: NDArray[np.object_]) -> NDArray[np.int32]:
-        for a in dict.fromkeys(agent_ids.tolist()):
-            if a not in self._agent_index:
-                self._agent_index[a] = len(self._agent_ids)
-                self._agent_ids.append(a)
-        return _lookup(self._agent_index, agent_ids).astype(np.int32)
+        return self._codes(agent_ids, self._agent_ids, self._agent_index, True)
 
-    def _ingest_customers(self, cols: CustomerColumns) -> IngestReport:
-        n = len(cols)
-        ids = cols.id
-        reasons: dict[int, tuple[RejectReason, str]] = {}
-
-        def reject(i: int, why: RejectReason, text: str) -> None:
-            reasons.setdefault(i, (why, text))
-
-        def flag(mask: NDArray[np.bool_] | bool, why: RejectReason, text: str) -> None:
-            for i in np.flatnonzero(np.broadcast_to(mask, (n,))).tolist():
-                reject(i, why, text)
-
-        flag(
-            ~_valid_ids(ids), RejectReason.INVALID, "customer id must be a non-empty printable str"
-        )
-        flag(
-            np.asarray(cols.tenant != self._tenant),
-            RejectReason.WRONG_TENANT,
-            f"tenant is not this pool's tenant {self._tenant!r}",
-        )
-        flag(cols.source == 255, RejectReason.INVALID, "unknown source channel")
-        has_referrer = cols.referrer_id != None  # noqa: E711 - elementwise on objects
-        if has_referrer.any():
-            bad = np.zeros(n, bool)
-            bad[has_referrer] = ~_valid_ids(cols.referrer_id[has_referrer])
-            flag(bad, RejectReason.INVALID, "referrer id must be a non-empty printable str")
-            flag(
-                has_referrer & (cols.referrer_id == ids),
-                RejectReason.INVALID,
-                "a customer cannot be their own referrer",
-            )
-        has_agent = cols.agent_id != None  # noqa: E711
-        if has_agent.any():
-            bad = np.zeros(n, bool)
-            bad[has_agent] = ~_valid_ids(cols.agent_id[has_agent])
-            flag(bad, RejectReason.INVALID, "agent id must be a non-empty printable str")
-        for name in cols.tags or {}:
-            flag(np.array(not _valid_id(name)), RejectReason.INVALID, f"tag {name!r} is not valid")
-        for name, column in (cols.attributes or {}).items():
-            flag(
-                np.array(not _valid_id(name)),
-                RejectReason.INVALID,
-                f"attribute name {name!r} is not valid",
-            )
-            flag(
-                ~_scalar_values(column),
-                RejectReason.INVALID,
-                f"attribute {name!r} must be str, int, float, bool or None",
-            )
-
-        usable = np.ones(n, bool)
-        usable[list(reasons)] = False
-        if reasons:
-            hashable = ids.copy()
-            hashable[~usable] = None  # invalid ids may not even be hashable
-        else:
-            hashable = ids
-        # each id's first row in the batch; without repeats a plain dict(zip) says the same
-        table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
-        if len(table) == n:
-            first = np.arange(n)
-        else:
-            table = {}
-            first = np.fromiter(
-                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
-            )
-        new = usable & (first == np.arange(n))
-        if self._index:
-            new &= _lookup(self._index, hashable) < 0
-        repeat_rows = np.flatnonzero(usable & ~new).tolist()
-        referrers = cols.referrer_id.tolist()
-        added = self._add_new_customers(cols, np.flatnonzero(new), referrers, reject, table)
-        # A repeat whose first row was rejected is, in order, the first of its id: add it.
-        while True:
-            orphans: dict[str, int] = {}
-            for i in repeat_rows:
-                if i not in reasons and ids[i] not in self._index:
-                    orphans.setdefault(ids[i], i)
-            if not orphans:
-                break
-            repeat_rows = [i for i in repeat_rows if i not in orphans.values()]
-            rows = np.array(sorted(orphans.values()), dtype=np.int64)
-            added += self._add_new_customers(cols, rows, referrers, reject, table)
-        updated = unchanged = 0
-        agents = cols.agent_id
-        for i in repeat_rows:
-            if i in reasons:
-                continue
-            outcome = self._update_customer(cols, i, referrers[i], agents[i])
-            if isinstance(outcome, str):
-                reject(i, RejectReason.CONFLICT, outcome)
-            elif outcome:
-                updated += 1
-            else:
-                unchanged += 1
-        rejected = tuple(
-            Rejection(record="customer", index=i, id=ids[i], reason=why, detail=text)
-            for i, (why, text) in sorted(reasons.items())
-        )
-        return IngestReport(
-            customers_added=added,
-            customers_updated=updated,
-            customers_unchanged=unchanged,
-            rejected=rejected,
-        )
-
-    def _add_new_customers(
-        self,
-        cols: CustomerColumns,
-        rows: NDArray[np.int64],
-        referrers: list[Any],
-        reject: Any,
-        batch_index: Mapping[Any, int],
-    ) -> int:
-        """Append the customers at ``rows`` (new, distinct ids); returns how many were taken."""
-        if rows.size == 0:
-            return 0
-        base = len(self._ids)
-        # referrer: an existing customer (its index) or a new one of this batch (base + position)
-        ref_ids = cols.referrer_id[rows]
-        has_ref = ref_ids != None  # noqa: E711
-        ref = np.full(rows.size, -1, dtype=np.int64)
-        pending = np.zeros(rows.size, bool)
-        if has_ref.any():
-            ref[has_ref] = _lookup(self._index, ref_ids[has_ref])
-            unresolved = np.flatnonzero(has_ref & (ref < 0))
-            if unresolved.size:
-                # referrers new in this batch: their row, then their position among ``rows``
-                position = np.full(len(cols) + 1, -1, dtype=np.int64)
-                position[rows] = np.arange(rows.size)
-                batch_row = _lookup(batch_index, ref_ids[unresolved])
-                k_of = position[batch_row]  # batch_row -1 picks the last slot: -1
-                pending[unresolved[k_of < 0]] = True
-                ref[unresolved[k_of >= 0]] = base + k_of[k_of >= 0]
-        alive = ~pending
-        # a referrer row that is rejected takes its referees with it (to a fixpoint)
-        while pending.any() and (ref >= base).any():
-            internal = ref >= base
-            dead = internal & ~alive[np.clip(ref - base, 0, rows.size - 1)]
-            newly = dead & alive
-            if not newly.any():
-                break
-            alive &= ~newly
-            pending |= newly
-        for k in np.flatnonzero(pending).tolist():
-            reject(
-                int(rows[k]),
-                RejectReason.UNKNOWN_REFERRER,
-                f"referrer {referrers[int(rows[k])]!r} is neither in the pool "
-                "nor accepted in this batch",
-            )
-        cyclic = _on_or_into_cycle(np.where(ref >= base, ref - base, -1)) & alive
-        for k in np.flatnonzero(cyclic).tolist():
-            reject(
-                int(rows[k]),
-                RejectReason.REFERRAL_CYCLE,
-                "the referrer chain loops back to this customer",
-            )
-        alive &= ~cyclic
-        if not alive.all():
-            # renumber: accepted rows get consecutive indices
-            kept = np.flatnonzero(alive)
-            new_pos = np.full(rows.size, -1, dtype=np.int64)
-            new_pos[kept] = np.arange(kept.size)
-            internal = ref >= base
-            ref = np.where(internal, base + new_pos[np.clip(ref - base, 0, rows.size - 1)], ref)
-            rows, ref = rows[kept], ref[kept]
-        m = rows.size
-        new_ids = cols.id[rows].tolist()
-        self._ids.extend(new_ids)
-        if base == 0 and m == len(cols) and len(batch_index) == m and isinstance(batch_index, dict):
-            # a first batch taken whole, without repeats: its row index is the pool's index
-            # (nothing else reads the batch index after this)
-            self._index = batch_index
-        else:
-            self._index.update(zip(new_ids, range(base, base + m), strict=True))
-        self._joined.extend(cols.joined_at[rows])
-        self._source.extend(cols.source[rows])
-        self._consent.extend(cols.consent[rows])
-        self._referrer.extend(ref.astype(np.int32))
-        agent = np.full(m, -1, dtype=np.int32)
-        agent_ids = cols.agent_id[rows]
-        has_agent = agent_ids != None  # noqa: E711
-        if has_agent.any():
-            agent[has_agent] = self._intern_agents(agent_ids[has_agent])
-        self._agent.extend(agent)
-        for col in self._tags.values():
-            col.extend(np.zeros(m, bool))
-        for acol in self._attributes.values():
-            acol.extend(np.full(m, None, dtype=object))
-        self._write_profile(np.arange(base, base + m), cols, rows)
-        return m
-
-    def _write_profile(
-        self, index: NDArray[np.int64], cols: CustomerColumns, rows: NDArray[np.int64]
+    def _append_orders(
+        self, cols: TouchpointColumns, rows: NDArray[np.intp], kinds: NDArray[np.uint8]
     ) -> None:
-        """Set the tags and attributes of pool customers ``index`` from batch ``rows``."""
-        size = len(self._ids)
-        if cols.tags is not None:
-            for name in cols.tags.keys() - self._tags.keys():
-                if cols.tags[name][rows].any():
-                    col: Column[np.bool_] = Column(np.bool_)
-                    col.extend(np.zeros(size, bool))
-                    self._tags[name] = col
-            for name, col in self._tags.items():
-                given = cols.tags.get(name)
-                col[index] = False if given is None else given[rows]
-        if cols.attributes is not None:
-            for name in cols.attributes.keys() - self._attributes.keys():
-                acol: Column[np.object_] = Column(np.object_)
-                acol.extend(np.full(size, None, dtype=object))
-                self._attributes[name] = acol
-            for name, acol in self._attributes.items():
-                given_values = cols.attributes.get(name)
-                acol[index] = None if given_values is None else given_values[rows]
-
-    def _update_customer(
-        self, cols: CustomerColumns, row: int, referrer: Any, agent: Any
-    ) -> bool | str:
-        """Apply row ``row`` to the existing customer; ``True`` if changed, a str on conflict."""
-        i = self._index[cols.id[row]]
-        if int(self._joined.values[i]) != int(cols.joined_at[row]):
-            return "joined_at differs from the customer's recorded join time"
-        if int(self._source.values[i]) != int(cols.source[row]):
-            return "source differs from the customer's recorded source"
-        current_ref = int(self._referrer.values[i])
-        if (self._ids[current_ref] if current_ref >= 0 else None) != referrer:
-            return "referrer differs from the customer's recorded referrer"
-        current = self.customer(cols.id[row])
-        tags = cols.row_tags(row)
-        tags = current.tags if tags is None else tags
-        attributes = cols.row_attributes(row)
-        attributes = dict(current.attributes) if attributes is None else attributes
-        consent = int(cols.consent[row])
-        if (
-            tags == current.tags
-            and attributes == dict(current.attributes)
-            and consent == int(self._consent.values[i])
-            and agent == current.agent_id
-        ):
-            return False
-        self._consent[i] = consent
-        self._agent[i] = (
-            -1 if agent is None else int(self._intern_agents(np.array([agent], dtype=object))[0])
-        )
-        self._write_profile(np.array([i]), cols, np.array([row]))
-        return True
+        """Order keys of the monetary rows ``rows``: a purchase's order is its ``order_id``
+        (or, without one, its touchpoint id); a refund names the order it reverses, if any."""
+        given = getattr(cols, "order_id", None)
+        purchase = kinds == TouchKind.PURCHASED.value
+        ids: NDArray[Any] = cols.id[rows]
+        if given is not None:
+            named_order = np.asarray(given)[rows]
+            has = named_order != None  # noqa: E711 - elementwise on objects
+            ids = np.where(has, named_order, ids).astype(object)
+            named = has | purchase
+        else:
+            named = purchase
+        keys = np.zeros(rows.size, dtype=np.int64)
+        if ids.dtype.kind in "iu":
+            keys[:] = ids
+        elif named.any():
+            values = ids[named]
+            is_str = np.fromiter((isinstance(v, str) for v in values.tolist()), bool, values.size)
+            numbers = np.zeros(values.size, dtype=np.int64)
+            numbers[~is_str] = values[~is_str].astype(np.int64)
+            if is_str.any():
+                strings = values[is_str]
+                prints = fingerprint_strings(strings).view(np.int64)
+                numbers[is_str] = prints
+                self._order_labels.update(zip(prints.tolist(), strings.tolist(), strict=True))
+            keys[named] = numbers
+        self._money_order.extend(keys)
+        self._money_order_named.extend(named)
 
     def ingest_log(self, log: TouchpointLog, *, batch_size: int = 100_000) -> IngestReport:
         """Ingest what ``log`` holds beyond :attr:`log_cursor`, in batches; move the cursor on.
@@ -875,30 +1096,14 @@ class Pool:
         :class:`~privdomain.ports.CustomerStore`, which is an iterable of customers). The report's
         indices count the touchpoints this call read, from 0; each rejection also carries the
         touchpoint's id. A rejected touchpoint is not read again by later calls: the cursor
-        moves past everything read.
+        moves past everything read. See :func:`privdomain.ports.sync_touchpoints`.
         """
-        if batch_size < 1:
-            raise ValidationError("batch_size must be >= 1")
-        report = IngestReport()
-        read = 0
-        while True:
-            touchpoints, cursor = log.read_since(self._log_cursor, batch_size)
-            if not touchpoints:
-                return report
-            part = self.ingest(list(touchpoints))
-            report = IngestReport(
-                customers_added=report.customers_added,
-                customers_updated=report.customers_updated,
-                customers_unchanged=report.customers_unchanged,
-                touchpoints_accepted=report.touchpoints_accepted + part.touchpoints_accepted,
-                duplicate_touchpoints=np.concatenate(
-                    [report.duplicate_touchpoints, part.duplicate_touchpoints + read]
-                ),
-                rejected=report.rejected
-                + tuple(attrs.evolve(r, index=r.index + read) for r in part.rejected),
-            )
-            read += len(touchpoints)
-            self._log_cursor = cursor
+        from privdomain.ports import sync_touchpoints
+
+        report, self._log_cursor = sync_touchpoints(
+            self, log, since=self._log_cursor, batch_size=batch_size
+        )
+        return report
 
     @property
     def log_cursor(self) -> int:
@@ -909,16 +1114,18 @@ class Pool:
     def snapshot(self, as_of: Instant, *, threads: int | None = None) -> Snapshot:
         """Per-customer features as of ``as_of`` (aware datetime or ``datetime64``, UTC).
 
-        Customers who joined after ``as_of`` are not in the snapshot, and events after ``as_of``
-        are invisible. Independent groups of features are computed on ``threads`` threads
-        (default: the machine's cores, at most four; ``threads=1`` computes on the calling
-        thread only, e.g. inside a process pool).
+        Customers who joined after ``as_of`` are not in the snapshot, and events and profile
+        changes after ``as_of`` are invisible. Independent groups of features are computed on
+        ``threads`` threads (default: the machine's cores, at most four; ``threads=1``
+        computes on the calling thread only, e.g. inside a process pool). The same as
+        ``features(pool.tables(), as_of)``.
         """
-        from privdomain.domain.snapshot import compute_snapshot
+        from privdomain.domain.features import features
 
-        if threads is not None and (isinstance(threads, bool) or threads < 1):
-            raise ValidationError(f"threads must be a positive int, got {threads!r}")
-        return compute_snapshot(self, epoch_micros(as_of, what="as_of"), threads=threads)
+        return features(self.tables(), as_of, threads=threads)
+
+
+ids_none: NDArray[np.object_] = np.empty(0, dtype=object)
 
 
 def _first_text(
@@ -978,3 +1185,67 @@ def _scalar_values(column: NDArray[Any]) -> NDArray[np.bool_]:
         return np.ones(len(items), dtype=bool)
     ok = (v is None or isinstance(v, str | int | float | bool) for v in items)
     return np.fromiter(ok, dtype=bool, count=len(items))
+
+
+def _consent_field(channel: Channel) -> str:
+    return f"consent:{channel.name.lower()}"
+
+
+def _declared(names: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise ValidationError(f"{what} must be a collection of names, not a single str")
+    out = tuple(sorted({check_id(name, what=what[:-1]) for name in names}))
+    return out
+
+
+def _split_batch(
+    batch: object,
+) -> tuple[CustomerColumns | None, ProfileChanges | None, TouchpointColumns | None]:
+    """The customers, profile changes and touchpoints of whatever :meth:`Pool.ingest` got."""
+    if isinstance(batch, Batch):
+        c, t = batch.customers, batch.touchpoints
+        customers = c if isinstance(c, CustomerColumns) else CustomerColumns.from_customers(c)
+        touchpoints = (
+            t if isinstance(t, TouchpointColumns) else TouchpointColumns.from_touchpoints(t)
+        )
+        return customers, None, touchpoints
+    if isinstance(batch, CustomerColumns):
+        return batch, None, None
+    if isinstance(batch, ProfileChanges):
+        return None, batch, None
+    if isinstance(batch, TouchpointColumns):
+        return None, None, batch
+    if batch is None or isinstance(batch, str | bytes | Mapping) or not isinstance(batch, Iterable):
+        raise ValidationError(
+            "ingest takes a Batch, CustomerColumns, ProfileChanges, TouchpointColumns or an "
+            f"iterable of Customer and Touchpoint objects, not {type(batch).__name__}"
+        )
+    cs: list[Customer] = []
+    ts: list[Touchpoint] = []
+    for record in batch:
+        if isinstance(record, Customer):
+            cs.append(record)
+        elif isinstance(record, Touchpoint):
+            ts.append(record)
+        else:
+            raise ValidationError(
+                f"a batch holds Customer and Touchpoint objects, not {type(record).__name__}"
+            )
+    return (
+        CustomerColumns.from_customers(cs) if cs else None,
+        None,
+        TouchpointColumns.from_touchpoints(ts) if ts else None,
+    )
+
+
+def _merge(first: IngestReport, second: IngestReport) -> IngestReport:
+    return IngestReport(
+        customers_added=first.customers_added + second.customers_added,
+        customers_updated=first.customers_updated + second.customers_updated,
+        customers_unchanged=first.customers_unchanged + second.customers_unchanged,
+        touchpoints_accepted=first.touchpoints_accepted + second.touchpoints_accepted,
+        duplicate_touchpoints=np.concatenate(
+            [first.duplicate_touchpoints, second.duplicate_touchpoints]
+        ),
+        rejected=first.rejected + second.rejected,
+    )

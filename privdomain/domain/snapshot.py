@@ -14,26 +14,14 @@ from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
 from privdomain.domain._time import MICROS_PER_DAY, epoch_micros, micros_to_datetime
-from privdomain.domain.channels import (
-    CONNECT_KINDS,
-    DISCONNECT_KINDS,
-    IS_MONETARY,
-    Channel,
-    TouchKind,
-    kind_table,
-)
-from privdomain.domain.money import minor_unit_exponent
+from privdomain.domain.channels import OWNED_CHANNELS, Channel, TouchKind
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from privdomain.domain.pool import EventLog, Pool
-
 __all__ = ["OWNED_CHANNELS", "Snapshot"]
 
-#: The owned channels, in the column order of the snapshot's per-channel matrices.
-OWNED_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c.owned)
 _N_OWNED = len(OWNED_CHANNELS)
 _N_CHANNELS = len(Channel)
 _N_KINDS = len(TouchKind)
@@ -73,7 +61,14 @@ class Snapshot:
     referrer_ids: NDArray[np.object_]
     """Who referred the customer (``None`` if nobody)."""
     agent_ids: NDArray[np.object_]
-    """The customer's agent (``None`` if none)."""
+    """The customer's agent as of ``as_of`` (``None`` if none)."""
+    store_ids: NDArray[np.object_]
+    """The customer's store as of ``as_of`` (``None`` if none)."""
+    referrer_row: NDArray[np.int64]
+    """Row of the referrer in this snapshot (-1 if none, or not joined by ``as_of``)."""
+    agent: NDArray[np.int32]
+    """Integer code of the customer's agent (-1 if none); codes are shared by every snapshot of
+    one pool."""
     first_purchase: NDArray[np.datetime64]
     """NaT when the customer never bought."""
     last_purchase: NDArray[np.datetime64]
@@ -323,258 +318,3 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     return col
 
 
-def _any_set(column: NDArray[np.object_]) -> bool:
-    """Whether any value is set (stops at the first one: attributes are usually dense)."""
-    return any(v is not None for v in column)
-
-
-def _carried(
-    columns: dict[str, NDArray[Any]], members: NDArray[np.intp], used: Any
-) -> dict[str, NDArray[Any]]:
-    """The profile columns that some member of the snapshot carries, restricted to members.
-
-    A tag or attribute only future customers carry stays invisible, like their events.
-    """
-    out = {}
-    for name, col in columns.items():
-        mine = col[members]
-        if used(mine):
-            out[name] = _readonly(mine)
-    return out
-
-
-_IS_LINK = kind_table(CONNECT_KINDS | DISCONNECT_KINDS)
-_IS_OFF = kind_table(DISCONNECT_KINDS)
-
-
-def _group_max(key: NDArray[np.intp], values: NDArray[np.int64], size: int) -> NDArray[np.int64]:
-    """Per-group maximum of ``values`` (NaT as int64 where a group is empty)."""
-    out = np.full(size, _NAT, dtype=np.int64)
-    np.maximum.at(out, key, values)
-    return out
-
-
-def _key(rows: NDArray[np.integer[Any]], width: int, codes: NDArray[np.uint8]) -> NDArray[np.intp]:
-    """``rows * width + codes`` as one new ``intp`` array, computed in place."""
-    key = rows.astype(np.intp)
-    key *= width
-    key += codes
-    return key
-
-
-def _counts(key: NDArray[np.intp], size: int) -> NDArray[np.int32]:
-    # bincount is the fastest grouped count numpy has; int32 halves what the snapshot keeps
-    return np.bincount(key, minlength=size).astype(np.int32)
-
-
-def _last_state_is_off(
-    key: NDArray[np.int64], at: NDArray[np.int64], off: NDArray[np.bool_], size: int
-) -> NDArray[np.bool_]:
-    """For each group, whether its latest event is an "off" one (a tie goes to "off").
-
-    ``at * 2 + off`` orders events by time, and on the same microsecond puts "off" last, so one
-    grouped maximum finds each group's deciding event.
-    """
-    latest = _group_max(key, at * 2 + off, size)
-    decided: NDArray[np.bool_] = (latest != _NAT) & (latest & 1 == 1)
-    return decided
-
-
-def _bit_matrix(bits: NDArray[np.uint16], width: int) -> NDArray[np.bool_]:
-    """Bit ``j`` of every mask as column ``j`` of a boolean matrix."""
-    as_bytes = bits.astype("<u2").view(np.uint8).reshape(-1, 2)
-    return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :width].astype(bool)
-
-
-def compute_snapshot(pool: Pool, as_of: int, *, threads: int | None = None) -> Snapshot:
-    """Compute a :class:`Snapshot` of ``pool`` at ``as_of`` (epoch microseconds).
-
-    The features fall into independent groups (counts, money, contact, connection state,
-    customer columns); numpy releases the GIL in the grouped reductions, so the groups run on
-    ``threads`` threads (default: the machine's cores, at most four).
-    """
-    cust = pool._customer_columns()
-    n_all = len(pool)
-    members = np.flatnonzero(cust["joined"] <= as_of)
-    m = members.size
-    everyone = m == n_all
-    row_of = np.full(n_all, -1, dtype=np.int64)
-    row_of[members] = np.arange(m)
-
-    ev = pool.events
-    visible = ev.at <= as_of
-    if not everyone:
-        visible &= row_of[ev.customer] >= 0
-    sel = None if visible.all() else np.flatnonzero(visible)
-
-    def take(col: NDArray[Any]) -> NDArray[Any]:
-        return col if sel is None else col[sel]
-
-    # customer rows as stored (int32) when everyone is in the snapshot: each group widens only
-    # what it needs, in place, which keeps memory traffic (the real cost here) low
-    rows: NDArray[np.integer[Any]] = take(ev.customer)
-    if not everyone:
-        rows = row_of[rows]
-    kind = take(ev.kind)
-    channel = take(ev.channel)
-    at = take(ev.at)
-
-    def by_kind() -> NDArray[np.int32]:
-        return _counts(_key(rows, _N_KINDS, kind), m * _N_KINDS).reshape(m, _N_KINDS)
-
-    def by_channel() -> NDArray[np.int32]:
-        return _counts(_key(rows, _N_CHANNELS, channel), m * _N_CHANNELS).reshape(m, _N_CHANNELS)
-
-    def contact() -> NDArray[np.int64]:
-        sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
-        key = _key(rows[sent], _N_OWNED, channel[sent])
-        return _group_max(key, at[sent], m * _N_OWNED)
-
-    def activity() -> NDArray[np.int64]:
-        inbound = np.flatnonzero(kind != TouchKind.SENT.value)
-        return _group_max(rows[inbound].astype(np.intp), at[inbound], m)
-
-    def reach() -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        link = np.flatnonzero(_IS_LINK[kind] & (channel < _N_OWNED))
-        # a removal at the same instant as a (re)connection wins: better miss than spam
-        disconnected = _last_state_is_off(
-            _key(rows[link], _N_OWNED, channel[link]),
-            at[link],
-            _IS_OFF[kind[link]],
-            m * _N_OWNED,
-        ).reshape(m, _N_OWNED)
-        consent = _bit_matrix(cust["consent"][members], _N_OWNED)
-        return consent, consent & ~disconnected
-
-    def money() -> dict[str, NDArray[Any]]:
-        return _money_features(pool, ev, visible, row_of, everyone, m)
-
-    workers = min(4, os.cpu_count() or 1) if threads is None else threads
-    with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as executor:
-        money_f = executor.submit(money)
-        kind_f = executor.submit(by_kind)
-        channel_f = executor.submit(by_channel)
-        contact_f = executor.submit(contact)
-        activity_f = executor.submit(activity)
-        reach_f = executor.submit(reach)
-    touches_by_kind = kind_f.result()
-    consent, reachable = reach_f.result()
-    cash = money_f.result()
-
-    referrer = cust["referrer"][members].astype(np.int64)
-    referrer_row = np.where(referrer >= 0, row_of[np.maximum(referrer, 0)], -1)
-    referrals = np.bincount(referrer_row[referrer_row >= 0], minlength=m).astype(np.int64)
-
-    ids = np.array(pool._ids, dtype=object)
-    agent_names = np.array([*pool.agent_ids, None], dtype=object)  # index -1 → None
-    ids_or_none = np.empty(ids.size + 1, dtype=object)  # index -1 → None
-    ids_or_none[:-1] = ids
-
-    def instants(values: NDArray[np.int64]) -> NDArray[np.datetime64]:
-        return _readonly(values.view("datetime64[us]"))
-
-    return Snapshot(
-        as_of=micros_to_datetime(as_of),
-        tenant=pool.tenant,
-        currency=pool.currency,
-        utc_offset=pool.utc_offset,
-        customer_ids=_readonly(ids[members]),
-        index=_readonly(members.astype(np.int64)),
-        joined_at=instants(cust["joined"][members].copy()),
-        source=_readonly(cust["source"][members].copy()),
-        # a referrer who had not joined by as_of is as unknown as their events
-        referrer_ids=_readonly(ids_or_none[np.where(referrer_row >= 0, referrer, -1)]),
-        agent_ids=_readonly(agent_names[cust["agent"][members]]),
-        first_purchase=instants(cash["first_purchase"]),
-        last_purchase=instants(cash["last_purchase"]),
-        orders=_readonly(touches_by_kind[:, TouchKind.PURCHASED.value].astype(np.int64)),
-        purchase_days=_readonly(cash["purchase_days"]),
-        gross_spend=_readonly(cash["gross_spend"]),
-        first_day_spend=_readonly(cash["first_day_spend"]),
-        refunds=_readonly(touches_by_kind[:, TouchKind.REFUNDED.value].astype(np.int64)),
-        refunded=_readonly(cash["refunded"]),
-        promo_orders=_readonly(cash["promo_orders"]),
-        discounted_orders=_readonly(cash["discounted_orders"]),
-        full_price_orders=_readonly(cash["full_price_orders"]),
-        discount_total=_readonly(cash["discount_total"]),
-        touches_by_channel=_readonly(channel_f.result()),
-        touches_by_kind=_readonly(touches_by_kind),
-        last_contact=instants(contact_f.result()).reshape(m, _N_OWNED),
-        last_active=instants(activity_f.result()),
-        referrals=_readonly(referrals),
-        consent=_readonly(consent),
-        reachable=_readonly(reachable),
-        tags=_carried(pool._tag_columns(), members, lambda col: bool(col.any())),
-        attributes=_carried(pool._attribute_columns(), members, _any_set),
-    )
-
-
-class _Inline:
-    """An executor that runs each task at once on the calling thread (``threads=1``)."""
-
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-    def submit(self, task: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        future.set_result(task())
-        return future
-
-
-def _money_features(
-    pool: Pool,
-    ev: EventLog,
-    visible: NDArray[np.bool_],
-    row_of: NDArray[np.int64],
-    everyone: bool,
-    m: int,
-) -> dict[str, NDArray[Any]]:
-    """Purchase and refund features. Amounts and discounts are kept for monetary events only,
-    in log order, so this works on that (small) part of the log."""
-    scale = float(10 ** minor_unit_exponent(pool.currency))
-    offset = pool.utc_offset // dt.timedelta(microseconds=1)
-    money_rows = np.flatnonzero(IS_MONETARY[ev.kind])
-    seen = visible[money_rows]
-    money_rows = money_rows[seen]
-    money_kind = ev.kind[money_rows]
-    money_customer = ev.customer[money_rows].astype(np.int64)
-    if not everyone:
-        money_customer = row_of[money_customer]
-    amount = ev.money_amount[seen]
-    discount = ev.money_discount[seen]
-    out: dict[str, NDArray[Any]] = {}
-
-    p = np.flatnonzero(money_kind == TouchKind.PURCHASED.value)
-    p_rows, p_at = money_customer[p], ev.at[money_rows[p]]
-    p_amount = amount[p].astype(np.float64)
-    first_purchase = _group_max(p_rows, -p_at, m)
-    out["first_purchase"] = np.where(first_purchase == _NAT, _NAT, -first_purchase)
-    out["last_purchase"] = _group_max(p_rows, p_at, m)
-    p_day = np.floor_divide(p_at + offset, MICROS_PER_DAY)
-    # distinct (customer, day) pairs; days fit in 32 bits for any plausible epoch
-    day_keys = np.sort((p_rows << 32) + (p_day - (p_day.min() if p_day.size else 0)))
-    distinct = np.ones(day_keys.size, dtype=bool)
-    distinct[1:] = day_keys[1:] != day_keys[:-1]
-    out["purchase_days"] = np.bincount(day_keys[distinct] >> 32, minlength=m).astype(np.int64)
-    first_day = np.floor_divide(out["first_purchase"][p_rows] + offset, MICROS_PER_DAY)
-    on_first_day = p_day == first_day
-    out["first_day_spend"] = (
-        np.bincount(p_rows[on_first_day], p_amount[on_first_day], minlength=m) / scale
-    )
-    out["gross_spend"] = np.bincount(p_rows, p_amount, minlength=m) / scale
-    p_discount = discount[p]
-    # one count per (promotion, discount) combination gives all three order counts at once
-    how = (ev.flags[money_rows[p]] & 1).astype(np.intp) + 2 * (p_discount > 0)
-    by_how = np.bincount(p_rows * 4 + how, minlength=4 * m).reshape(m, 4)
-    out["promo_orders"] = by_how[:, 1] + by_how[:, 3]
-    out["discounted_orders"] = by_how[:, 2] + by_how[:, 3]
-    out["full_price_orders"] = np.ascontiguousarray(by_how[:, 0])
-    out["discount_total"] = np.bincount(p_rows, p_discount.astype(np.float64), minlength=m) / scale
-
-    refund = np.flatnonzero(money_kind == TouchKind.REFUNDED.value)
-    refund_amount = amount[refund].astype(np.float64)
-    out["refunded"] = np.bincount(money_customer[refund], refund_amount, minlength=m) / scale
-    return out
