@@ -20,11 +20,11 @@ import attrs
 import numpy as np
 
 from privdomain.domain._time import as_utc_datetime
+from privdomain.domain.batch import IngestReport
 from privdomain.domain.channels import Channel
 from privdomain.domain.customer import Customer, check_id, customer_id_converter
 from privdomain.domain.money import Money
 from privdomain.domain.touchpoint import Touchpoint
-from privdomain.domain.batch import IngestReport
 from privdomain.errors import InvalidRecordError, ValidationError
 
 if TYPE_CHECKING:

@@ -24,6 +24,7 @@ from privdomain import (
     Touchpoint,
     TouchpointColumns,
 )
+from privdomain.domain.snapshot import _Relation
 
 TENANT = "brand"
 CHINA = dt.timedelta(hours=8)
@@ -154,7 +155,30 @@ def _rows_by_id(snap: Snapshot) -> np.ndarray:
     return np.argsort(snap.customer_ids.astype(str), kind="stable")
 
 
-def assert_snapshots_equal(left: Snapshot, right: Snapshot, *, by_id: bool = False) -> None:
+def _relation_records(
+    snap: Snapshot, table: _Relation, *, order_ids: bool = True
+) -> list[tuple[Any, ...]]:
+    """A relational table's rows with snapshot rows and agent codes as ids (pool-neutral)."""
+    ids = np.append(snap.customer_ids, None)
+    agents = np.array([*snap.agent_names, None], dtype=object)
+    columns = table.columns()
+    if not order_ids:
+        columns.pop("order_id", None)
+    for name in ("row", "invitee_row"):
+        if name in columns:
+            columns[name] = ids[columns[name]]
+    if "agent" in columns:
+        columns["agent"] = agents[columns["agent"]]
+    plain = [
+        [str(v) for v in col.tolist()] if col.dtype.kind == "M" else col.tolist()
+        for col in columns.values()
+    ]
+    return list(zip(*plain, strict=True))
+
+
+def assert_snapshots_equal(
+    left: Snapshot, right: Snapshot, *, by_id: bool = False, order_ids: bool = True
+) -> None:
     """Every field of two snapshots is equal (NaN equals NaN, NaT equals NaT).
 
     With ``by_id`` the rows are matched by customer id instead of by pool index order, and the
@@ -170,6 +194,15 @@ def assert_snapshots_equal(left: Snapshot, right: Snapshot, *, by_id: bool = Fal
         if name == "agent":
             continue  # a pool's own codes; the ids (agent_ids) are compared
         lv, rv = getattr(left, name), getattr(right, name)
+        if name == "agent_names":
+            continue  # a pool's own codes, compared through the ids they stand for
+        if isinstance(lv, _Relation):
+            lrec = _relation_records(left, lv, order_ids=order_ids)
+            rrec = _relation_records(right, rv, order_ids=order_ids)
+            if by_id:
+                lrec, rrec = sorted(lrec, key=repr), sorted(rrec, key=repr)
+            assert lrec == rrec, f"{name}: {lrec} != {rrec}"
+            continue
         if isinstance(lv, dict):
             assert sorted(lv) == sorted(rv), f"{name}: {sorted(lv)} != {sorted(rv)}"
             for key in lv:

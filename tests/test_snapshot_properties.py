@@ -262,4 +262,4 @@ def test_columns_and_objects_build_the_same_pool(
     assert report.ok
     assert_accounted(report, touchpoints=len(world.touchpoints))
     assert_pools_equal(columns, objects, order_keys=not int_ids)
-    assert_snapshots_equal(columns.snapshot(as_of), objects.snapshot(as_of))
+    assert_snapshots_equal(columns.snapshot(as_of), objects.snapshot(as_of), order_ids=not int_ids)

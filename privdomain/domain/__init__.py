@@ -19,8 +19,8 @@ from privdomain.domain.channels import (
     TouchKind,
 )
 from privdomain.domain.customer import AttributeValue, Customer
-from privdomain.domain.money import Money, minor_unit_exponent
 from privdomain.domain.features import features
+from privdomain.domain.money import Money, minor_unit_exponent
 from privdomain.domain.pool import Pool
 from privdomain.domain.segment import F, Feature, Rule, Segment
 from privdomain.domain.snapshot import Snapshot

@@ -25,11 +25,11 @@ from numpy.typing import NDArray
 from privdomain.errors import NaiveDatetimeError, ValidationError
 
 __all__ = [
+    "EPOCH_UNITS",
     "MAX_INSTANT",
     "MIN_INSTANT",
-    "EPOCH_UNITS",
-    "Instant",
     "EpochUnit",
+    "Instant",
     "as_utc_datetime",
     "epoch_micros",
     "epoch_micros_array",
@@ -172,7 +172,7 @@ def epoch_micros_array(
 
 def _datetime64_micros(arr: NDArray[Any], what: str) -> NDArray[np.int64]:
     unit, count = np.datetime_data(arr.dtype)
-    if unit not in _DATETIME64_UNITS or count != 1 and unit not in {"s", "ms", "us", "ns"}:
+    if unit not in _DATETIME64_UNITS or (count != 1 and unit not in {"s", "ms", "us", "ns"}):
         raise ValidationError(
             f"{what}: datetime64 unit {arr.dtype.str} is not supported; use a unit from "
             "years to nanoseconds"

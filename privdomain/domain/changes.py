@@ -83,8 +83,8 @@ class ProfileChanges:
             _length(n, f"tag {name!r}", column)
             if column.dtype != np.bool_:
                 raise ValidationError(f"tag {name!r} needs a boolean column")
-        for name, column in self.attributes.items():
-            _length(n, f"attribute {name!r}", column)
+        for name, values in self.attributes.items():
+            _length(n, f"attribute {name!r}", values)
 
     def __len__(self) -> int:
         return int(self.at.shape[0])

@@ -9,9 +9,9 @@ from numpy.typing import NDArray
 
 __all__ = [
     "CONNECT_KINDS",
-    "OWNED_CHANNELS",
     "DISCONNECT_KINDS",
     "IS_MONETARY",
+    "OWNED_CHANNELS",
     "Channel",
     "TouchKind",
     "kind_table",

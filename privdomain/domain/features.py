@@ -28,8 +28,14 @@ from privdomain.domain.channels import (
     kind_table,
 )
 from privdomain.domain.money import minor_unit_exponent
-from privdomain.domain.snapshot import Snapshot
-from privdomain.domain.tables import EventLog, Tables
+from privdomain.domain.snapshot import (
+    CONTACT_HISTORY_DAYS,
+    Contacts,
+    Invitations,
+    Orders,
+    Snapshot,
+)
+from privdomain.domain.tables import EventLog, FieldHistory, Tables
 from privdomain.errors import ValidationError
 
 __all__ = ["features"]
@@ -181,6 +187,9 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
     def money() -> dict[str, NDArray[Any]]:
         return _money_features(tables, ev, visible, row_of, everyone, m)
 
+    def relations() -> dict[str, Any]:
+        return _relations(tables, as_of, sel, rows, kind, channel, at, row_of, m)
+
     workers = min(4, os.cpu_count() or 1) if threads is None else threads
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as executor:
         money_f = executor.submit(money)
@@ -189,6 +198,7 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         contact_f = executor.submit(contact)
         activity_f = executor.submit(activity)
         reach_f = executor.submit(reach)
+        relations_f = executor.submit(relations)
     touches_by_kind = kind_f.result()
     consent, reachable = reach_f.result()
     cash = money_f.result()
@@ -254,6 +264,8 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         reachable=_readonly(reachable),
         tags=tag_columns,
         attributes=attribute_columns,
+        agent_names=tables.agent_ids,
+        **relations_f.result(),
     )
 
 
@@ -325,4 +337,168 @@ def _money_features(
     refund = np.flatnonzero(money_kind == TouchKind.REFUNDED.value)
     refund_amount = amount[refund].astype(np.float64)
     out["refunded"] = np.bincount(money_customer[refund], refund_amount, minlength=m) / scale
+    return out
+
+
+def _sparse_at(
+    rows: NDArray[np.int64], values: NDArray[np.int32], events: NDArray[np.intp]
+) -> NDArray[np.int32]:
+    """The value of sparse (row, value) pairs at event positions ``events`` (-1 where none);
+    ``rows`` ascend, as the log appends them."""
+    out = np.full(events.size, -1, dtype=np.int32)
+    if rows.size == 0 or events.size == 0:
+        return out
+    pos = np.minimum(np.searchsorted(rows, events), rows.size - 1)
+    hit = rows[pos] == events
+    out[hit] = values[pos[hit]]
+    return out
+
+
+def _value_at(
+    history: FieldHistory | None, customer: NDArray[np.int64], when: NDArray[np.int64]
+) -> NDArray[np.int32]:
+    """A code field (agent, store) of pool customers ``customer`` at instants ``when``."""
+    out = np.full(customer.size, -1, dtype=np.int32)
+    if history is None or not len(history) or customer.size == 0:
+        return out
+    if not history.overwrites:  # at most one change per customer: is it in effect yet?
+        size = int(max(customer.max(), history.customer.max())) + 1
+        first_at = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+        value = np.full(size, -1, dtype=np.int32)
+        first_at[history.customer] = history.at
+        value[history.customer] = history.value
+        ok = first_at[customer] <= when
+        out[ok] = value[customer[ok]]
+        return out
+    # the general case: the last change of the customer at or before each instant, found by
+    # one search over (customer, time rank) keys
+    times = np.unique(np.concatenate([history.at, when]))
+    h_key = (history.customer.astype(np.int64) << 32) | np.searchsorted(times, history.at)
+    order = np.argsort(h_key, kind="stable")  # ties keep log order: the later change wins
+    h_sorted = h_key[order]
+    q_key = (customer << 32) | np.searchsorted(times, when)
+    pos = np.searchsorted(h_sorted, q_key, side="right") - 1
+    ok = pos >= 0
+    ok[ok] = (h_sorted[pos[ok]] >> 32) == customer[ok]
+    out[ok] = history.value[order[pos[ok]]]
+    return out
+
+
+def _by_row_and_time(rows: NDArray[Any], at: NDArray[np.int64]) -> NDArray[np.intp]:
+    """The order that sorts table entries by snapshot row, then time, then log order: one
+    canonical order, whatever order the events were ingested in."""
+    if rows.size < 2:
+        return np.arange(rows.size)
+    return np.lexsort((at, rows))
+
+
+def _calendar_starts(as_of: int, offset: int) -> tuple[int, int, int]:
+    """UTC microseconds at which ``as_of``'s local day, week (from Monday) and month began."""
+    local = as_of + offset
+    day = local // MICROS_PER_DAY
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+    month_day = (date.replace(day=1) - dt.date(1970, 1, 1)).days
+    return (
+        day * MICROS_PER_DAY - offset,
+        (day - weekday) * MICROS_PER_DAY - offset,
+        month_day * MICROS_PER_DAY - offset,
+    )
+
+
+def _relations(
+    tables: Tables,
+    as_of: int,
+    sel: NDArray[np.intp] | None,
+    rows: NDArray[Any],
+    kind: NDArray[np.uint8],
+    channel: NDArray[np.uint8],
+    at: NDArray[np.int64],
+    row_of: NDArray[np.int64],
+    m: int,
+) -> dict[str, Any]:
+    """The snapshot's relational tables and calendar contact counts."""
+    ev = tables.events
+    positions = np.arange(len(ev)) if sel is None else sel
+    out: dict[str, Any] = {}
+
+    # contacts: owned-channel messages, counted in calendar windows and listed recently
+    sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
+    offset = tables.utc_offset // dt.timedelta(microseconds=1)
+    for name, start in zip(
+        ("contacts_today", "contacts_this_week", "contacts_this_month"),
+        _calendar_starts(as_of, offset),
+        strict=True,
+    ):
+        inside = sent[at[sent] >= start]
+        key = _key(rows[inside], _N_OWNED, channel[inside])
+        out[name] = _readonly(_counts(key, m * _N_OWNED).reshape(m, _N_OWNED))
+    recent = sent[at[sent] >= as_of - CONTACT_HISTORY_DAYS * MICROS_PER_DAY]
+    recent = recent[_by_row_and_time(rows[recent], at[recent])]
+    out["contacts"] = Contacts(
+        row=_readonly(rows[recent].astype(np.int64)),
+        at=_readonly(at[recent].view("datetime64[us]")),
+        channel=_readonly(channel[recent]),
+        promotion=_readonly((ev.flags[positions[recent]] & 1).astype(bool)),
+    )
+
+    # orders: purchases with their refunds, in exact minor units
+    money_rows = np.flatnonzero(IS_MONETARY[ev.kind])  # log positions of monetary events
+    money_seen = np.flatnonzero(np.isin(money_rows, positions, assume_unique=True))
+    m_pos = money_rows[money_seen]
+    m_kind = ev.kind[m_pos]
+    m_row = row_of[ev.customer[m_pos]]
+    m_key = ev.money_order[money_seen]
+    p = np.flatnonzero(m_kind == TouchKind.PURCHASED.value)
+    r = np.flatnonzero((m_kind == TouchKind.REFUNDED.value) & ev.money_order_named[money_seen])
+    p_key, p_row = m_key[p], m_row[p]
+    refunded = np.zeros(p.size, dtype=np.int64)
+    if r.size and p.size:
+        order = np.argsort(p_key, kind="stable")
+        found = np.minimum(np.searchsorted(p_key[order], m_key[r]), p.size - 1)
+        target = order[found]
+        hit = (p_key[target] == m_key[r]) & (p_row[target] == m_row[r])
+        np.add.at(refunded, target[hit], ev.money_amount[money_seen[r[hit]]])
+    if ev.order_labels:
+        labels = ev.order_labels
+        order_id: NDArray[Any] = np.array([labels.get(k, k) for k in p_key.tolist()], dtype=object)
+    else:
+        order_id = p_key.copy()
+    by = _by_row_and_time(p_row, ev.at[m_pos[p]])
+    p, p_row, order_id, refunded = p[by], p_row[by], order_id[by], refunded[by]
+    p_pos = m_pos[p]
+    agent = _sparse_at(ev.agent_rows, ev.agent_values, p_pos)
+    unnamed = np.flatnonzero(agent < 0)
+    agent[unnamed] = _value_at(
+        tables.profile.get("agent"),
+        ev.customer[p_pos[unnamed]].astype(np.int64),
+        ev.at[p_pos[unnamed]],
+    )
+    out["order_log"] = Orders(
+        order_id=_readonly(order_id),
+        row=_readonly(p_row),
+        at=_readonly(ev.at[p_pos].view("datetime64[us]")),
+        channel=_readonly(ev.channel[p_pos]),
+        agent=_readonly(agent),
+        gross_minor=_readonly(ev.money_amount[money_seen[p]]),
+        refunded_minor=_readonly(refunded),
+        discount_minor=_readonly(ev.money_discount[money_seen[p]]),
+        promotion=_readonly((ev.flags[p_pos] & 1).astype(bool)),
+    )
+
+    # invitations
+    invited = np.flatnonzero(kind == TouchKind.INVITED.value)
+    invited = invited[_by_row_and_time(rows[invited], at[invited])]
+    i_pos = positions[invited]
+    invitee = _sparse_at(ev.related_rows, ev.related_values, i_pos).astype(np.int64)
+    ids = np.empty(len(tables.customers) + 1, dtype=object)  # index -1 → None
+    ids[:-1] = tables.customers.ids
+    out["invitations"] = Invitations(
+        row=_readonly(rows[invited].astype(np.int64)),
+        invitee_row=_readonly(np.where(invitee >= 0, row_of[np.maximum(invitee, 0)], -1)),
+        invitee_id=_readonly(ids[invitee]),
+        at=_readonly(at[invited].view("datetime64[us]")),
+        channel=_readonly(channel[invited]),
+        agent=_readonly(_sparse_at(ev.agent_rows, ev.agent_values, i_pos)),
+    )
     return out

@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 
 from privdomain.domain._columns import Column, canonical
 from privdomain.domain._fingerprint import fingerprint_strings
-from privdomain.domain._time import Instant, epoch_micros, micros_to_datetime
 from privdomain.domain._profile import ProfileStore
+from privdomain.domain._time import Instant, micros_to_datetime
 from privdomain.domain.batch import (
     Batch,
     CustomerColumns,
@@ -285,13 +285,9 @@ class Pool:
             profile = self._profile
             referrer = int(self._referrer.values[i])
             agent = int(profile.current("agent")[i])
-            consent = frozenset(
-                c for c in OWNED_CHANNELS if profile.current(_consent_field(c))[i]
-            )
+            consent = frozenset(c for c in OWNED_CHANNELS if profile.current(_consent_field(c))[i])
             tags = frozenset(
-                name[4:]
-                for name in profile
-                if name.startswith("tag:") and profile.current(name)[i]
+                name[4:] for name in profile if name.startswith("tag:") and profile.current(name)[i]
             )
             attributes = {
                 name[5:]: profile.current(name)[i]
@@ -445,7 +441,9 @@ class Pool:
         consent = cols.consent[rows].astype(np.int64)
         for channel in OWNED_CHANNELS:
             values[_consent_field(channel)] = (consent >> channel.value & 1).astype(bool)
-        values["agent"] = self._codes(cols.agent_id[rows], self._agent_ids, self._agent_index, intern)
+        values["agent"] = self._codes(
+            cols.agent_id[rows], self._agent_ids, self._agent_index, intern
+        )
         store = getattr(cols, "store_id", None)
         if store is not None:
             values["store"] = self._codes(store[rows], self._store_ids, self._store_index, intern)
@@ -704,7 +702,9 @@ class Pool:
         ids = changes.customer_id.decode()
         wrong_tenant = np.asarray(changes.tenant != self._tenant)
         for i in np.flatnonzero(np.broadcast_to(wrong_tenant, (n,))).tolist():
-            reject(i, RejectReason.WRONG_TENANT, f"tenant is not this pool's tenant {self._tenant!r}")
+            reject(
+                i, RejectReason.WRONG_TENANT, f"tenant is not this pool's tenant {self._tenant!r}"
+            )
         index = self._resolve(changes.customer_id).astype(np.int64)
         for i in np.flatnonzero(index < 0).tolist():
             reject(i, RejectReason.UNKNOWN_CUSTOMER, f"customer {ids[i]!r} is not in the pool")
@@ -721,7 +721,11 @@ class Pool:
                 reject(i, RejectReason.INVALID, f"{what} must be a non-empty printable str")
         for name, column in changes.attributes.items():
             for i in np.flatnonzero(~_scalar_values(column)).tolist():
-                reject(i, RejectReason.INVALID, f"attribute {name!r} must be str, int, float, bool or None")
+                reject(
+                    i,
+                    RejectReason.INVALID,
+                    f"attribute {name!r} must be str, int, float, bool or None",
+                )
         rows = np.array([i for i in range(n) if i not in reasons], dtype=np.int64)
 
         def values_of(pos: NDArray[np.int64], intern: bool) -> dict[str, NDArray[Any]]:
@@ -1194,8 +1198,7 @@ def _consent_field(channel: Channel) -> str:
 def _declared(names: Iterable[str], what: str) -> tuple[str, ...]:
     if isinstance(names, str):
         raise ValidationError(f"{what} must be a collection of names, not a single str")
-    out = tuple(sorted({check_id(name, what=what[:-1]) for name in names}))
-    return out
+    return tuple(sorted({check_id(name, what=what[:-1]) for name in names}))
 
 
 def _split_batch(

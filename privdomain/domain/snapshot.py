@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -15,7 +12,7 @@ from numpy.typing import NDArray
 from privdomain._optional import import_optional
 from privdomain.domain._time import MICROS_PER_DAY, epoch_micros, micros_to_datetime
 from privdomain.domain.channels import OWNED_CHANNELS, Channel, TouchKind
-from privdomain.errors import UnknownCustomerError, UnknownFeatureError
+from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,8 +103,24 @@ class Snapshot:
     """(customers, owned channels)."""
     reachable: NDArray[np.bool_]
     """(customers, owned channels): consent and still connected."""
+    contacts_today: NDArray[np.int32]
+    """(customers, owned channels) messages sent since the start of ``as_of``'s calendar day
+    (in the pool's business time zone), up to ``as_of``."""
+    contacts_this_week: NDArray[np.int32]
+    """(customers, owned channels) messages sent since Monday 00:00 of ``as_of``'s week."""
+    contacts_this_month: NDArray[np.int32]
+    """(customers, owned channels) messages sent since the first of ``as_of``'s month."""
     tags: dict[str, NDArray[np.bool_]] = attrs.field(repr=False)
     attributes: dict[str, NDArray[np.object_]] = attrs.field(repr=False)
+    order_log: Orders = attrs.field(repr=False)
+    """Every purchase, with order ids, refunds and the agent at the time (see :class:`Orders`)."""
+    invitations: Invitations = attrs.field(repr=False)
+    """Who invited whom (see :class:`Invitations`)."""
+    contacts: Contacts = attrs.field(repr=False)
+    """Recent messages the brand sent (see :class:`Contacts`)."""
+    agent_names: tuple[str, ...] = attrs.field(repr=False)
+    """Agent ids by code (:attr:`agent`, :attr:`Orders.agent`)."""
+    _row_index: dict[str, int] | None = attrs.field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ derived features
     def __len__(self) -> int:
@@ -213,11 +226,120 @@ class Snapshot:
         raise UnknownFeatureError(f"the snapshot has no feature {name!r}{hint}")
 
     def row(self, customer_id: str) -> int:
-        """The row of ``customer_id`` in this snapshot."""
-        hits = np.flatnonzero(self.customer_ids == customer_id)
-        if hits.size == 0:
-            raise UnknownCustomerError(f"{customer_id!r} is not in the snapshot as of {self.as_of}")
-        return int(hits[0])
+        """The row of ``customer_id`` in this snapshot (a dictionary lookup, built once)."""
+        index = self._row_index
+        if index is None:
+            index = dict(zip(self.customer_ids.tolist(), range(len(self)), strict=True))
+            object.__setattr__(self, "_row_index", index)
+        try:
+            return index[customer_id]
+        except (KeyError, TypeError):
+            raise UnknownCustomerError(
+                f"{customer_id!r} is not in the snapshot as of {self.as_of}"
+            ) from None
+
+    def rows(self, customer_ids: Any) -> NDArray[np.int64]:
+        """The rows of several customers (:class:`UnknownCustomerError` if one is absent)."""
+        return np.fromiter((self.row(c) for c in customer_ids), dtype=np.int64)
+
+    # ------------------------------------------------------------------ partitions
+    def take(self, rows: Any) -> Snapshot:
+        """The snapshot of the customers at ``rows`` (integer rows or a boolean mask), in that
+        order, with the relational tables restricted to them and renumbered. A referrer outside
+        the selection keeps their id in :attr:`referrer_ids` and gets ``referrer_row`` -1."""
+        n = len(self)
+        picked = np.asarray(rows)
+        if picked.dtype == np.bool_:
+            if picked.shape != (n,):
+                raise ValidationError(f"a boolean mask needs {n} values, got shape {picked.shape}")
+            picked = np.flatnonzero(picked)
+        elif picked.dtype.kind not in "iu" or picked.ndim != 1:
+            raise ValidationError("rows must be a 1-D integer array or a boolean mask")
+        picked = picked.astype(np.int64)
+        if picked.size and (picked.min() < -n or picked.max() >= n):
+            raise ValidationError(f"rows must lie in [0, {n})")
+        picked = np.where(picked < 0, picked + n, picked)
+        if np.unique(picked).size != picked.size:
+            raise ValidationError("rows must not repeat")
+        new_row = np.full(n, -1, dtype=np.int64)
+        new_row[picked] = np.arange(picked.size)
+        values: dict[str, Any] = {}
+        for f in attrs.fields(Snapshot):
+            if not f.init:
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, _Relation):
+                value = value.take(new_row)
+            elif f.name == "referrer_row":
+                value = _readonly(np.where(value >= 0, new_row[np.maximum(value, 0)], -1)[picked])
+            elif isinstance(value, np.ndarray) and value.ndim and value.shape[0] == n:
+                value = _readonly(value[picked])
+            elif isinstance(value, dict):
+                value = {k: _readonly(col[picked]) for k, col in value.items()}
+            values[f.name] = value
+        return Snapshot(**values)
+
+    @classmethod
+    def concat(cls, snapshots: Any) -> Snapshot:
+        """One snapshot of the customers of several, disjoint snapshots of one pool as of one
+        instant (partitions), rows in order. Columns of tags and attributes missing from a
+        part are filled with their defaults; referrer rows are resolved across parts."""
+        parts = list(snapshots)
+        if not parts or not all(isinstance(p, Snapshot) for p in parts):
+            raise ValidationError("concat needs at least one Snapshot")
+        first = parts[0]
+        for p in parts[1:]:
+            if (p.as_of, p.tenant, p.currency, p.utc_offset) != (
+                first.as_of,
+                first.tenant,
+                first.currency,
+                first.utc_offset,
+            ):
+                raise ValidationError("concat needs snapshots of one tenant as of one instant")
+            if p.agent_names[: len(first.agent_names)] != first.agent_names[: len(p.agent_names)]:
+                raise ValidationError("concat needs snapshots of one pool (agent codes differ)")
+        offsets = list(np.cumsum([0, *(len(p) for p in parts[:-1])]).tolist())
+        ids = np.concatenate([p.customer_ids for p in parts])
+        if np.unique(ids).size != ids.size:
+            raise ValidationError("concat needs snapshots of disjoint customers")
+        values: dict[str, Any] = {}
+        for f in attrs.fields(Snapshot):
+            if not f.init:
+                continue
+            value = getattr(first, f.name)
+            if isinstance(value, _Relation):
+                values[f.name] = type(value).concat([getattr(p, f.name) for p in parts], offsets)
+            elif f.name in ("tags", "attributes"):
+                names = sorted(set().union(*(getattr(p, f.name) for p in parts)))
+                default: Any = False if f.name == "tags" else None
+                dtype: Any = bool if f.name == "tags" else object
+                values[f.name] = {
+                    name: _readonly(
+                        np.concatenate(
+                            [
+                                getattr(p, f.name).get(name, np.full(len(p), default, dtype))
+                                for p in parts
+                            ]
+                        )
+                    )
+                    for name in names
+                }
+            elif isinstance(value, np.ndarray) and value.ndim and value.shape[0] == len(first):
+                values[f.name] = _readonly(np.concatenate([getattr(p, f.name) for p in parts]))
+            elif f.name == "agent_names":
+                values[f.name] = max((p.agent_names for p in parts), key=len)
+            else:
+                values[f.name] = value
+        # referrers may sit in another part: resolve by id
+        position = dict(zip(ids.tolist(), range(ids.size), strict=True))
+        values["referrer_row"] = _readonly(
+            np.fromiter(
+                (position.get(r, -1) for r in values["referrer_ids"].tolist()),
+                dtype=np.int64,
+                count=ids.size,
+            )
+        )
+        return cls(**values)
 
     # ------------------------------------------------------------------ export
     def columns(self) -> dict[str, NDArray[Any]]:
@@ -318,3 +440,107 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     return col
 
 
+def _renumber(rows: NDArray[np.int64], new_row: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which table entries survive a row selection (``new_row`` -1 = dropped)."""
+    return np.asarray(new_row[rows] >= 0)
+
+
+@attrs.frozen(eq=False)
+class _Relation:
+    """Base of the snapshot's relational tables: columns aligned to each other, with ``row``
+    pointing at snapshot rows."""
+
+    def __len__(self) -> int:
+        return int(getattr(self, "row").shape[0])  # noqa: B009 - every subclass has one
+
+    def columns(self) -> dict[str, NDArray[Any]]:
+        """Every column by name."""
+        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+
+    def _select(self, keep: NDArray[Any], new_row: NDArray[np.int64] | None) -> Any:
+        out = {name: col[keep] for name, col in self.columns().items()}
+        if new_row is not None:
+            out["row"] = new_row[out["row"]]
+        for name in _ROW_COLUMNS.get(type(self).__name__, ()):
+            if new_row is not None:
+                col = out[name]
+                out[name] = np.where(col >= 0, new_row[np.maximum(col, 0)], -1)
+        return type(self)(**{k: _readonly(v) for k, v in out.items()})
+
+    def take(self, new_row: NDArray[np.int64]) -> Any:
+        """The entries of rows kept by ``new_row`` (old row → new row, -1 = dropped)."""
+        row: NDArray[np.int64] = getattr(self, "row")  # noqa: B009 - every subclass has one
+        return self._select(_renumber(row, new_row), new_row)
+
+    @classmethod
+    def concat(cls, parts: list[Any], offsets: list[int]) -> Any:
+        """Tables of disjoint snapshots, their rows shifted by ``offsets``."""
+        out: dict[str, NDArray[Any]] = {}
+        for f in attrs.fields(cls):
+            cols = []
+            for part, offset in zip(parts, offsets, strict=True):
+                col = getattr(part, f.name)
+                if f.name == "row" or f.name in _ROW_COLUMNS.get(cls.__name__, ()):
+                    col = np.where(col >= 0, col + offset, -1)
+                cols.append(col)
+            out[f.name] = _readonly(np.concatenate(cols))
+        return cls(**out)
+
+
+@attrs.frozen(eq=False)
+class Orders(_Relation):
+    """Every purchase as of ``as_of``, one row per order, in log order.
+
+    Amounts are exact integer minor units (fen). ``refunded_minor`` sums the refunds, as of
+    ``as_of``, that name the order (a refund that names no order counts only in the customer's
+    ``refunded`` total). ``agent`` is the agent who served the order if the touchpoint names one,
+    else the agent the customer was bound to at the time of the order (-1 for none); codes index
+    :attr:`Snapshot.agent_names`.
+    """
+
+    order_id: NDArray[Any]
+    """The host's order id (the purchase's touchpoint id when it gave none)."""
+    row: NDArray[np.int64]
+    """The customer's row in the snapshot."""
+    at: NDArray[np.datetime64]
+    channel: NDArray[np.uint8]
+    agent: NDArray[np.int32]
+    gross_minor: NDArray[np.int64]
+    refunded_minor: NDArray[np.int64]
+    discount_minor: NDArray[np.int64]
+    promotion: NDArray[np.bool_]
+
+
+@attrs.frozen(eq=False)
+class Invitations(_Relation):
+    """Every invitation (``INVITED`` touchpoint) as of ``as_of``, in log order.
+
+    ``row`` is the inviter's row; ``invitee_row`` the invitee's row, or -1 when the invitee had
+    not joined by ``as_of`` (``invitee_id`` still names them).
+    """
+
+    row: NDArray[np.int64]
+    invitee_row: NDArray[np.int64]
+    invitee_id: NDArray[np.object_]
+    at: NDArray[np.datetime64]
+    channel: NDArray[np.uint8]
+    agent: NDArray[np.int32]
+
+
+@attrs.frozen(eq=False)
+class Contacts(_Relation):
+    """The messages the brand sent (``SENT`` touchpoints on owned channels) in the
+    :data:`CONTACT_HISTORY_DAYS` before ``as_of``, in log order: what frequency caps and
+    fatigue read. Contacts are touchpoints like any other: a plan that is sent comes back as
+    ``SENT`` touchpoints the host ingests."""
+
+    row: NDArray[np.int64]
+    at: NDArray[np.datetime64]
+    channel: NDArray[np.uint8]
+    promotion: NDArray[np.bool_]
+
+
+_ROW_COLUMNS = {"Invitations": ("invitee_row",)}
+
+#: How far back the snapshot's :class:`Contacts` table reaches.
+CONTACT_HISTORY_DAYS = 92
