@@ -1,0 +1,151 @@
+"""The snapshot's relational tables (orders, invitations, contacts), calendar contact counts,
+row lookups and partitions (take / concat)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from helpers import TENANT, at, customer, new_pool, purchase, touch
+
+from privdomain import Pool, ProfileChanges, Snapshot
+from privdomain.errors import UnknownCustomerError, ValidationError
+from privdomain.simulate import simulate_pool
+
+
+@pytest.fixture
+def pool() -> Pool:
+    p = new_pool()
+    report = p.ingest(
+        [
+            customer("c1", agent_id="guide-A"),
+            customer("c2", at(1), referrer_id="c1"),
+            customer("c3", at(20)),
+            purchase("t1", "c1", at(2), "100.00"),
+            purchase("t2", "c2", at(3), "50.00", agent_id="guide-B"),
+            purchase("t3", "c1", at(25), "30.00"),
+            touch("i1", "c1", at(4), "invited", related_customer_id="c3"),
+            touch("s1", "c1", at(9, hours=1), "sent", channel="wecom"),
+            touch("s2", "c1", at(9, hours=2), "sent", channel="wecom", promotion=True),
+            touch("s3", "c2", at(5), "sent", channel="sms"),
+            touch("s4", "c2", at(-200), "sent", channel="sms"),
+        ]
+    )
+    assert report.ok, report.rejected
+    # c1 is bound to another agent from day 10 on
+    changes = ProfileChanges.from_arrays(
+        customer_id=["c1"], tenant=TENANT, at=[at(10)], agent_id=["guide-C"]
+    )
+    assert pool_ingest_ok(p, changes)
+    return p
+
+
+def pool_ingest_ok(pool: Pool, batch: object) -> bool:
+    return pool.ingest(batch).ok  # type: ignore[arg-type]
+
+
+def test_orders_are_exact_and_as_of(pool: Pool) -> None:
+    snap = pool.snapshot(at(10, hours=12))
+    orders = snap.order_log
+    assert orders.order_id.tolist() == ["t1", "t2"]  # t3 is later than as_of
+    assert snap.customer_ids[orders.row].tolist() == ["c1", "c2"]
+    assert orders.gross_minor.tolist() == [10_000, 5_000]
+    assert orders.gross_minor.dtype == np.int64
+    # the order of c1 (day 2) falls under guide-A, bound then; c2's names its own agent
+    names = np.array([*snap.agent_names, None], dtype=object)
+    assert names[orders.agent].tolist() == ["guide-A", "guide-B"]
+    later = pool.snapshot(at(30))
+    assert later.order_log.order_id.tolist() == ["t1", "t3", "t2"]  # by row, then time
+    names = np.array([*later.agent_names, None], dtype=object)
+    assert names[later.order_log.agent].tolist() == ["guide-A", "guide-C", "guide-B"]
+
+
+def test_the_agent_binding_is_as_of(pool: Pool) -> None:
+    assert pool.snapshot(at(9)).agent_ids[0] == "guide-A"
+    assert pool.snapshot(at(11)).agent_ids[0] == "guide-C"
+
+
+def test_invitations_name_invitees_before_they_join(pool: Pool) -> None:
+    early = pool.snapshot(at(5)).invitations
+    assert early.invitee_id.tolist() == ["c3"]
+    assert early.invitee_row.tolist() == [-1]  # c3 joins on day 20
+    late = pool.snapshot(at(21))
+    assert late.invitations.invitee_row.tolist() == [late.row("c3")]
+
+
+def test_contacts_in_calendar_windows_and_recent_history(pool: Pool) -> None:
+    snap = pool.snapshot(at(9, hours=3))  # 9 January 2026, 03:00 in UTC+8, a Friday
+    wecom, sms = 1, 7
+    assert snap.contacts_today[snap.row("c1"), wecom] == 2
+    assert snap.contacts_this_week[snap.row("c1"), wecom] == 2
+    assert snap.contacts_this_month[snap.row("c2"), sms] == 1  # s4 was months ago
+    assert snap.contacts_today[snap.row("c2"), sms] == 0
+    # the recent history lists the last 92 days only, with the promotion flag
+    assert snap.customer_ids[snap.contacts.row].tolist() == ["c1", "c1", "c2"]
+    assert snap.contacts.promotion.tolist() == [False, True, False]
+
+
+def test_a_week_starts_on_monday() -> None:
+    p = new_pool()
+    p.ingest([customer("c1", at(-30))])
+    # 2026-01-05 is a Monday; in UTC+8 its midnight is 2026-01-04 16:00 UTC
+    monday = dt.datetime(2026, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    p.ingest(
+        [
+            touch("a", "c1", monday - dt.timedelta(seconds=1), "sent"),
+            touch("b", "c1", monday, "sent"),
+        ]
+    )
+    snap = p.snapshot(monday + dt.timedelta(days=2))
+    assert snap.contacts_this_week[0].sum() == 1
+    assert snap.contacts_this_month[0].sum() == 2
+
+
+def test_row_is_a_lookup(pool: Pool) -> None:
+    snap = pool.snapshot(at(30))
+    assert [snap.row(c) for c in ("c3", "c1")] == [2, 0]
+    assert snap.rows(["c2", "c1"]).tolist() == [1, 0]
+    with pytest.raises(UnknownCustomerError):
+        snap.row("nobody")
+    with pytest.raises(UnknownCustomerError):
+        snap.row(["unhashable"])  # type: ignore[arg-type]
+
+
+def test_take_and_concat_give_back_the_snapshot() -> None:
+    sim = simulate_pool(400, seed=3)
+    snap = sim.pool().snapshot(sim.as_of)
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(len(snap))
+    parts = [snap.take(np.sort(chunk)) for chunk in np.array_split(rows, 3)]
+    whole = Snapshot.concat(parts)
+    order = np.argsort(whole.index)
+    again = whole.take(order)
+    for name in ("customer_ids", "orders", "gross_spend", "referrer_row", "contacts_this_month"):
+        assert np.array_equal(getattr(again, name), getattr(snap, name)), name
+    assert again.order_log.gross_minor.sum() == snap.order_log.gross_minor.sum()
+
+    def orders(s: Snapshot) -> list[tuple[str, int, int]]:
+        table = s.order_log
+        who = s.customer_ids[table.row].tolist()
+        return sorted(zip(who, table.order_id.tolist(), table.gross_minor.tolist(), strict=True))
+
+    assert orders(again) == orders(snap)
+    # a part's tables only hold its own customers' entries
+    for part in parts:
+        assert set(part.customer_ids[part.order_log.row]) <= set(part.customer_ids)
+
+
+def test_take_and_concat_refuse_bad_input() -> None:
+    sim = simulate_pool(50, seed=4)
+    snap = sim.pool().snapshot(sim.as_of)
+    with pytest.raises(ValidationError):
+        snap.take(np.ones(3, dtype=bool))
+    with pytest.raises(ValidationError):
+        snap.take([0, 0])
+    with pytest.raises(ValidationError):
+        snap.take([len(snap)])
+    with pytest.raises(ValidationError):
+        Snapshot.concat([snap, snap])  # not disjoint
+    with pytest.raises(ValidationError):
+        Snapshot.concat([])
