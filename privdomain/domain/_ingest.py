@@ -1,0 +1,617 @@
+"""One ingest: validate and stage the records of a batch, then write what passed.
+
+:class:`Ingest` holds the stores of one pool for the duration of one batch; every in-place
+write it makes is logged on ``undo`` so that the pool can restore itself if the batch fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from privdomain.domain._checks import (
+    first_text,
+    lookup,
+    normal_currency,
+    on_or_into_cycle,
+    scalar_values,
+    valid_id,
+    valid_ids,
+)
+from privdomain.domain._columns import Column
+from privdomain.domain._customer_store import CustomerRegistry, consent_field
+from privdomain.domain._event_store import EventStore
+from privdomain.domain._time import micros_to_datetime
+from privdomain.domain.batch import (
+    CustomerColumns,
+    IngestReport,
+    Rejection,
+    RejectReason,
+    TouchpointColumns,
+)
+from privdomain.domain.changes import ProfileChanges
+from privdomain.domain.channels import OWNED_CHANNELS, Channel, TouchKind
+from privdomain.domain.customer import MAX_ID_LENGTH
+
+__all__ = ["NO_INSTANT", "Ingest"]
+
+_REASONS = list(RejectReason)
+_OK = 255  # reason code of a row that passed every check so far
+_CODE = {reason: np.uint8(i) for i, reason in enumerate(_REASONS)}
+NO_INSTANT = np.iinfo(np.int64).min  # "no instant given"
+_NAT = NO_INSTANT
+_NO_IDS: NDArray[np.object_] = np.empty(0, dtype=object)
+
+
+class Ingest:
+    """The validation and writes of one batch into a pool's stores."""
+
+    def __init__(
+        self,
+        reg: CustomerRegistry,
+        events: EventStore,
+        *,
+        tenant: str,
+        currency: str,
+        undo: list[tuple[Column[Any], Any, Any]],
+    ) -> None:
+        self.reg = reg
+        self.events = events
+        self.tenant = tenant
+        self.currency = currency
+        self.undo = undo
+
+    # ------------------------------------------------------------------ profiles
+    def _profile_values(
+        self, cols: CustomerColumns, rows: NDArray[np.int64], *, intern: bool
+    ) -> dict[str, NDArray[Any]]:
+        """The profile that rows ``rows`` of ``cols`` give, field by field.
+
+        Agents and stores are looked up (``intern=False``: an unknown one reads as -2, which
+        differs from every current value) or interned (``intern=True``, to be written).
+        """
+        values: dict[str, NDArray[Any]] = {}
+        consent = cols.consent[rows].astype(np.int64)
+        for channel in OWNED_CHANNELS:
+            values[consent_field(channel)] = (consent >> channel.value & 1).astype(bool)
+        values["agent"] = self.reg.agents.codes(cols.agent_id[rows], intern=intern)
+        store = getattr(cols, "store_id", None)
+        if store is not None:
+            values["store"] = self.reg.stores.codes(store[rows], intern=intern)
+        if cols.tags is not None:
+            for name in set(cols.tags) | {f[4:] for f in self.reg.profile if f.startswith("tag:")}:
+                given = cols.tags.get(name)
+                values[f"tag:{name}"] = np.zeros(rows.size, bool) if given is None else given[rows]
+        if cols.attributes is not None:
+            for name in set(cols.attributes) | {
+                f[5:] for f in self.reg.profile if f.startswith("attr:")
+            }:
+                column = cols.attributes.get(name)
+                values[f"attr:{name}"] = (
+                    np.full(rows.size, None, dtype=object) if column is None else column[rows]
+                )
+        return values
+
+    def _update_profiles(
+        self,
+        index: NDArray[np.int64],
+        at: NDArray[np.int64],
+        values_of: Any,
+        reject: Any,
+    ) -> tuple[int, int]:
+        """Apply profile records to existing customers ``index``, in rounds so that each round
+        holds a customer at most once (the k-th record of every customer in round k).
+
+        ``values_of(positions, intern)`` gives the fields of the records at ``positions``;
+        ``at`` is each record's instant (``_NAT`` when the record gave none). Records that would
+        change something without an instant, or before the customer's latest change, are
+        rejected through ``reject(position, reason, text)``. Returns (updated, unchanged).
+        """
+        updated = unchanged = 0
+        if index.size == 0:
+            return 0, 0
+        order = np.argsort(index, kind="stable")
+        ordered = index[order]
+        starts = np.ones(ordered.size, dtype=bool)
+        starts[1:] = ordered[1:] != ordered[:-1]
+        position = np.arange(ordered.size)
+        first_of_group = np.maximum.accumulate(np.where(starts, position, 0))
+        rank = np.empty(index.size, dtype=np.int64)
+        rank[order] = position - first_of_group
+        for r in range(int(rank.max()) + 1):
+            pos = np.flatnonzero(rank == r)
+            who = index[pos]
+            when = at[pos]
+            differ = self.reg.profile.differs(who, values_of(pos, False))
+            latest = self.reg.profile.changed_at.values[who]
+            undated = differ & (when == _NAT)
+            early = differ & ~undated & (when < latest)
+            for k in np.flatnonzero(undated).tolist():
+                reject(
+                    int(pos[k]),
+                    RejectReason.INVALID,
+                    "changes the customer's profile but gives no updated_at: say when the "
+                    "change took effect",
+                )
+            for k in np.flatnonzero(early).tolist():
+                reject(
+                    int(pos[k]),
+                    RejectReason.CONFLICT,
+                    f"dated {micros_to_datetime(int(when[k])).isoformat()}, before the "
+                    "customer's latest recorded change at "
+                    f"{micros_to_datetime(int(latest[k])).isoformat()}",
+                )
+            write = np.flatnonzero(differ & ~undated & ~early)
+            if write.size:
+                self.reg.profile.write(
+                    who[write], when[write], values_of(pos[write], True), self.undo
+                )
+            updated += int(write.size)
+            unchanged += int((~differ).sum())
+        return updated, unchanged
+
+    # ------------------------------------------------------------------ customers
+    def customers(self, cols: CustomerColumns) -> IngestReport:
+        n = len(cols)
+        ids = cols.id
+        reasons: dict[int, tuple[RejectReason, str]] = {}
+
+        def reject(i: int, why: RejectReason, text: str) -> None:
+            reasons.setdefault(i, (why, text))
+
+        def flag(mask: NDArray[np.bool_] | bool, why: RejectReason, text: str) -> None:
+            for i in np.flatnonzero(np.broadcast_to(mask, (n,))).tolist():
+                reject(i, why, text)
+
+        flag(~valid_ids(ids), RejectReason.INVALID, "customer id must be a non-empty printable str")
+        flag(
+            np.asarray(cols.tenant != self.tenant),
+            RejectReason.WRONG_TENANT,
+            f"tenant is not this pool's tenant {self.tenant!r}",
+        )
+        flag(cols.source == 255, RejectReason.INVALID, "unknown source channel")
+        has_referrer = cols.referrer_id != None  # noqa: E711 - elementwise on objects
+        if has_referrer.any():
+            bad = np.zeros(n, bool)
+            bad[has_referrer] = ~valid_ids(cols.referrer_id[has_referrer])
+            flag(bad, RejectReason.INVALID, "referrer id must be a non-empty printable str")
+            flag(
+                has_referrer & (cols.referrer_id == ids),
+                RejectReason.INVALID,
+                "a customer cannot be their own referrer",
+            )
+        for what in ("agent_id", "store_id"):
+            column = getattr(cols, what, None)
+            if column is None:
+                continue
+            given = column != None  # noqa: E711
+            if given.any():
+                bad = np.zeros(n, bool)
+                bad[given] = ~valid_ids(column[given])
+                flag(bad, RejectReason.INVALID, f"{what} must be a non-empty printable str")
+        for name in cols.tags or {}:
+            flag(np.array(not valid_id(name)), RejectReason.INVALID, f"tag {name!r} is not valid")
+        for name, column in (cols.attributes or {}).items():
+            flag(
+                np.array(not valid_id(name)),
+                RejectReason.INVALID,
+                f"attribute name {name!r} is not valid",
+            )
+            flag(
+                ~scalar_values(column),
+                RejectReason.INVALID,
+                f"attribute {name!r} must be str, int, float, bool or None",
+            )
+        updated_at = getattr(cols, "updated_at", None)
+        if updated_at is None:
+            updated_at = np.full(n, _NAT, dtype=np.int64)
+        flag(
+            (updated_at != _NAT) & (updated_at < cols.joined_at),
+            RejectReason.INVALID,
+            "updated_at is before joined_at",
+        )
+
+        usable = np.ones(n, bool)
+        usable[list(reasons)] = False
+        if reasons:
+            hashable = ids.copy()
+            hashable[~usable] = None  # invalid ids may not even be hashable
+        else:
+            hashable = ids
+        # each id's first row in the batch; without repeats a plain dict(zip) says the same
+        table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
+        if len(table) == n:
+            first = np.arange(n)
+        else:
+            table = {}
+            first = np.fromiter(
+                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
+            )
+        new = usable & (first == np.arange(n))
+        if self.reg.index:
+            new &= self.reg.lookup(hashable) < 0
+        repeat_rows = np.flatnonzero(usable & ~new).tolist()
+        referrers = cols.referrer_id.tolist()
+        effective = np.where(updated_at == _NAT, cols.joined_at, updated_at)
+        add = functools.partial(
+            self._add_new_customers,
+            cols,
+            referrers=referrers,
+            reject=reject,
+            batch_index=table,
+            effective=effective,
+        )
+        added = add(np.flatnonzero(new))
+        # A repeat whose first row was rejected is, in order, the first of its id: add it.
+        while True:
+            orphans: dict[str, int] = {}
+            for i in repeat_rows:
+                if i not in reasons and ids[i] not in self.reg.index:
+                    orphans.setdefault(ids[i], i)
+            if not orphans:
+                break
+            repeat_rows = [i for i in repeat_rows if i not in orphans.values()]
+            added += add(np.array(sorted(orphans.values()), dtype=np.int64))
+
+        rows = np.array([i for i in repeat_rows if i not in reasons], dtype=np.int64)
+        index = self.reg.lookup(ids[rows]) if rows.size else np.empty(0, np.int64)
+        # the facts of a customer never change
+        conflict = np.zeros(rows.size, dtype=np.int8)
+        if rows.size:
+            referrer = np.full(rows.size, -1, dtype=np.int64)
+            named = np.flatnonzero(cols.referrer_id[rows] != None)  # noqa: E711
+            referrer[named] = self.reg.lookup(cols.referrer_id[rows][named])
+            referrer[named[referrer[named] < 0]] = -2
+            checks = (
+                (self.reg.joined.values[index] != cols.joined_at[rows], "joined_at", "join time"),
+                (self.reg.source.values[index] != cols.source[rows], "source", "source"),
+                (self.reg.referrer.values[index] != referrer, "referrer", "referrer"),
+            )
+            for k, (mask, _, _) in enumerate(checks, start=1):
+                conflict[(conflict == 0) & mask] = k
+            for j in np.flatnonzero(conflict).tolist():
+                _, field, noun = checks[conflict[j] - 1]
+                reject(
+                    int(rows[j]),
+                    RejectReason.CONFLICT,
+                    f"{field} differs from the customer's recorded {noun}",
+                )
+        keep = conflict == 0
+        rows, index = rows[keep], index[keep]
+
+        def values_of(pos: NDArray[np.int64], intern: bool) -> dict[str, NDArray[Any]]:
+            return self._profile_values(cols, rows[pos], intern=intern)
+
+        updated, unchanged = self._update_profiles(
+            index,
+            updated_at[rows],
+            values_of,
+            lambda k, why, text: reject(int(rows[k]), why, text),
+        )
+        rejected = tuple(
+            Rejection(record="customer", index=i, id=ids[i], reason=why, detail=text)
+            for i, (why, text) in sorted(reasons.items())
+        )
+        return IngestReport(
+            customers_added=added,
+            customers_updated=updated,
+            customers_unchanged=unchanged,
+            rejected=rejected,
+        )
+
+    def changes(self, changes: ProfileChanges) -> IngestReport:
+        n = len(changes)
+        reasons: dict[int, tuple[RejectReason, str]] = {}
+
+        def reject(i: int, why: RejectReason, text: str) -> None:
+            reasons.setdefault(i, (why, text))
+
+        ids = changes.customer_id.decode()
+        wrong_tenant = np.asarray(changes.tenant != self.tenant)
+        for i in np.flatnonzero(np.broadcast_to(wrong_tenant, (n,))).tolist():
+            reject(
+                i, RejectReason.WRONG_TENANT, f"tenant is not this pool's tenant {self.tenant!r}"
+            )
+        index = self.reg.resolve(changes.customer_id).astype(np.int64)
+        for i in np.flatnonzero(index < 0).tolist():
+            reject(i, RejectReason.UNKNOWN_CUSTOMER, f"customer {ids[i]!r} is not in the pool")
+        known = np.flatnonzero(index >= 0)
+        early = known[changes.at[known] < self.reg.joined.values[index[known]]]
+        for i in early.tolist():
+            reject(i, RejectReason.INVALID, "the change is dated before the customer joined")
+        for what in ("agent_id", "store_id"):
+            column = getattr(changes, what)
+            if column is None:
+                continue
+            given = np.flatnonzero(column != None)  # noqa: E711
+            for i in given[~valid_ids(column[given])].tolist():
+                reject(i, RejectReason.INVALID, f"{what} must be a non-empty printable str")
+        for name, column in changes.attributes.items():
+            for i in np.flatnonzero(~scalar_values(column)).tolist():
+                reject(
+                    i,
+                    RejectReason.INVALID,
+                    f"attribute {name!r} must be str, int, float, bool or None",
+                )
+        rows = np.array([i for i in range(n) if i not in reasons], dtype=np.int64)
+
+        def values_of(pos: NDArray[np.int64], intern: bool) -> dict[str, NDArray[Any]]:
+            picked = rows[pos]
+            values: dict[str, NDArray[Any]] = {
+                consent_field(c): col[picked] for c, col in changes.consent.items()
+            }
+            if changes.agent_id is not None:
+                values["agent"] = self.reg.agents.codes(changes.agent_id[picked], intern=intern)
+            if changes.store_id is not None:
+                values["store"] = self.reg.stores.codes(changes.store_id[picked], intern=intern)
+            values.update({f"tag:{t}": col[picked] for t, col in changes.tags.items()})
+            values.update({f"attr:{a}": col[picked] for a, col in changes.attributes.items()})
+            return values
+
+        updated, unchanged = self._update_profiles(
+            index[rows],
+            changes.at[rows],
+            values_of,
+            lambda k, why, text: reject(int(rows[k]), why, text),
+        )
+        rejected = tuple(
+            Rejection(record="profile_change", index=i, id=ids[i], reason=why, detail=text)
+            for i, (why, text) in sorted(reasons.items())
+        )
+        return IngestReport(
+            customers_updated=updated, customers_unchanged=unchanged, rejected=rejected
+        )
+
+    def _add_new_customers(
+        self,
+        cols: CustomerColumns,
+        rows: NDArray[np.int64],
+        *,
+        referrers: list[Any],
+        reject: Any,
+        batch_index: Mapping[Any, int],
+        effective: NDArray[np.int64],
+    ) -> int:
+        """Append the customers at ``rows`` (new, distinct ids); returns how many were taken."""
+        if rows.size == 0:
+            return 0
+        base = len(self.reg.ids)
+        # referrer: an existing customer (its index) or a new one of this batch (base + position)
+        ref_ids = cols.referrer_id[rows]
+        has_ref = ref_ids != None  # noqa: E711
+        ref = np.full(rows.size, -1, dtype=np.int64)
+        pending = np.zeros(rows.size, bool)
+        if has_ref.any():
+            ref[has_ref] = self.reg.lookup(ref_ids[has_ref])
+            unresolved = np.flatnonzero(has_ref & (ref < 0))
+            if unresolved.size:
+                # referrers new in this batch: their row, then their position among ``rows``
+                position = np.full(len(cols) + 1, -1, dtype=np.int64)
+                position[rows] = np.arange(rows.size)
+                batch_row = lookup(batch_index, ref_ids[unresolved])
+                k_of = position[batch_row]  # batch_row -1 picks the last slot: -1
+                pending[unresolved[k_of < 0]] = True
+                ref[unresolved[k_of >= 0]] = base + k_of[k_of >= 0]
+        alive = ~pending
+        # a referrer row that is rejected takes its referees with it (to a fixpoint)
+        while pending.any() and (ref >= base).any():
+            internal = ref >= base
+            dead = internal & ~alive[np.clip(ref - base, 0, rows.size - 1)]
+            newly = dead & alive
+            if not newly.any():
+                break
+            alive &= ~newly
+            pending |= newly
+        for k in np.flatnonzero(pending).tolist():
+            reject(
+                int(rows[k]),
+                RejectReason.UNKNOWN_REFERRER,
+                f"referrer {referrers[int(rows[k])]!r} is neither in the pool "
+                "nor accepted in this batch",
+            )
+        cyclic = on_or_into_cycle(np.where(ref >= base, ref - base, -1)) & alive
+        for k in np.flatnonzero(cyclic).tolist():
+            reject(
+                int(rows[k]),
+                RejectReason.REFERRAL_CYCLE,
+                "the referrer chain loops back to this customer",
+            )
+        alive &= ~cyclic
+        if not alive.all():
+            # renumber: accepted rows get consecutive indices
+            kept = np.flatnonzero(alive)
+            new_pos = np.full(rows.size, -1, dtype=np.int64)
+            new_pos[kept] = np.arange(kept.size)
+            internal = ref >= base
+            ref = np.where(internal, base + new_pos[np.clip(ref - base, 0, rows.size - 1)], ref)
+            rows, ref = rows[kept], ref[kept]
+        m = rows.size
+        whole = base == 0 and m == len(cols) and len(batch_index) == m
+        index = self.reg.add(
+            cols.id[rows].tolist(),
+            cols.joined_at[rows],
+            cols.source[rows],
+            ref,
+            # a first batch taken whole, without repeats: its row index is the pool's index
+            # (nothing else reads the batch index after this)
+            index=batch_index if whole and isinstance(batch_index, dict) else None,
+        )
+        # the profile a new customer arrives with holds from when they joined (or updated_at)
+        self.reg.profile.grow(m, effective[rows])
+        self.reg.profile.write(
+            index, effective[rows], self._profile_values(cols, rows, intern=True), self.undo
+        )
+        return m
+
+    def touchpoints(self, cols: TouchpointColumns) -> IngestReport:
+        n = len(cols)
+        reason = np.full(n, _OK, dtype=np.uint8)
+        texts: dict[RejectReason, list[tuple[NDArray[np.bool_], str]]] = {}
+
+        def flag(mask: NDArray[np.bool_] | bool, why: RejectReason, text: str) -> None:
+            # the first failing check of a row is its reason
+            hit = np.asarray(mask) & (reason == _OK)
+            if hit.any():
+                reason[hit] = _CODE[why]
+                texts.setdefault(why, []).append((hit, text))
+
+        int_ids = cols.id.dtype.kind in "iu"
+        if not int_ids:
+            flag(
+                ~valid_ids(cols.id),
+                RejectReason.INVALID,
+                f"touchpoint id must be a non-empty printable str of at most {MAX_ID_LENGTH} chars",
+            )
+        if isinstance(cols.tenant, str):
+            flag(
+                cols.tenant != self.tenant,
+                RejectReason.WRONG_TENANT,
+                f"tenant {cols.tenant!r} is not this pool's tenant {self.tenant!r}",
+            )
+        else:
+            flag(
+                cols.tenant != self.tenant,
+                RejectReason.WRONG_TENANT,
+                f"tenant is not this pool's tenant {self.tenant!r}",
+            )
+        flag(
+            cols.channel == 255,
+            RejectReason.INVALID,
+            "unknown channel; the channels are "
+            + ", ".join(c.name.lower() for c in Channel if c is not Channel.REFERRAL),
+        )
+        flag(
+            cols.channel == Channel.REFERRAL.value,
+            RejectReason.INVALID,
+            "REFERRAL is a source of customers, not a channel to touch them on",
+        )
+        flag(
+            cols.kind == 255,
+            RejectReason.INVALID,
+            "unknown touch kind; the kinds are " + ", ".join(k.name.lower() for k in TouchKind),
+        )
+        monetary = (cols.kind == TouchKind.PURCHASED.value) | (
+            cols.kind == TouchKind.REFUNDED.value
+        )
+        flag(
+            monetary & (cols.amount_state != 1),
+            RejectReason.INVALID_AMOUNT,
+            "purchases and refunds need a finite, non-negative amount",
+        )
+        flag(
+            ~monetary & (cols.amount_state != 0),
+            RejectReason.INVALID,
+            "only purchases and refunds carry an amount",
+        )
+        flag(
+            cols.discount_minor < 0,
+            RejectReason.INVALID_AMOUNT,
+            "discount must be finite and non-negative",
+        )
+        flag(
+            (cols.discount_minor > 0) & (cols.kind != TouchKind.PURCHASED.value),
+            RejectReason.INVALID,
+            "only purchases carry a discount",
+        )
+        with_amount = cols.amount_state == 1
+        if isinstance(cols.currency, str):
+            if normal_currency(cols.currency) != self.currency:
+                flag(
+                    with_amount,
+                    RejectReason.CURRENCY_MISMATCH,
+                    f"currency {cols.currency!r} is not the pool's {self.currency}",
+                )
+        else:
+            codes = cols.currency.tolist()
+            normal = {c: normal_currency(c) for c in set(codes)}  # a handful of distinct codes
+            normalised = np.fromiter(map(normal.__getitem__, codes), dtype=object, count=n)
+            foreign = normalised != self.currency
+            flag(
+                with_amount & foreign,
+                RejectReason.CURRENCY_MISMATCH,
+                f"currency is not the pool's {self.currency}",
+            )
+        customer = self.reg.resolve(cols.customer_id)
+        flag(customer < 0, RejectReason.UNKNOWN_CUSTOMER, "customer is not in the pool")
+        related = self.reg.resolve(cols.related_customer_id)
+        has_related = cols.related_customer_id.present()
+        flag(
+            has_related & (related < 0),
+            RejectReason.UNKNOWN_RELATED_CUSTOMER,
+            "related customer is not in the pool",
+        )
+        flag(
+            has_related & (related == customer),
+            RejectReason.INVALID,
+            "a customer cannot invite or reach themselves",
+        )
+        agents = cols.agent_id
+        if agents.present().any():
+            bad_agent = ~valid_ids(agents.values)
+            if bad_agent.any():
+                flag(
+                    agents.present() & bad_agent[np.maximum(agents.codes, 0)],
+                    RejectReason.INVALID,
+                    "agent id must be a non-empty printable str",
+                )
+
+        ok = reason == _OK
+        everything = bool(ok.all())
+        rows = np.arange(0) if everything else np.flatnonzero(ok)  # unused when everything
+        # idempotency: first occurrence of an id wins, in the batch and across batches
+        fresh, sorted_fresh = self.events.unseen(cols, None if everything else rows)
+        if fresh is not None:
+            if everything:
+                rows = np.arange(n)
+            duplicates = rows[~fresh]
+            rows = rows[fresh]
+            everything = False
+        else:
+            duplicates = np.empty(0, dtype=np.int64)
+
+        written = None if everything else rows
+        agent_codes = cols.agent_id.codes if written is None else cols.agent_id.codes[written]
+        agent = np.full(len(cols), -1, dtype=np.int32)
+        has_agent = np.flatnonzero(agent_codes >= 0)
+        if has_agent.size:
+            target = has_agent if written is None else written[has_agent]
+            agent[target] = self.reg.agents.codes(
+                cols.agent_id.values[agent_codes[has_agent]], intern=True
+            )
+        self.events.append(cols, written, customer, related, agent)
+        self.events.remember(cols, sorted_fresh)
+
+        unknown = RejectReason.UNKNOWN_CUSTOMER
+        named_ids = cols.customer_id.decode() if (reason == _CODE[unknown]).any() else _NO_IDS
+        unknown_related = RejectReason.UNKNOWN_RELATED_CUSTOMER
+        related_ids = (
+            cols.related_customer_id.decode()
+            if (reason == _CODE[unknown_related]).any()
+            else _NO_IDS
+        )
+        rejected = tuple(
+            Rejection(
+                record="touchpoint",
+                index=int(i),
+                id=cols.id[i].item() if int_ids else cols.id[i],
+                reason=_REASONS[int(reason[i])],
+                detail=(
+                    f"customer {named_ids[i]!r} is not in the pool"
+                    if _REASONS[int(reason[i])] is unknown
+                    else f"related customer {related_ids[i]!r} is not in the pool"
+                    if _REASONS[int(reason[i])] is unknown_related
+                    else first_text(texts, _REASONS[int(reason[i])], int(i))
+                ),
+            )
+            for i in np.flatnonzero(~ok)
+        )
+        return IngestReport(
+            touchpoints_accepted=n if everything else int(rows.size),
+            duplicate_touchpoints=duplicates.astype(np.int64),
+            rejected=rejected,
+        )
