@@ -182,8 +182,15 @@ class ProfileStore:
 def _differ(name: str, old: NDArray[Any], new: NDArray[Any]) -> NDArray[np.bool_]:
     if field_kind(name) != "object":
         return np.asarray(old != new)
-    pairs = zip(old.tolist(), new.tolist(), strict=True)
-    return np.fromiter((not _same(a, b) for a, b in pairs), dtype=bool, count=old.size)
+    # unset before (new customers, new attributes): a change wherever a value is given now
+    out: NDArray[np.bool_] = np.asarray(new != None)  # noqa: E711 - elementwise on objects
+    was_set = np.flatnonzero(old != None)  # noqa: E711
+    if was_set.size:
+        pairs = zip(old[was_set].tolist(), new[was_set].tolist(), strict=True)
+        out[was_set] = np.fromiter(
+            (not _same(a, b) for a, b in pairs), dtype=bool, count=was_set.size
+        )
+    return out
 
 
 def _same(a: object, b: object) -> bool:

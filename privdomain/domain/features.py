@@ -188,7 +188,7 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         return _money_features(tables, ev, visible, row_of, everyone, m)
 
     def relations() -> dict[str, Any]:
-        return _relations(tables, as_of, sel, rows, kind, channel, at, row_of, m)
+        return _relations(tables, as_of, sel, visible, rows, kind, channel, at, row_of, m)
 
     workers = min(4, os.cpu_count() or 1) if threads is None else threads
     with ThreadPoolExecutor(max_workers=workers) if workers > 1 else _Inline() as executor:
@@ -384,32 +384,11 @@ def _value_at(
     return out
 
 
-def _by_row_and_time(rows: NDArray[Any], at: NDArray[np.int64]) -> NDArray[np.intp]:
-    """The order that sorts table entries by snapshot row, then time, then log order: one
-    canonical order, whatever order the events were ingested in."""
-    if rows.size < 2:
-        return np.arange(rows.size)
-    return np.lexsort((at, rows))
-
-
-def _calendar_starts(as_of: int, offset: int) -> tuple[int, int, int]:
-    """UTC microseconds at which ``as_of``'s local day, week (from Monday) and month began."""
-    local = as_of + offset
-    day = local // MICROS_PER_DAY
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-    date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
-    month_day = (date.replace(day=1) - dt.date(1970, 1, 1)).days
-    return (
-        day * MICROS_PER_DAY - offset,
-        (day - weekday) * MICROS_PER_DAY - offset,
-        month_day * MICROS_PER_DAY - offset,
-    )
-
-
 def _relations(
     tables: Tables,
     as_of: int,
     sel: NDArray[np.intp] | None,
+    visible: NDArray[np.bool_],
     rows: NDArray[Any],
     kind: NDArray[np.uint8],
     channel: NDArray[np.uint8],
@@ -417,24 +396,14 @@ def _relations(
     row_of: NDArray[np.int64],
     m: int,
 ) -> dict[str, Any]:
-    """The snapshot's relational tables and calendar contact counts."""
+    """The snapshot's relational tables, in log order."""
     ev = tables.events
     positions = np.arange(len(ev)) if sel is None else sel
     out: dict[str, Any] = {}
 
-    # contacts: owned-channel messages, counted in calendar windows and listed recently
+    # contacts: owned-channel messages of the recent past
     sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
-    offset = tables.utc_offset // dt.timedelta(microseconds=1)
-    for name, start in zip(
-        ("contacts_today", "contacts_this_week", "contacts_this_month"),
-        _calendar_starts(as_of, offset),
-        strict=True,
-    ):
-        inside = sent[at[sent] >= start]
-        key = _key(rows[inside], _N_OWNED, channel[inside])
-        out[name] = _readonly(_counts(key, m * _N_OWNED).reshape(m, _N_OWNED))
     recent = sent[at[sent] >= as_of - CONTACT_HISTORY_DAYS * MICROS_PER_DAY]
-    recent = recent[_by_row_and_time(rows[recent], at[recent])]
     out["contacts"] = Contacts(
         row=_readonly(rows[recent].astype(np.int64)),
         at=_readonly(at[recent].view("datetime64[us]")),
@@ -444,7 +413,7 @@ def _relations(
 
     # orders: purchases with their refunds, in exact minor units
     money_rows = np.flatnonzero(IS_MONETARY[ev.kind])  # log positions of monetary events
-    money_seen = np.flatnonzero(np.isin(money_rows, positions, assume_unique=True))
+    money_seen = np.flatnonzero(visible[money_rows])
     m_pos = money_rows[money_seen]
     m_kind = ev.kind[m_pos]
     m_row = row_of[ev.customer[m_pos]]
@@ -464,8 +433,6 @@ def _relations(
         order_id: NDArray[Any] = np.array([labels.get(k, k) for k in p_key.tolist()], dtype=object)
     else:
         order_id = p_key.copy()
-    by = _by_row_and_time(p_row, ev.at[m_pos[p]])
-    p, p_row, order_id, refunded = p[by], p_row[by], order_id[by], refunded[by]
     p_pos = m_pos[p]
     agent = _sparse_at(ev.agent_rows, ev.agent_values, p_pos)
     unnamed = np.flatnonzero(agent < 0)
@@ -488,7 +455,6 @@ def _relations(
 
     # invitations
     invited = np.flatnonzero(kind == TouchKind.INVITED.value)
-    invited = invited[_by_row_and_time(rows[invited], at[invited])]
     i_pos = positions[invited]
     invitee = _sparse_at(ev.related_rows, ev.related_values, i_pos).astype(np.int64)
     ids = np.empty(len(tables.customers) + 1, dtype=object)  # index -1 → None

@@ -103,13 +103,6 @@ class Snapshot:
     """(customers, owned channels)."""
     reachable: NDArray[np.bool_]
     """(customers, owned channels): consent and still connected."""
-    contacts_today: NDArray[np.int32]
-    """(customers, owned channels) messages sent since the start of ``as_of``'s calendar day
-    (in the pool's business time zone), up to ``as_of``."""
-    contacts_this_week: NDArray[np.int32]
-    """(customers, owned channels) messages sent since Monday 00:00 of ``as_of``'s week."""
-    contacts_this_month: NDArray[np.int32]
-    """(customers, owned channels) messages sent since the first of ``as_of``'s month."""
     tags: dict[str, NDArray[np.bool_]] = attrs.field(repr=False)
     attributes: dict[str, NDArray[np.object_]] = attrs.field(repr=False)
     order_log: Orders = attrs.field(repr=False)
@@ -241,6 +234,25 @@ class Snapshot:
     def rows(self, customer_ids: Any) -> NDArray[np.int64]:
         """The rows of several customers (:class:`UnknownCustomerError` if one is absent)."""
         return np.fromiter((self.row(c) for c in customer_ids), dtype=np.int64)
+
+    def contact_counts(self, window: str = "month") -> NDArray[np.int32]:
+        """Messages sent to each customer per owned channel in the calendar ``window``
+        (``"day"``, ``"week"`` from Monday, or ``"month"``) that holds ``as_of``, in the pool's
+        business time zone, up to ``as_of``: a ``(customers, owned channels)`` matrix, counted
+        from :attr:`contacts`. What calendar frequency caps count."""
+        starts = dict(
+            zip(
+                ("day", "week", "month"), _calendar_starts(self.as_of, self.utc_offset), strict=True
+            )
+        )
+        if window not in starts:
+            raise ValidationError(f"window must be 'day', 'week' or 'month', got {window!r}")
+        contacts = self.contacts
+        inside = contacts.at.view(np.int64) >= starts[window]
+        column = _OWNED_COLUMN[contacts.channel[inside]]
+        key = contacts.row[inside] * len(OWNED_CHANNELS) + column
+        counts = np.bincount(key, minlength=len(self) * len(OWNED_CHANNELS))
+        return counts.astype(np.int32).reshape(len(self), len(OWNED_CHANNELS))
 
     # ------------------------------------------------------------------ partitions
     def take(self, rows: Any) -> Snapshot:
@@ -438,6 +450,25 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return np.array([np.nan if v is None else float(v) for v in col.tolist()], dtype=np.float64)
     return col
+
+
+def _calendar_starts(as_of_dt: dt.datetime, utc_offset: dt.timedelta) -> tuple[int, int, int]:
+    """UTC microseconds at which ``as_of``'s local day, week (from Monday) and month began."""
+    offset = utc_offset // dt.timedelta(microseconds=1)
+    local = epoch_micros(as_of_dt) + offset
+    day = local // MICROS_PER_DAY
+    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
+    date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
+    month_day = (date.replace(day=1) - dt.date(1970, 1, 1)).days
+    return (
+        day * MICROS_PER_DAY - offset,
+        (day - weekday) * MICROS_PER_DAY - offset,
+        month_day * MICROS_PER_DAY - offset,
+    )
+
+
+_OWNED_COLUMN = np.full(256, 0, dtype=np.int64)
+_OWNED_COLUMN[[c.value for c in OWNED_CHANNELS]] = np.arange(len(OWNED_CHANNELS))
 
 
 def _renumber(rows: NDArray[np.int64], new_row: NDArray[np.int64]) -> NDArray[np.bool_]:
