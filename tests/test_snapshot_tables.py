@@ -8,8 +8,12 @@ import datetime as dt
 import numpy as np
 import pytest
 from helpers import TENANT, at, customer, new_pool, purchase, touch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privdomain import Pool, ProfileChanges, Snapshot
+from privdomain.domain.features import _value_at
+from privdomain.domain.tables import FieldHistory
 from privdomain.errors import UnknownCustomerError, ValidationError
 from privdomain.simulate import simulate_pool
 
@@ -153,3 +157,31 @@ def test_take_and_concat_refuse_bad_input() -> None:
         Snapshot.concat([snap, snap])  # not disjoint
     with pytest.raises(ValidationError):
         Snapshot.concat([])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.integers(-1, 3)), max_size=30),
+    st.lists(st.tuples(st.integers(0, 6), st.integers(-1, 22)), min_size=1, max_size=20),
+)
+def test_the_agent_at_an_instant_is_the_latest_change_before_it(
+    changes: list[tuple[int, int, int]], queries: list[tuple[int, int]]
+) -> None:
+    # a customer's changes are recorded in time order, as the pool records them
+    changes = sorted(changes, key=lambda c: (c[0], c[1]))
+    order = np.random.default_rng(len(changes)).permutation(len(changes))
+    log = [changes[i] for i in order]
+    log.sort(key=lambda c: c[1])  # log order: by time across customers, stable per customer
+    customer = np.array([c for c, _, _ in log], dtype=np.int32)
+    history = FieldHistory(
+        customer=customer,
+        at=np.array([t for _, t, _ in log], dtype=np.int64),
+        value=np.array([v for _, _, v in log], dtype=np.int32),
+        overwrites=bool(len(set(customer.tolist())) < customer.size),
+    )
+    asked = np.array([c for c, _ in queries], dtype=np.int64)
+    when = np.array([t for _, t in queries], dtype=np.int64)
+    got = _value_at(history, asked, when)
+    for k, (c, t) in enumerate(queries):
+        seen = [v for cc, tt, v in log if cc == c and tt <= t]
+        assert got[k] == (seen[-1] if seen else -1), (k, c, t, log)

@@ -361,26 +361,38 @@ def _value_at(
     out = np.full(customer.size, -1, dtype=np.int32)
     if history is None or not len(history) or customer.size == 0:
         return out
-    if not history.overwrites:  # at most one change per customer: is it in effect yet?
-        size = int(max(customer.max(), history.customer.max())) + 1
-        first_at = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-        value = np.full(size, -1, dtype=np.int32)
-        first_at[history.customer] = history.at
-        value[history.customer] = history.value
-        ok = first_at[customer] <= when
-        out[ok] = value[customer[ok]]
+    size = int(max(customer.max(), history.customer.max())) + 1
+    changes = np.bincount(history.customer, minlength=size)
+    # customers with one change: is it in effect yet?
+    single_rows = np.flatnonzero(changes[history.customer] == 1)
+    first_at = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    value = np.full(size, -1, dtype=np.int32)
+    first_at[history.customer[single_rows]] = history.at[single_rows]
+    value[history.customer[single_rows]] = history.value[single_rows]
+    ok = first_at[customer] <= when
+    out[ok] = value[customer[ok]]
+    if not history.overwrites:
         return out
-    # the general case: the last change of the customer at or before each instant, found by
-    # one search over (customer, time rank) keys
-    times = np.unique(np.concatenate([history.at, when]))
-    h_key = (history.customer.astype(np.int64) << 32) | np.searchsorted(times, history.at)
+    # customers with several changes: the last one at or before each instant, found by one
+    # search over (customer, time rank) keys of their changes only
+    asked = np.flatnonzero(changes[customer] > 1)
+    rows = np.flatnonzero(changes[history.customer] > 1)
+    if asked.size == 0:
+        return out
+    h_customer = history.customer[rows].astype(np.int64)
+    h_at = history.at[rows]
+    q_customer, q_at = customer[asked], when[asked]
+    times = np.unique(np.concatenate([h_at, q_at]))
+    h_key = (h_customer << 32) | np.searchsorted(times, h_at)
     order = np.argsort(h_key, kind="stable")  # ties keep log order: the later change wins
     h_sorted = h_key[order]
-    q_key = (customer << 32) | np.searchsorted(times, when)
+    q_key = (q_customer << 32) | np.searchsorted(times, q_at)
     pos = np.searchsorted(h_sorted, q_key, side="right") - 1
-    ok = pos >= 0
-    ok[ok] = (h_sorted[pos[ok]] >> 32) == customer[ok]
-    out[ok] = history.value[order[pos[ok]]]
+    hit = pos >= 0
+    hit[hit] = (h_sorted[pos[hit]] >> 32) == q_customer[hit]
+    found = np.full(asked.size, -1, dtype=np.int32)
+    found[hit] = history.value[rows[order[pos[hit]]]]
+    out[asked] = found
     return out
 
 
