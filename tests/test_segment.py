@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import pickle
 from typing import Any
 
 import numpy as np
@@ -9,8 +12,21 @@ import pytest
 from helpers import at, customer, new_pool, purchase
 
 from privdomain import Channel, F, Segment, Snapshot
-from privdomain.domain.segment import All, Rule
-from privdomain.errors import InvalidRuleError, UnknownFeatureError
+from privdomain.domain.segment import (
+    MAX_RULE_DEPTH,
+    All,
+    And,
+    Compare,
+    Not,
+    Or,
+    Rule,
+)
+from privdomain.errors import (
+    InvalidRuleError,
+    NaiveDatetimeError,
+    UnknownFeatureError,
+    ValidationError,
+)
 
 IDS = ["a", "b", "c", "d"]
 
@@ -197,9 +213,9 @@ class TestSegments:
             snap.feature("touches_weecom")
 
     def test_a_segment_needs_a_name_and_a_rule(self) -> None:
-        with pytest.raises(TypeError):
+        with pytest.raises(InvalidRuleError, match="a segment name must be a str"):
             Segment(42, F("orders") >= 1)  # type: ignore[arg-type]
-        with pytest.raises(TypeError):
+        with pytest.raises(InvalidRuleError, match="parse_rule"):
             Segment("loyal", "orders >= 3")  # type: ignore[arg-type]
 
     def test_explain_gives_the_numbers(self, snap: Snapshot) -> None:
@@ -248,3 +264,216 @@ class TestSegments:
             False,
             True,
         ]
+
+
+class Table:
+    """A small feature source: named columns of equal length."""
+
+    def __init__(self, **columns: Any) -> None:
+        self.columns = {k: np.asarray(v) for k, v in columns.items()}
+
+    def feature(self, name: str) -> Any:
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise UnknownFeatureError(name) from None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+
+def attribute_table() -> Table:
+    """Object columns as the snapshot gives text and boolean attributes (None where unset)."""
+    return Table(
+        member=np.array([True, False, None], dtype=object),
+        region=np.array(["华东", None, "华南"], dtype=object),
+        mixed=np.array([1, "XL", None], dtype=object),
+        unset=np.array([None, None, None], dtype=object),
+        orders=np.array([0, 1, 2]),
+    )
+
+
+class TestTypesAreNeverMixed:
+    """A comparison whose value does not fit the feature is refused, never silently misread."""
+
+    def test_a_numeric_feature_is_not_a_boolean(self, snap: Snapshot) -> None:
+        # before: is_true() meant orders == 1 and selected customer b
+        with pytest.raises(InvalidRuleError, match="'orders' is numeric, not boolean"):
+            F("orders").is_true().mask(snap)
+        with pytest.raises(InvalidRuleError, match="not boolean"):
+            (F("recency_days") == False).mask(snap)  # noqa: E712 - builds a rule
+        with pytest.raises(InvalidRuleError, match="not boolean"):
+            F("orders").isin([True]).mask(snap)
+
+    def test_a_boolean_feature_compares_only_with_booleans(self, snap: Snapshot) -> None:
+        assert members(F("tag:vip") == True, snap) == ["a", "c"]  # noqa: E712
+        assert members(F("tag:vip") != True, snap) == ["b", "d"]  # noqa: E712
+        with pytest.raises(InvalidRuleError, match="'tag:vip' is boolean: compare it with true"):
+            (F("tag:vip") == 1).mask(snap)
+        with pytest.raises(InvalidRuleError, match="has no order"):
+            (F("has_referrer") >= False).mask(snap)
+
+    def test_text_never_compares_with_numbers(self, snap: Snapshot) -> None:
+        # before: orders == "3" was silently false for everyone
+        with pytest.raises(InvalidRuleError, match="'orders' is numeric: compare it with a number"):
+            (F("orders") == "3").mask(snap)
+        with pytest.raises(InvalidRuleError, match=r"Channel\.DOUYIN"):
+            (F("source") == "DOUYIN").mask(snap)
+        with pytest.raises(InvalidRuleError, match="'attr:region' is text"):
+            (F("attr:region") == 3).mask(snap)
+
+    def test_membership_lists_must_fit_the_feature(self, snap: Snapshot) -> None:
+        # before: numpy's ValueError (invalid literal for int) escaped
+        with pytest.raises(InvalidRuleError, match="compare it with a number, not 'a'"):
+            F("orders").isin(["a", "b"]).mask(snap)
+        with pytest.raises(InvalidRuleError):
+            F("attr:region").isin([1, 2]).mask(snap)
+
+    def test_membership_keeps_fractions(self, snap: Snapshot) -> None:
+        # before: the list took the column's integer type, and 1.5 became 1
+        assert members(F("orders").isin([1.5]), snap) == []
+        assert members(F("orders").isin([1, 5.0]), snap) == ["b", "d"]
+        assert members(F("attr:age").isin([35, 50]), snap) == ["a", "d"]
+
+    def test_object_columns(self) -> None:
+        table = attribute_table()
+        assert F("member").is_true().mask(table).tolist() == [True, False, False]
+        assert (F("member") != True).mask(table).tolist() == [False, True, False]  # noqa: E712
+        assert (F("region") > "华").mask(table).tolist() == [True, False, True]
+        assert (F("region") != "华东").mask(table).tolist() == [False, False, True]
+        assert F("region").isin(["华南"]).mask(table).tolist() == [False, False, True]
+        assert (F("mixed") == "XL").mask(table).tolist() == [False, True, False]
+        assert F("unset").is_true().mask(table).tolist() == [False] * 3
+        with pytest.raises(InvalidRuleError, match="'region' is text, not boolean"):
+            F("region").is_true().mask(table)
+        with pytest.raises(InvalidRuleError, match="'mixed' is of mixed types, not boolean"):
+            F("mixed").is_true().mask(table)
+        with pytest.raises(InvalidRuleError, match="'member' is boolean"):
+            (F("member") == 1).mask(table)
+        with pytest.raises(InvalidRuleError, match="cannot compare feature 'mixed'"):
+            (F("mixed") > 0).mask(table)
+
+    @pytest.mark.parametrize(
+        ("build", "match"),
+        [
+            (lambda: F("recency_days") == None, "isnan"),  # noqa: E711
+            (lambda: F("recency_days") <= float("nan"), "NaN"),
+            (lambda: F("orders") == [1, 2], "isin"),
+            (lambda: F("orders") == {1: 2}, "a value is a bool, a number"),
+            (lambda: F("orders") == 10**30, "64 bits"),
+            (lambda: F("orders") >= 10**5000, "64 bits"),
+            (lambda: F("orders").isin("abc"), "a list of values, not str"),
+            (lambda: F("orders").isin(3), "a list of values"),
+            (lambda: F("orders").isin([None]), "isnan"),
+            (lambda: F("orders").between(5, 1), "low bound exceeds"),
+            (lambda: F("orders").between(1, "x"), "bounds of one type"),
+            (lambda: Compare("orders", "=>", 1), "op must be one of"),
+            (lambda: Compare("orders", "isnan", 3), "isnan takes no value"),
+            (lambda: Compare("orders", "in", 3), "needs a list"),
+            (lambda: F(123), "a feature name must be a str, not int"),
+            (lambda: F(""), "must not be empty"),
+            (lambda: And([F("orders") >= 1, "tag:vip"]), "must be a Rule"),
+            (lambda: And(5), "a sequence of rules"),
+            (lambda: Or("orders"), "a sequence of rules"),
+            (lambda: Not("orders >= 1"), "must be a Rule"),
+            (lambda: (F("orders") >= 1) & 5, "cannot combine"),
+            (lambda: Segment("", F("orders") >= 1), "must not be empty"),
+            (lambda: Segment("s", F("orders") >= 1, description=5), "description must be a str"),
+        ],
+        ids=lambda v: v if isinstance(v, str) else "",
+    )
+    def test_bad_rules_are_refused_when_built(self, build: Any, match: str) -> None:
+        with pytest.raises(InvalidRuleError, match=match) as info:
+            build()
+        assert type(info.value) is InvalidRuleError
+
+    def test_times(self) -> None:
+        day = np.datetime64("2026-01-02", "us")
+        table = Table(last=np.array([day, np.datetime64("NaT", "us"), day + 86_400_000_000]))
+        since = dt.datetime(2026, 1, 2, 20, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        assert (F("last") > since).mask(table).tolist() == [False, False, True]
+        with pytest.raises(NaiveDatetimeError):
+            Compare("last", ">", dt.datetime(2026, 1, 2))
+        assert (F("last") != np.datetime64("2026-01-02")).mask(table).tolist() == [
+            False,
+            False,
+            True,
+        ]
+        assert F("last").isnan().mask(table).tolist() == [False, True, False]
+        with pytest.raises(InvalidRuleError, match="'last' is a time"):
+            (F("last") > 3).mask(table)
+
+
+def _chain(depth: int, kind: str) -> Rule:
+    rule: Rule = F("orders") >= 1
+    for i in range(depth - 1):
+        join = And if i % 2 else Or
+        rule = Not(rule) if kind == "not" else join((rule, F("orders") < i))
+    return rule
+
+
+class TestDeepRules:
+    """No rule can raise RecursionError: nesting is capped when a rule is built."""
+
+    @pytest.mark.parametrize("kind", ["not", "and-or"])
+    @pytest.mark.parametrize("depth", [MAX_RULE_DEPTH + 1, 500, 5_000])
+    def test_too_deep_is_refused_when_built(self, kind: str, depth: int) -> None:
+        with pytest.raises(InvalidRuleError, match=f"at most {MAX_RULE_DEPTH}"):
+            _chain(depth, kind)
+
+    @pytest.mark.parametrize("kind", ["not", "and-or"])
+    def test_the_deepest_allowed_rule_works_everywhere(self, snap: Snapshot, kind: str) -> None:
+        rule = _chain(MAX_RULE_DEPTH, kind)
+        assert rule.depth == MAX_RULE_DEPTH
+        mask = Segment("deep", rule).mask(snap)
+        assert mask.shape == (len(snap),)
+        assert rule.explain(snap, 0)
+        assert rule.features() == {"orders"}
+        assert rule == _chain(MAX_RULE_DEPTH, kind)
+        assert hash(rule) == hash(_chain(MAX_RULE_DEPTH, kind))
+        assert repr(rule)
+        assert pickle.loads(pickle.dumps(rule)) == rule
+        assert copy.deepcopy(rule) is rule  # rules are immutable
+
+    def test_chains_built_by_operators_stay_flat(self, snap: Snapshot) -> None:
+        rule: Rule = F("orders") >= 0
+        other: Rule = F("orders") >= 0
+        for i in range(5_000):
+            rule = (F("orders") != i + 10) & rule
+            other = other | (F("orders") == i + 10)
+        assert rule.depth == 2
+        assert other.depth == 2
+        assert members(rule, snap) == IDS
+        assert members(~(rule | (F("orders") > 99)), snap) == []
+
+
+class TestSourcesAndRows:
+    def test_a_source_must_be_a_feature_source(self) -> None:
+        segment = Segment("s", F("orders") >= 1)
+        for bad in (None, 5, {"orders": [1]}):
+            with pytest.raises(ValidationError, match="feature source") as info:
+                segment.mask(bad)  # type: ignore[arg-type]
+            assert type(info.value) is ValidationError
+        with pytest.raises(ValidationError, match="needs a Snapshot"):
+            segment.members(Table(orders=[1]))
+        for rule in (F("orders") >= 1, All(), ~(F("orders") >= 1), (F("x") > 1) | (F("y") > 1)):
+            with pytest.raises(ValidationError, match="feature source"):
+                rule.mask(None)  # type: ignore[arg-type]
+            with pytest.raises(ValidationError, match="feature source"):
+                rule.explain([1, 2], 0)  # type: ignore[arg-type]
+
+    def test_a_feature_is_one_value_per_row(self) -> None:
+        table = Table(orders=np.ones((3, 2)), other=[1, 2, 3])
+        with pytest.raises(ValidationError, match="one value per row"):
+            (F("orders") >= 1).mask(table)
+
+    @pytest.mark.parametrize("row", [4, -1, 1.0, "0", True, None])
+    def test_explain_needs_a_row_of_the_source(self, snap: Snapshot, row: Any) -> None:
+        segment = Segment("s", (F("orders") >= 1) & F("tag:vip").is_true())
+        with pytest.raises(ValidationError, match="row") as info:
+            segment.explain(snap, row)
+        assert type(info.value) is ValidationError
+        with pytest.raises(ValidationError, match="row"):
+            segment.rule.explain(snap, row)
+        with pytest.raises(ValidationError, match="row"):
+            All().explain(snap, row)

@@ -6,8 +6,10 @@ and returns a :class:`Segmentation`: a partition of the snapshot's customers int
 with per-customer explanations, counts, records, data frames and :class:`~privdomain.Segment`
 rules.
 
-- :class:`RFMLayering`: recency/frequency/monetary scores (quantile, centre or fixed edges) and
-  named segments from :class:`RFMTable`\\ s (:data:`CLASSIC_11`, :data:`CHINESE_8`);
+- :class:`RFMLayering`: recency/frequency (distinct purchase days)/monetary scores (quantile,
+  centre or fixed edges) and named segments from :class:`RFMTable`\\ s (:data:`CLASSIC_11`,
+  :data:`CHINESE_8`); it warns (:class:`RecencyWarning`, :class:`CollapsedBandsWarning`, both
+  :class:`LayeringWarning`) when learned bands would mislead on the data at hand;
 - :class:`AttributeLayers`: new / active / paying / never bought;
 - :class:`ValueTiers`: super users, the fewest customers bringing 80% of revenue;
 - :class:`KOCDetector`: customers whose shares, invitations and content stand out;
@@ -19,7 +21,13 @@ rules.
 
 from __future__ import annotations
 
-from privdomain.layering._base import Layering, features_from_snapshot
+from privdomain.layering._base import (
+    CollapsedBandsWarning,
+    Layering,
+    LayeringWarning,
+    RecencyWarning,
+    features_from_snapshot,
+)
 from privdomain.layering._result import Segmentation
 from privdomain.layering.attributes import AttributeLayers
 from privdomain.layering.clustering import NOT_CLUSTERED, ValueClusters
@@ -27,7 +35,7 @@ from privdomain.layering.coupon_hunters import CouponHunters
 from privdomain.layering.demo import demo_step
 from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector
 from privdomain.layering.plots import plot_rfm_grid, plot_segment_sizes
-from privdomain.layering.rfm import RFMLayering, rfm_features
+from privdomain.layering.rfm import RFMLayering, median_interpurchase_days, rfm_features
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, NEVER_BOUGHT, OTHER, RFMTable
 from privdomain.layering.rule_text import parse_rule
 from privdomain.layering.scoring import RFMScorer
@@ -51,12 +59,15 @@ __all__ = [
     "NOT_CLUSTERED",
     "OTHER",
     "AttributeLayers",
+    "CollapsedBandsWarning",
     "CouponHunters",
     "KOCDetector",
     "Layering",
+    "LayeringWarning",
     "RFMLayering",
     "RFMScorer",
     "RFMTable",
+    "RecencyWarning",
     "Segmentation",
     "TagDimension",
     "TagLayering",
@@ -68,6 +79,7 @@ __all__ = [
     "demo_step",
     "features_from_snapshot",
     "interacted",
+    "median_interpurchase_days",
     "parse_rule",
     "plot_rfm_grid",
     "plot_segment_sizes",

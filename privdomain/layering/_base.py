@@ -1,19 +1,55 @@
-"""The one protocol every layering strategy follows, and shared helpers."""
+"""The one protocol every layering strategy follows, its warnings, and shared helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain.segment import And, Not, Or, Rule
+from privdomain.domain.segment import And, Not, Or, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.layering._result import Segmentation
 
-__all__ = ["Layering", "features_from_snapshot", "first_match_labels"]
+__all__ = [
+    "CollapsedBandsWarning",
+    "Layering",
+    "LayeringWarning",
+    "RecencyWarning",
+    "features_from_snapshot",
+    "first_match_labels",
+]
+
+
+class LayeringWarning(UserWarning):
+    """A layering was computed, but the data make part of it misleading; read the message.
+
+    Every result says the same in its notes and in ``explain``. Filter the class (or one of its
+    subclasses) with :mod:`warnings` to silence it once you know.
+    """
+
+
+class RecencyWarning(LayeringWarning):
+    """Learned recency bands call customers recent who have been silent for a long time.
+
+    Quantile (or centre) recency edges rank customers against each other, not against time: in
+    a lapsed pool, where everybody's last purchase is a year old, the "most recent" fifth is
+    still a year silent and would be labelled as having "bought recently". Raised by
+    :meth:`RFMLayering.fit` when the recency that still scores in the upper half of R exceeds
+    ``recent_multiple`` times the pool's median time between purchases.
+    """
+
+
+class CollapsedBandsWarning(LayeringWarning):
+    """Quantile edges coincide, so some score bands can hold nobody.
+
+    When many buyers share a value (most bought on one day only) several quantiles are equal:
+    fewer distinct edges than bands were asked for, and the score jumps over the empty bands
+    (purchase days 1 → F 1, 2 → F 4).
+    """
 
 
 @runtime_checkable
@@ -34,11 +70,18 @@ def features_from_snapshot(snapshot: Snapshot, names: Sequence[str]) -> NDArray[
     """A ``(customers, len(names))`` float matrix of snapshot features, in ``names`` order.
 
     Booleans become 0/1; a non-numeric feature (a text attribute) is refused.
+
+    Raises
+    ------
+    ValidationError
+        When ``snapshot`` is not a :class:`~privdomain.Snapshot`, ``names`` is not a non-empty
+        sequence of feature names, or a feature is not numeric.
+    UnknownFeatureError
+        When the snapshot has no feature of a name.
     """
     if not isinstance(snapshot, Snapshot):
         raise ValidationError(f"expected a Snapshot, got {type(snapshot).__name__}")
-    if not names:
-        raise ValidationError("need at least one feature")
+    names = feature_names(names, "names")
     # column-major: every later step works column by column
     out = np.empty((len(snapshot), len(names)), dtype=np.float64, order="F")
     for j, name in enumerate(names):
@@ -47,6 +90,57 @@ def features_from_snapshot(snapshot: Snapshot, names: Sequence[str]) -> NDArray[
             raise ValidationError(f"feature {name!r} is not numeric (dtype {col.dtype})")
         out[:, j] = col
     return out
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a bool (``True`` is an ``int`` to Python, not to a count)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def is_integer(value: Any) -> bool:
+    """An integer that is not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def is_collection(value: Any) -> bool:
+    """Iterable, and not a string (a lone string is a common slip for a list of one)."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes)
+
+
+def feature_names(value: Any, what: str) -> tuple[str, ...]:
+    """``value`` as a non-empty tuple of non-empty feature names (a lone str is refused)."""
+    if not is_collection(value):
+        raise ValidationError(
+            f"{what} must be a sequence of feature names, not {type(value).__name__} "
+            f"{short_repr(value)}"
+        )
+    out = tuple(value)
+    if not out:
+        raise ValidationError(f"{what} needs at least one feature")
+    for name in out:
+        if not isinstance(name, str) or not name:
+            raise ValidationError(
+                f"{what}: a feature name is a non-empty str, not {short_repr(name)}"
+            )
+    return out
+
+
+def numeric_array(value: Any, what: str) -> NDArray[np.float64]:
+    """``value`` as a float array, refusing anything that is not numbers (text, objects)."""
+    try:
+        arr = np.asarray(value)
+    except Exception:  # a foreign sequence may fail in any way while being read
+        raise ValidationError(f"{what} must be an array of numbers") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValidationError(f"{what} must be an array of numbers, not dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def check_snapshot(snapshot: Any, method: str) -> Snapshot:
+    """``snapshot`` if it is a :class:`~privdomain.Snapshot`, else a :class:`ValidationError`."""
+    if not isinstance(snapshot, Snapshot):
+        raise ValidationError(f"{method}() takes a Snapshot, got {type(snapshot).__name__}")
+    return snapshot
 
 
 def first_match_labels(

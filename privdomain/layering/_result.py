@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain.segment import Compare, FeatureSource, Rule, Segment
+from privdomain.domain.segment import Compare, FeatureSource, Rule, Segment, short_repr
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
 __all__ = ["ColumnSource", "LazyRules", "Segmentation"]
@@ -23,7 +23,13 @@ RulesOn = Literal["snapshot", "result"]
 
 
 def _tuple_of_str(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ValidationError(f"expected a sequence of str, not {short_repr(value)}")
+    out = tuple(value)
+    for v in out:
+        if not isinstance(v, str):
+            raise ValidationError(f"expected a sequence of str, but it holds {short_repr(v)}")
+    return out
 
 
 class LazyRules(Sequence[Rule]):
@@ -58,10 +64,20 @@ class LazyRules(Sequence[Rule]):
 
 
 def _tuple_of_rules(value: Iterable[Rule]) -> Sequence[Rule]:
-    return value if isinstance(value, LazyRules) else tuple(value)
+    if isinstance(value, LazyRules):
+        return value
+    if isinstance(value, Rule | str) or not isinstance(value, Iterable):
+        raise ValidationError(f"rules must be a sequence of Rule, not {short_repr(value)}")
+    out = tuple(value)
+    for r in out:
+        if not isinstance(r, Rule):
+            raise ValidationError(f"rules must be a sequence of Rule, but it holds {short_repr(r)}")
+    return out
 
 
 def _notes(value: Mapping[str, str]) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"column_notes must map column names to str, not {short_repr(value)}")
     return {str(k): str(v) for k, v in value.items()}
 
 
@@ -74,7 +90,23 @@ def _readonly(arr: Any) -> NDArray[Any]:
 
 
 def _columns(value: Mapping[str, Any]) -> dict[str, NDArray[Any]]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"columns must map names to arrays, not {short_repr(value)}")
     return {str(k): _readonly(v) for k, v in value.items()}
+
+
+def _strategy(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
+    if not isinstance(value, str):
+        raise ValidationError(f"strategy must be a str, not {short_repr(value)}")
+
+
+def _source(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not (
+        callable(getattr(value, "feature", None)) and hasattr(value, "__len__")
+    ):
+        raise ValidationError(
+            f"source must be a feature source (a Snapshot) or None, not {type(value).__name__}"
+        )
 
 
 def _show(value: Any) -> str:
@@ -126,9 +158,13 @@ class Segmentation:
         How a column was computed (learned edges, thresholds), shown by :meth:`explain`.
     notes : tuple of str
         Global remarks: learned thresholds, gaps of a rule table, ...
+    warnings : tuple of str
+        Where the data make the result misleading (what the strategy warned about while
+        learning, e.g. recency bands that call long-silent customers recent). Shown by
+        :meth:`explain`, ``repr`` and the notebook display.
     """
 
-    strategy: str
+    strategy: str = attrs.field(validator=_strategy)
     customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
     labels: NDArray[np.int64] = attrs.field(converter=_readonly)
     names: tuple[str, ...] = attrs.field(converter=_tuple_of_str)
@@ -139,12 +175,15 @@ class Segmentation:
     columns: dict[str, NDArray[Any]] = attrs.field(factory=dict, converter=_columns)
     column_notes: dict[str, str] = attrs.field(factory=dict, converter=_notes)
     notes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    warnings: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     #: The snapshot on which :meth:`explain` evaluates a segment's rule to show its numbers
     #: (``None``: the rule is not shown; results whose rules read their own columns always
     #: show it).
-    source: FeatureSource | None = attrs.field(default=None, repr=False)
+    source: FeatureSource | None = attrs.field(default=None, repr=False, validator=_source)
 
     def __attrs_post_init__(self) -> None:
+        if self.customer_ids.ndim != 1:
+            raise ValidationError(f"customer_ids must be 1-D, got shape {self.customer_ids.shape}")
         n = self.customer_ids.shape[0]
         k = len(self.names)
         if self.labels.shape != (n,) or self.labels.dtype.kind not in "iu":
@@ -155,8 +194,10 @@ class Segmentation:
             raise ValidationError(f"segment names must be unique, got {self.names}")
         if len(self.rules) != k:
             raise ValidationError(f"need one rule per segment: {len(self.rules)} rules, {k} names")
-        if self.rules_on not in ("snapshot", "result"):
-            raise ValidationError(f"rules_on must be 'snapshot' or 'result', not {self.rules_on!r}")
+        if not isinstance(self.rules_on, str) or self.rules_on not in ("snapshot", "result"):
+            raise ValidationError(
+                f"rules_on must be 'snapshot' or 'result', not {short_repr(self.rules_on)}"
+            )
         for name, col in self.columns.items():
             if col.shape[:1] != (n,):
                 raise ValidationError(f"column {name!r} has {col.shape[:1]} rows, expected {n}")
@@ -177,7 +218,9 @@ class Segmentation:
         try:
             return self.names.index(name)
         except ValueError:
-            raise ValidationError(f"no segment {name!r}; segments are {list(self.names)}") from None
+            raise ValidationError(
+                f"no segment {short_repr(name)}; segments are {list(self.names)}"
+            ) from None
 
     def mask(self, name: str) -> NDArray[np.bool_]:
         """Which customers are in segment ``name``."""
@@ -198,6 +241,8 @@ class Segmentation:
 
     def row(self, customer_id: str) -> int:
         """The row of ``customer_id``."""
+        if not isinstance(customer_id, str):
+            raise ValidationError(f"a customer id is a str, not {short_repr(customer_id)}")
         hits = np.flatnonzero(self.customer_ids == customer_id)
         if hits.size == 0:
             raise UnknownCustomerError(f"{customer_id!r} is not in this segmentation")
@@ -241,6 +286,7 @@ class Segmentation:
         lines = [f"customer {customer_id!r} is in segment {self.names[k]!r} ({self.strategy})"]
         if self.descriptions[k]:
             lines.append(f"  because: {self.descriptions[k]}")
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         if self.rules_on == "result":
             lines.append(f"  rule: {self.rules[k].explain(self, i)}")
         elif self.source is not None:
@@ -311,6 +357,7 @@ class Segmentation:
         ]
         lines += [f"  {n.ljust(width)}  {c:>9}  {s:>6}" for n, c, s in rows]
         lines += [f"  note: {note}" for note in self.notes]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -318,7 +365,9 @@ class Segmentation:
             f"<tr><td>{html.escape(n)}</td><td>{c}</td><td>{s}</td></tr>"
             for n, c, s in self._summary_rows()
         )
-        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes)
+        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes) + "".join(
+            f"<li><strong>warning:</strong> {html.escape(w)}</li>" for w in self.warnings
+        )
         preview = self._preview_html()
         return (
             f"<div><strong>Segmentation</strong> ({html.escape(self.strategy)}: {len(self)} "

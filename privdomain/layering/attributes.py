@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
 import attrs
 
-from privdomain.domain.segment import And, Compare, Not, Rule
+from privdomain.domain.segment import And, Compare, Not, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
-from privdomain.layering._base import first_match_labels
+from privdomain.layering._base import check_snapshot, first_match_labels, is_number
 from privdomain.layering._result import Segmentation
 
 __all__ = ["AttributeLayers"]
 
 
 def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (isinstance(value, int | float) and value >= 0):
-        raise ValidationError(f"{attribute.name} must be a number >= 0, got {value!r}")
+    if not is_number(value) or not 0 <= float(value) < math.inf:
+        raise ValidationError(
+            f"{attribute.name} must be a finite number of days >= 0, got {short_repr(value)}"
+        )
 
 
 @attrs.frozen
@@ -47,6 +50,11 @@ class AttributeLayers:
         How long after joining a customer counts as new.
     active_days : float, default 30
         How recent a customer's own touch must be to count as active.
+
+    Raises
+    ------
+    ValidationError
+        When a window is not a finite number of days >= 0.
     """
 
     new_days: float = attrs.field(default=30.0, validator=_non_negative)
@@ -69,8 +77,7 @@ class AttributeLayers:
 
     def layer(self, snapshot: Snapshot) -> Segmentation:
         """Layer ``snapshot`` into paying, new, active and never-bought customers."""
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         rules = self.rules()
         masks = [r.mask(snapshot) for r in rules]
         labels, unassigned = first_match_labels(masks, len(snapshot))

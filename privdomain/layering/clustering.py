@@ -25,10 +25,10 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 
-from privdomain.domain.segment import Compare
+from privdomain.domain.segment import Compare, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import EmptyPoolError, ValidationError
-from privdomain.layering._base import features_from_snapshot
+from privdomain.layering._base import check_snapshot, feature_names, features_from_snapshot
 from privdomain.layering._result import Segmentation
 from privdomain.layering._sklearn import validate_X
 from privdomain.layering.scoring import check_fitted
@@ -37,6 +37,10 @@ __all__ = ["ValueClusters"]
 
 #: The segment of customers with a missing feature (e.g. no recency: never bought).
 NOT_CLUSTERED = "Not clustered"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -64,8 +68,8 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         Customers sampled for the silhouette score.
     n_init : int, default 10
         k-means restarts.
-    random_state : int, default 0
-        Seed of k-means and of the silhouette sample.
+    random_state : int or None, default 0
+        Seed of k-means and of the silhouette sample (``None``: not reproducible).
 
     Attributes
     ----------
@@ -104,6 +108,35 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         self.random_state = random_state
 
     # ------------------------------------------------------------------ helpers
+    def _check_params(self) -> None:
+        feature_names(self.features, "features")
+        for name in ("sample_size", "n_init"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValidationError(f"{name} must be an integer >= 1, not {short_repr(value)}")
+        if not _is_int(self.value_column):
+            raise ValidationError(
+                f"value_column must be an integer, not {short_repr(self.value_column)}"
+            )
+        if not isinstance(self.log_scale, bool | np.bool_):
+            raise ValidationError(f"log_scale must be a bool, not {short_repr(self.log_scale)}")
+        seed = self.random_state
+        if seed is not None and (not _is_int(seed) or not 0 <= seed < 2**32):
+            raise ValidationError(
+                f"random_state must be an integer seed in [0, 2**32) or None, not "
+                f"{short_repr(seed)}"
+            )
+        k_range = self.k_range
+        if self.n_clusters == "auto" and not (
+            isinstance(k_range, tuple | list)
+            and len(k_range) == 2
+            and all(_is_int(k) for k in k_range)
+            and 2 <= k_range[0] <= k_range[1]
+        ):
+            raise ValidationError(
+                f"k_range must be (lo, hi) with 2 <= lo <= hi, not {short_repr(k_range)}"
+            )
+
     def _rows(self, X: Any, *, reset: bool) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
         """Validated finite rows, and which input rows they are (all, for arrays)."""
         if isinstance(X, Snapshot):
@@ -129,16 +162,14 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
 
     def _k_candidates(self, n_distinct: int) -> list[int]:
         if self.n_clusters == "auto":
-            lo, hi = self.k_range
-            if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
-                raise ValidationError(
-                    f"k_range must be (lo, hi) with 2 <= lo <= hi, not {self.k_range}"
-                )
+            lo, hi = (int(k) for k in self.k_range)
             ks = [k for k in range(lo, hi + 1) if k < n_distinct]
             return ks or [min(lo, n_distinct)]
-        k = self.n_clusters
-        if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
-            raise ValidationError(f"n_clusters must be an integer >= 1 or 'auto', not {k!r}")
+        k: Any = self.n_clusters
+        if not _is_int(k) or k < 1:
+            raise ValidationError(
+                f"n_clusters must be an integer >= 1 or 'auto', not {short_repr(k)}"
+            )
         return [min(int(k), n_distinct)]
 
     # ------------------------------------------------------------------ fit
@@ -148,6 +179,7 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
+        self._check_params()
         arr, _ = self._rows(X, reset=True)
         p = arr.shape[1]
         if not -p <= self.value_column < p:
@@ -235,8 +267,7 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
     def layer(self, snapshot: Snapshot) -> Segmentation:
         """Layer ``snapshot`` into the fitted clusters (plus ``"Not clustered"``)."""
         check_fitted(self, "kmeans_")
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         arr, keep = self._rows(snapshot, reset=False)
         k = self.n_clusters_
         cluster = np.full(len(snapshot), -1, dtype=np.int64)
@@ -282,4 +313,5 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
 
     def fit_layer(self, snapshot: Snapshot) -> Segmentation:
         """Fit on ``snapshot`` and layer it."""
+        check_snapshot(snapshot, "fit_layer")
         return self.fit(snapshot).layer(snapshot)

@@ -6,22 +6,23 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain.segment import And, Compare, Not, Or, Rule
+from privdomain.domain.segment import And, Compare, Not, Or, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
+from privdomain.layering._base import check_snapshot, is_integer, is_number
 from privdomain.layering._result import ColumnSource, Segmentation
 
 __all__ = ["CouponHunters"]
 
 
 def _share(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ValidationError(f"{attribute.name} must lie in (0, 1], got {value!r}")
+    if not is_number(value) or not 0 < float(value) <= 1:
+        raise ValidationError(f"{attribute.name} must lie in (0, 1], got {short_repr(value)}")
 
 
 def _min_orders(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError(f"min_orders must be an integer >= 1, got {value!r}")
+    if not is_integer(value) or value < 1:
+        raise ValidationError(f"min_orders must be an integer >= 1, got {short_repr(value)}")
 
 
 @attrs.frozen
@@ -50,6 +51,11 @@ class CouponHunters:
     promo_share : float, default 0.9
     margin_floor : float, default 0.3
         An average discount of at least this share of the full price.
+
+    Raises
+    ------
+    ValidationError
+        When ``min_orders`` is not an integer >= 1, or a share does not lie in (0, 1].
     """
 
     min_orders: int = attrs.field(default=2, validator=_min_orders)
@@ -73,8 +79,7 @@ class CouponHunters:
 
     def layer(self, snapshot: Snapshot) -> Segmentation:
         """Split ``snapshot`` into coupon hunters and everyone else."""
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         orders = snapshot.orders.astype(np.float64)
         promo = snapshot.promo_orders.astype(np.float64)
         discounted = snapshot.discounted_orders.astype(np.float64)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+import warnings
 
 import numpy as np
 
 from privdomain.domain.snapshot import Snapshot
+from privdomain.layering._base import LayeringWarning, check_snapshot
 from privdomain.layering._result import Segmentation
 from privdomain.layering.attributes import AttributeLayers
 from privdomain.layering.coupon_hunters import CouponHunters
@@ -40,20 +42,26 @@ def _first_in(seg: Segmentation, name: str) -> str | None:
 def demo_step(snapshot: Snapshot) -> str:
     """Layer ``snapshot`` every way the package knows and describe the result as text.
 
-    Prints nothing: returns the section for the demo to print (segment sizes per strategy and
-    a few customers explained).
+    Prints nothing: returns the section for the demo to print (segment sizes per strategy, a
+    few customers explained, and what the layerings warned about, as notes).
     """
+    check_snapshot(snapshot, "demo_step")
     lines: list[str] = []
     attributes = AttributeLayers().layer(snapshot)
     lines.append("By attributes:")
     lines += _sizes(attributes)
 
-    rfm = RFMLayering().fit_layer(snapshot)
+    # the warnings are in each result: shown below the sizes, not on stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LayeringWarning)
+        rfm = RFMLayering().fit_layer(snapshot)
+        chinese = RFMLayering(table="chinese").fit_layer(snapshot)
     lines.append("RFM, classic 11 segments (quantile scores learned from buyers):")
     lines += _sizes(rfm)
-    chinese = RFMLayering(table="chinese").fit_layer(snapshot)
+    lines += [f"    warning: {warning}" for warning in rfm.warnings]
     lines.append("RFM, Chinese 8 classes (high/low against the buyers' mean):")
     lines += _sizes(chinese)
+    lines += [f"    warning: {warning}" for warning in chinese.warnings]
 
     tiers = ValueTiers().layer(snapshot)
     lines.append("Value tiers:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -10,9 +11,10 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain.segment import And, Compare, Not, Rule
+from privdomain.domain.segment import And, Compare, Not, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
+from privdomain.layering._base import check_snapshot, is_integer, is_number, numeric_array
 from privdomain.layering._result import ColumnSource, Segmentation
 
 __all__ = ["DEFAULT_KOC_WEIGHTS", "KOCDetector"]
@@ -25,10 +27,17 @@ DEFAULT_KOC_WEIGHTS: Mapping[str, float] = MappingProxyType(
 
 
 def _weights(value: Mapping[str, float]) -> Mapping[str, float]:
-    try:
-        out = {str(k): float(v) for k, v in dict(value).items()}
-    except (TypeError, ValueError):
-        raise ValidationError(f"weights map feature names to numbers, got {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"weights map feature names to numbers, not {type(value).__name__}: {short_repr(value)}"
+        )
+    out: dict[str, float] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k:
+            raise ValidationError(f"weights: a signal is a feature name (str), not {short_repr(k)}")
+        if not is_number(v):
+            raise ValidationError(f"weights: the weight of {k!r} must be a number, not {v!r}")
+        out[k] = float(v)
     if not out:
         raise ValidationError("weights needs at least one signal")
     if any(not np.isfinite(w) or w < 0 for w in out.values()):
@@ -37,13 +46,13 @@ def _weights(value: Mapping[str, float]) -> Mapping[str, float]:
 
 
 def _threshold(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, int | float) or not value > 0):
-        raise ValidationError(f"threshold must be a number > 0, got {value!r}")
+    if value is not None and (not is_number(value) or not 0 < float(value) < math.inf):
+        raise ValidationError(f"threshold must be a finite number > 0, got {short_repr(value)}")
 
 
 def _top_k(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValidationError(f"top_k must be an integer >= 1, got {value!r}")
+    if value is not None and (not is_integer(value) or value < 1):
+        raise ValidationError(f"top_k must be an integer >= 1, got {short_repr(value)}")
 
 
 @attrs.frozen
@@ -68,6 +77,12 @@ class KOCDetector:
         The score a KOC reaches. Ignored when ``top_k`` is given.
     top_k : int or None, default None
         Take the ``top_k`` highest scores instead of a threshold.
+
+    Raises
+    ------
+    ValidationError
+        When a weight is not a finite number >= 0 keyed by a feature name, the threshold not a
+        finite number > 0, ``top_k`` not an integer >= 1, or neither is given.
     """
 
     weights: Mapping[str, float] = attrs.field(
@@ -83,17 +98,35 @@ class KOCDetector:
     def scores(
         self, snapshot: Snapshot
     ) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-        """The KOC score of every customer, and the value of every signal."""
-        signals = {
-            name: np.asarray(snapshot.feature(name), dtype=np.float64) for name in self.weights
-        }
+        """The KOC score of every customer, and the value of every signal.
+
+        Raises
+        ------
+        ValidationError
+            When ``snapshot`` is not a Snapshot or a signal is not a numeric feature.
+        UnknownFeatureError
+            When the snapshot has no feature of a signal's name.
+        """
+        check_snapshot(snapshot, "scores")
+        signals: dict[str, NDArray[np.float64]] = {}
+        for name in self.weights:
+            col = np.asarray(snapshot.feature(name))
+            if col.dtype.kind not in "biuf":
+                raise ValidationError(f"KOC signal {name!r} is not numeric (dtype {col.dtype})")
+            signals[name] = col.astype(np.float64)
         score = np.zeros(len(snapshot))
         for name, w in self.weights.items():
             score += w * signals[name]
         return score, signals
 
     def cutoff(self, score: NDArray[np.float64]) -> float:
-        """The score at or above which a customer is a KOC (always above 0)."""
+        """The score at or above which a customer is a KOC (always above 0).
+
+        ``score`` is the 1-D array of KOC scores from :meth:`scores`.
+        """
+        score = numeric_array(score, "score")
+        if score.ndim != 1:
+            raise ValidationError(f"score must be a 1-D array, got shape {score.shape}")
         if self.top_k is None:
             assert self.threshold is not None
             return float(self.threshold)
@@ -105,8 +138,7 @@ class KOCDetector:
 
     def layer(self, snapshot: Snapshot) -> Segmentation:
         """Split ``snapshot`` into KOCs and everyone else."""
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         score, signals = self.scores(snapshot)
         cut = self.cutoff(score)
         is_koc: Rule = And((Compare("koc_score", ">=", cut), Compare("koc_score", ">", 0.0)))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from privdomain._optional import import_optional
+from privdomain.domain.segment import short_repr
 from privdomain.errors import ValidationError
 from privdomain.layering._result import Segmentation
 
@@ -19,9 +20,21 @@ __all__ = ["plot_rfm_grid", "plot_segment_sizes"]
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     if ax is not None:
+        axes = import_optional("matplotlib.axes", extra="plot")
+        if not isinstance(ax, axes.Axes):
+            raise ValidationError(f"ax must be a matplotlib Axes, not {type(ax).__name__}")
         return ax
     figure = import_optional("matplotlib.figure", extra="plot")
     return figure.Figure(figsize=figsize).add_subplot()
+
+
+def _check(segmentation: Any, function: str) -> Segmentation:
+    if not isinstance(segmentation, Segmentation):
+        raise ValidationError(
+            f"{function}() takes a Segmentation (the result of a layering), "
+            f"not {type(segmentation).__name__}"
+        )
+    return segmentation
 
 
 def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: Any = None) -> Any:
@@ -39,10 +52,21 @@ def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: A
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValidationError
+        When ``segmentation`` is not an RFM result, ``value`` not one of its numeric columns,
+        or ``ax`` not a matplotlib Axes.
     """
-    cols = segmentation.columns
+    cols = _check(segmentation, "plot_rfm_grid").columns
     if "r" not in cols or "f" not in cols:
         raise ValidationError("plot_rfm_grid needs an RFM segmentation (columns 'r' and 'f')")
+    if value is not None:
+        if not isinstance(value, str) or value not in cols:
+            raise ValidationError(f"no column {short_repr(value)}; have {sorted(cols)}")
+        if cols[value].dtype.kind not in "biuf":
+            raise ValidationError(f"column {value!r} is not numeric: it has no mean")
     r = cols["r"].astype(np.int64)
     f = cols["f"].astype(np.int64)
     scored = (r > 0) & (f > 0)
@@ -52,8 +76,6 @@ def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: A
     if value is None:
         grid, label = counts, "customers"
     else:
-        if value not in cols:
-            raise ValidationError(f"no column {value!r}; have {sorted(cols)}")
         sums = np.bincount(flat, cols[value][scored].astype(np.float64), minlength=k * k)
         with np.errstate(invalid="ignore", divide="ignore"):
             grid = sums.reshape(k, k) / counts
@@ -74,8 +96,14 @@ def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: A
 
 
 def plot_segment_sizes(segmentation: Segmentation, *, ax: Any = None) -> Any:
-    """Horizontal bars: customers per segment, in segment order, with their shares."""
-    counts = segmentation.counts()
+    """Horizontal bars: customers per segment, in segment order, with their shares.
+
+    Raises
+    ------
+    ValidationError
+        When ``segmentation`` is not a Segmentation or ``ax`` not a matplotlib Axes.
+    """
+    counts = _check(segmentation, "plot_segment_sizes").counts()
     names = list(counts)
     sizes = np.array(list(counts.values()), dtype=np.float64)
     total = max(sizes.sum(), 1.0)

@@ -21,10 +21,30 @@ Edges come from ``binning``:
 
 Customers who never bought have no recency: they get the scores 0, 0, 0, the segment
 ``"Never bought"`` (always present, last), and they do not take part in learning edges.
+
+Frequency is counted in distinct purchase days (``purchase_days``) by default: two orders on
+one day are one visit, and splitting a basket must not make a customer look loyal. Pass
+``frequency="orders"`` to count orders.
+
+Honest on real data
+-------------------
+Learned edges rank buyers against each other, not against time. In a lapsed cohort (everybody's
+last purchase a year or more ago) the "most recent" quantiles are still a year silent, and the
+classic table would call those customers Champions ("bought recently"). So ``fit`` also learns
+the pool's rhythm, :attr:`RFMLayering.median_interpurchase_days_`: the median over repeat
+buyers of ``(last - first purchase) / (purchase_days - 1)`` in days. When the recency that still
+scores in the upper half of R runs past ``recent_multiple`` times that rhythm, ``fit`` emits a
+:class:`~privdomain.layering.RecencyWarning` and says so in every result (its
+``warnings``, shown by ``explain``). When many buyers share a value, quantile edges coincide
+and bands collapse: :class:`~privdomain.layering.CollapsedBandsWarning`, also repeated in the
+results. Both are learned in ``fit``; ``transform``, ``predict`` and ``layer`` only apply what
+was learned.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,11 +52,18 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from privdomain.domain.segment import And, Compare, Not, Rule
+from privdomain.domain.segment import And, Compare, Not, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import EmptyPoolError, ValidationError
 from privdomain.layering._bands import boxes_rule, describe_bands
-from privdomain.layering._base import features_from_snapshot
+from privdomain.layering._base import (
+    CollapsedBandsWarning,
+    RecencyWarning,
+    check_snapshot,
+    features_from_snapshot,
+    is_collection,
+    is_number,
+)
 from privdomain.layering._result import LazyRules, Segmentation
 from privdomain.layering._sklearn import validate_X
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, OTHER, RFMTable
@@ -50,13 +77,36 @@ _RECENCY = "recency_days"
 
 
 def rfm_features(
-    snapshot: Snapshot, *, frequency: str = "orders", monetary: str = "net_spend"
+    snapshot: Snapshot, *, frequency: str = "purchase_days", monetary: str = "net_spend"
 ) -> NDArray[np.float64]:
     """The ``(customers, 3)`` matrix ``[recency_days, frequency, monetary]`` of a snapshot.
 
-    Recency is NaN for customers who never bought.
+    Recency is NaN for customers who never bought. Frequency defaults to distinct purchase
+    days (two orders on one day are one visit).
     """
     return features_from_snapshot(snapshot, (_RECENCY, frequency, monetary))
+
+
+def median_interpurchase_days(snapshot: Snapshot) -> float:
+    """The pool's rhythm: the median over repeat buyers of the mean days between purchase days.
+
+    For each customer with purchases on at least two days, ``(last purchase - first purchase)
+    / (purchase_days - 1)`` in days; the median of these. NaN when nobody bought on two days.
+    """
+    check_snapshot(snapshot, "median_interpurchase_days")
+    days = snapshot.purchase_days
+    repeat = days >= 2
+    if not repeat.any():
+        return math.nan
+    span = (snapshot.last_purchase[repeat] - snapshot.first_purchase[repeat]) / np.timedelta64(
+        1, "D"
+    )
+    return float(np.median(span / (days[repeat] - 1)))
+
+
+def _upper_half_bands(levels: int) -> int:
+    """How many recency bands score in the upper half of R (R > (levels + 1) / 2)."""
+    return (levels + 2) // 2 - 1
 
 
 class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -84,8 +134,17 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     recency_edges, frequency_edges, monetary_edges : sequence of float or None
         For ``binning="fixed"``: ``levels - 1`` ascending thresholds in the feature's units.
         A value equal to a threshold falls in the band below it (for recency: the better one).
-    frequency, monetary : str, default "orders" and "net_spend"
-        The snapshot features used for F and M (e.g. ``"purchase_days"``, ``"gross_spend"``).
+    frequency, monetary : str, default "purchase_days" and "net_spend"
+        The snapshot features used for F and M. F counts distinct purchase days by default
+        (two orders on one day are one visit); ``"orders"`` counts orders. M may be e.g.
+        ``"gross_spend"``.
+    recent_multiple : float or None, default 3.0
+        How many median inter-purchase times still count as recent. When learned recency
+        edges let customers silent for longer score in the upper half of R, ``fit`` warns
+        (:class:`~privdomain.layering.RecencyWarning`) and every result says so
+        (``Segmentation.warnings``, shown by ``explain``). ``None`` turns the check off.
+        Checked only when fitting on a snapshot (an array has no purchase dates) and only
+        for learned edges.
 
     Attributes
     ----------
@@ -101,8 +160,29 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         The segment of every code returned by :meth:`predict`.
     n_buyers_ : int
         How many customers with a purchase the edges were learned from.
+    median_interpurchase_days_ : float
+        The median over repeat buyers of their mean days between purchase days (see
+        :func:`median_interpurchase_days`); NaN when fitted on an array or when nobody bought
+        on two days.
+    recent_days_ : float
+        ``recent_multiple * median_interpurchase_days_``: the longest silence called recent
+        (NaN when unknown or when the check is off).
+    recent_reach_days_ : float
+        The longest recency that still scores in the upper half of R (the edge of the lowest
+        upper-half band).
+    empty_bands_ : numpy.ndarray of int, shape (3,)
+        Per feature, how many bands hold nobody because their edges coincide.
+    fit_warnings_ : tuple of str
+        What ``fit`` warned about (also in every result's ``warnings``, shown by ``explain``).
     n_features_in_ : int
         Always 3.
+
+    Warns
+    -----
+    RecencyWarning
+        From ``fit``, when learned recency bands reach past ``recent_days_``.
+    CollapsedBandsWarning
+        From ``fit``, when quantile edges coincide (fewer distinct edges than bands).
 
     Examples
     --------
@@ -123,8 +203,9 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         recency_edges: Sequence[float] | None = None,
         frequency_edges: Sequence[float] | None = None,
         monetary_edges: Sequence[float] | None = None,
-        frequency: str = "orders",
+        frequency: str = "purchase_days",
         monetary: str = "net_spend",
+        recent_multiple: float | None = 3.0,
     ) -> None:
         self.table = table
         self.binning = binning
@@ -134,17 +215,21 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.monetary_edges = monetary_edges
         self.frequency = frequency
         self.monetary = monetary
+        self.recent_multiple = recent_multiple
 
     # ------------------------------------------------------------------ sklearn plumbing
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # recency and frequency are never negative (a negative spend after refunds is fine,
+        # but scikit-learn's tag is per estimator, and its generic checks only need data)
+        tags.input_tags.positive_only = True
         if tags.transformer_tags is not None:
             tags.transformer_tags.preserves_dtype = []  # scores are integers
         return tags
 
     def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"allow_nan": True, "preserves_dtype": []}
+        return {"allow_nan": True, "preserves_dtype": [], "requires_positive_X": True}
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         """``["r_score", "f_score", "m_score"]``."""
@@ -171,9 +256,31 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"table {resolved.name!r} has {resolved.levels} levels; got levels={self.levels}"
             )
         binning = default_binning if self.binning is None else self.binning
+        for what in ("frequency", "monetary"):
+            name = getattr(self, what)
+            if not isinstance(name, str) or not name:
+                raise ValidationError(f"{what} must be a feature name (str), not {name!r}")
+        multiple = self.recent_multiple
+        if multiple is not None and (not is_number(multiple) or not 0 < float(multiple) < math.inf):
+            raise ValidationError(
+                f"recent_multiple must be a finite number > 0 or None, not {short_repr(multiple)}"
+            )
+        if binning != "fixed":
+            given = [
+                n
+                for n in ("recency_edges", "frequency_edges", "monetary_edges")
+                if getattr(self, n) is not None
+            ]
+            if given:
+                raise ValidationError(
+                    f"{', '.join(given)} are business thresholds: they need binning='fixed' "
+                    f"(binning is {binning!r}, which learns the edges)"
+                )
         return resolved, binning
 
-    def _matrix(self, X: Any, *, reset: bool) -> NDArray[np.float64]:
+    def _matrix(
+        self, X: Any, *, reset: bool, features: tuple[str, str] | None = None
+    ) -> NDArray[np.float64]:
         if isinstance(X, Snapshot):
             # a snapshot's columns are typed and shaped already: skip sklearn's generic checks
             if reset:
@@ -184,11 +291,14 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 if reset:
                     raise EmptyPoolError("the snapshot has no customers to layer")
                 return np.empty((0, 3))
-            arr = rfm_features(X, frequency=self.frequency, monetary=self.monetary)
+            frequency, monetary = features or (self.frequency, self.monetary)
+            arr = rfm_features(X, frequency=frequency, monetary=monetary)
             if not np.isfinite(arr[:, 1:]).all():
                 raise ValidationError(
-                    f"{self.frequency} and {self.monetary} must be finite for every customer"
+                    f"{frequency} and {monetary} must be finite for every customer"
                 )
+            if (arr[:, 1] < 0).any():
+                raise ValidationError(f"frequency ({frequency}) must not be negative")
             return arr
         arr = validate_X(self, X, reset=reset, allow_nan=True)
         if arr.shape[1] != 3:
@@ -202,10 +312,14 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     "frequency and monetary value must not be NaN for a customer with a recency "
                     "(NaN recency marks a customer who never bought)"
                 )
+        if (arr[:, 0] < 0).any():  # NaN compares false: customers who never bought pass
+            raise ValidationError("recency (days since the last purchase) must not be negative")
+        if (arr[:, 1] < 0).any():
+            raise ValidationError("frequency must not be negative")
         return arr
 
     def fit(self, X: Any, y: Any = None) -> RFMLayering:
-        """Learn the score edges from the customers who have bought.
+        """Learn the score edges from the customers who have bought, and check them.
 
         Parameters
         ----------
@@ -218,11 +332,27 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         EmptyPoolError
             When the snapshot is empty, or no customer has bought (no recency to learn from)
             and ``binning`` is not ``"fixed"``.
-        """
-        return self._fit_matrix(self._matrix(X, reset=True))
+        ValidationError
+            When a parameter is invalid, or ``X`` holds infinity, a NaN frequency or spend for
+            a buyer, or a negative recency or frequency.
 
-    def _fit_matrix(self, arr: NDArray[np.float64]) -> RFMLayering:
+        Warns
+        -----
+        RecencyWarning
+            When learned recency bands reach past ``recent_multiple`` median inter-purchase
+            times (a snapshot only).
+        CollapsedBandsWarning
+            When quantile edges coincide.
+        """
         table, binning = self._resolve()
+        arr = self._matrix(X, reset=True)
+        self._fit_matrix(arr, X, table, binning)
+        self._warn()
+        return self
+
+    def _fit_matrix(
+        self, arr: NDArray[np.float64], X: Any, table: RFMTable, binning: str
+    ) -> RFMLayering:
         bought = ~np.isnan(arr[:, 0])
         n_buyers = int(bought.sum())
         fixed: list[Sequence[float]] | None = None
@@ -240,6 +370,11 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     f"({table.levels - 1} ascending thresholds each)"
                 )
             for what, e in zip(("recency", "frequency", "monetary"), fixed, strict=True):
+                if not is_collection(e) or not hasattr(e, "__len__"):
+                    raise ValidationError(
+                        f"{what}_edges must be a sequence of {table.levels - 1} numbers, "
+                        f"not {short_repr(e)}"
+                    )
                 if len(e) != table.levels - 1:
                     raise ValidationError(
                         f"{what}_edges needs {table.levels - 1} thresholds, got {len(e)}"
@@ -270,7 +405,61 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.binning_ = binning
         self.segment_names_ = table.names
         self.n_buyers_ = n_buyers
+        self.features_ = (_RECENCY, self.frequency, self.monetary)
+        self._check_bands(X)
         return self
+
+    def _check_bands(self, X: Any) -> None:
+        """Learn the pool's rhythm and say where the learned bands mislead."""
+        k = self.levels_
+        edges = self.edges_
+        ipt = median_interpurchase_days(X) if isinstance(X, Snapshot) else math.nan
+        multiple = self.recent_multiple
+        recent = math.nan if multiple is None else float(multiple) * ipt
+        upper = _upper_half_bands(k)
+        reach = float(edges[0, upper - 1])
+        self.median_interpurchase_days_ = ipt
+        self.recent_days_ = recent
+        self.recent_reach_days_ = reach
+        distinct = np.array([np.unique(row).size for row in edges], dtype=np.int64)
+        self.empty_bands_ = (k - 1) - distinct
+        messages: list[tuple[str, type[Warning]]] = []
+        if self.binning_ != "fixed" and recent == recent and reach > recent:
+            assert multiple is not None
+            messages.append(
+                (
+                    f"recency bands reach past recent: a last purchase up to {reach:.0f} days "
+                    f"ago still scores R >= {k + 1 - upper} of {k}, but repeat buyers of this "
+                    f"pool buy every {ipt:.1f} days (median), and {float(multiple):g} x "
+                    f"{ipt:.1f} = {recent:.0f} days is the longest silence called recent; "
+                    "learned edges rank buyers against each other, not against time, so "
+                    "customers silent for longer are scored as recent (a lapsed pool looks like "
+                    "this). Score recency with business thresholds (binning='fixed', "
+                    "recency_edges in days) or raise recent_multiple",
+                    RecencyWarning,
+                )
+            )
+        if self.binning_ == "quantile" and self.empty_bands_.any():
+            parts = [
+                f"{name} has {int(d)} distinct edges for {k - 1} ({int(e)} of {k} bands empty)"
+                for name, d, e in zip(self.features_, distinct, self.empty_bands_, strict=True)
+                if e
+            ]
+            messages.append(
+                (
+                    "quantile bands collapse: "
+                    + "; ".join(parts)
+                    + ". Many buyers share a value, so equal edges leave bands nobody can "
+                    "fall in and the score jumps over them; use binning='fixed' or fewer levels",
+                    CollapsedBandsWarning,
+                )
+            )
+        self.fit_warnings_ = tuple(m for m, _ in messages)
+        self._warning_classes = tuple(c for _, c in messages)
+
+    def _warn(self) -> None:
+        for message, category in zip(self.fit_warnings_, self._warning_classes, strict=True):
+            warnings.warn(message, category, stacklevel=3)
 
     # ------------------------------------------------------------------ transform
     def _check_fitted(self) -> None:
@@ -287,7 +476,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, X: Any) -> NDArray[np.int64]:
         """The ``(r, f, m)`` scores, 1..levels (0, 0, 0 for customers who never bought)."""
         self._check_fitted()
-        return self._scores(self._matrix(X, reset=False))
+        return self._scores(self._matrix(X, reset=False, features=self._fitted_features()))
 
     def _labels(self, scores: NDArray[np.int64]) -> NDArray[np.int64]:
         k = self.levels_
@@ -305,11 +494,17 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ layering
     def layer(self, snapshot: Snapshot) -> Segmentation:
-        """Layer a snapshot with the fitted edges: segments, scores and reasons."""
+        """Layer a snapshot with the fitted edges: segments, scores and reasons.
+
+        Nothing is learned here: the features, edges and warnings are those of ``fit``.
+        """
         self._check_fitted()
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
-        return self._layer_matrix(snapshot, self._matrix(snapshot, reset=False))
+        check_snapshot(snapshot, "layer")
+        arr = self._matrix(snapshot, reset=False, features=self._fitted_features())
+        return self._layer_matrix(snapshot, arr)
+
+    def _fitted_features(self) -> tuple[str, str]:
+        return self.features_[1], self.features_[2]
 
     def _layer_matrix(self, snapshot: Snapshot, arr: NDArray[np.float64]) -> Segmentation:
         scores = self._scores(arr)
@@ -317,17 +512,22 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self._segmentation(snapshot, arr, scores, labels)
 
     def fit_layer(self, snapshot: Snapshot) -> Segmentation:
-        """Fit on ``snapshot`` and layer it (the features are read once)."""
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"fit_layer() takes a Snapshot, got {type(snapshot).__name__}")
+        """Fit on ``snapshot`` and layer it (the features are read once).
+
+        Warns as :meth:`fit` does.
+        """
+        check_snapshot(snapshot, "fit_layer")
+        table, binning = self._resolve()
         arr = self._matrix(snapshot, reset=True)
-        return self._fit_matrix(arr)._layer_matrix(snapshot, arr)
+        self._fit_matrix(arr, snapshot, table, binning)
+        self._warn()
+        return self._layer_matrix(snapshot, arr)
 
     def segments(self) -> tuple[Rule, ...]:
         """One rule per segment over snapshot features, reproducing :meth:`predict`."""
         self._check_fitted()
         table = self.table_
-        feats = (_RECENCY, self.frequency, self.monetary)
+        feats = self.features_
         bought: Rule = Not(Compare(_RECENCY, "isnan", None))
         rules: list[Rule] = []
         n_table = len(table.names) - 1  # every code but "Never bought"
@@ -364,11 +564,27 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"their customers are in {OTHER!r}"
             )
         e = self.edges_
+        _, frequency, monetary = self.features_
+        r_note = "R " + describe_bands(_RECENCY, e[0].tolist(), reverse=True)
+        if any(c is RecencyWarning for c in self._warning_classes):
+            k = self.levels_
+            r_note += (
+                f"; not recent: R >= {k + 1 - _upper_half_bands(k)} reaches "
+                f"{self.recent_reach_days_:.0f} days, past the {self.recent_days_:.0f} days "
+                f"called recent ({self.recent_multiple:g} x the median "
+                f"{self.median_interpurchase_days_:.1f} days between purchases)"
+            )
         column_notes = {
-            "r": "R " + describe_bands(_RECENCY, e[0].tolist(), reverse=True),
-            "f": "F " + describe_bands(self.frequency, e[1].tolist(), reverse=False),
-            "m": "M " + describe_bands(self.monetary, e[2].tolist(), reverse=False),
+            "r": r_note,
+            "f": "F " + describe_bands(frequency, e[1].tolist(), reverse=False),
+            "m": "M " + describe_bands(monetary, e[2].tolist(), reverse=False),
         }
+        if self.binning_ == "quantile":
+            for key, empty in zip("rfm", self.empty_bands_.tolist(), strict=True):
+                if empty:
+                    column_notes[key] += (
+                        f"; {empty} of {self.levels_} bands empty (quantile edges coincide)"
+                    )
         return Segmentation(
             strategy=f"RFM, {table.name}",
             customer_ids=snapshot.customer_ids,
@@ -384,12 +600,13 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                     "f": scores[:, 1].astype(np.int8),
                     "m": scores[:, 2].astype(np.int8),
                     _RECENCY: arr[:, 0],
-                    self.frequency: arr[:, 1],
-                    self.monetary: arr[:, 2],
+                    frequency: arr[:, 1],
+                    monetary: arr[:, 2],
                 }
             ),
             column_notes=column_notes,
             notes=notes,
+            warnings=self.fit_warnings_,
         )
 
 

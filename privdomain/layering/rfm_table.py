@@ -19,9 +19,10 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain.segment import Rule
+from privdomain.domain.segment import Rule, short_repr
 from privdomain.errors import InvalidRuleError, UnknownFeatureError, ValidationError
 from privdomain.layering._bands import Box, boxes
+from privdomain.layering._base import is_collection, is_integer
 from privdomain.layering.rule_text import parse_rule
 
 __all__ = ["CHINESE_8", "CLASSIC_11", "NEVER_BOUGHT", "OTHER", "RFMTable"]
@@ -32,6 +33,9 @@ OTHER = "Other"
 NEVER_BOUGHT = "Never bought"
 
 _GRID_FEATURES = ("r", "f", "m", "fm")
+
+#: The most score levels a table may have (a table covers ``levels ** 3`` cells).
+MAX_LEVELS = 10
 
 
 class _ScoreGrid:
@@ -69,7 +73,7 @@ def _condition(value: Rule | str) -> Rule:
         return parse_rule(value)
     if isinstance(value, Rule):
         return value
-    raise InvalidRuleError(f"a table condition is a Rule or rule text, not {value!r}")
+    raise InvalidRuleError(f"a table condition is a Rule or rule text, not {short_repr(value)}")
 
 
 @attrs.frozen(eq=False)
@@ -125,7 +129,7 @@ class RFMTable:
         name
             A short name for the table.
         levels
-            The number of score levels (scores run 1..levels), at least 2.
+            The number of score levels (scores run 1..levels), from 2 to :data:`MAX_LEVELS`.
         rows
             ``(segment name, condition)`` or ``(segment name, condition, advice)`` in order.
 
@@ -135,10 +139,21 @@ class RFMTable:
             When a condition is malformed or reads anything but ``r``, ``f``, ``m``, ``fm``, when
             two conditions share a cell (the message lists the cells), or when names repeat or
             use the reserved names ``"Other"`` and ``"Never bought"``.
+        ValidationError
+            When ``levels`` is not an integer from 2 to :data:`MAX_LEVELS`.
         """
-        if not isinstance(levels, int | np.integer) or isinstance(levels, bool) or levels < 2:
-            raise ValidationError(f"levels must be an integer >= 2, got {levels!r}")
+        if not isinstance(name, str) or not name:
+            raise InvalidRuleError(f"a table name must be a non-empty str, not {short_repr(name)}")
+        if not is_integer(levels) or not 2 <= levels <= MAX_LEVELS:
+            raise ValidationError(
+                f"levels must be an integer from 2 to {MAX_LEVELS}, got {short_repr(levels)}"
+            )
         levels = int(levels)
+        if not is_collection(rows):
+            raise InvalidRuleError(
+                f"rows must be a sequence of (name, condition[, advice]), not {short_repr(rows)}"
+            )
+        rows = list(rows)
         if not rows:
             raise InvalidRuleError("an RFM table needs at least one segment")
         names: list[str] = []
@@ -147,10 +162,18 @@ class RFMTable:
         advice: list[str] = []
         for row in rows:
             if not isinstance(row, tuple) or len(row) not in (2, 3):
-                raise InvalidRuleError(f"a table row is (name, condition[, advice]), not {row!r}")
+                raise InvalidRuleError(
+                    f"a table row is (name, condition[, advice]), not {short_repr(row)}"
+                )
             seg, cond = row[0], row[1]
             if not isinstance(seg, str) or not seg:
-                raise InvalidRuleError(f"a segment name must be a non-empty str, not {seg!r}")
+                raise InvalidRuleError(
+                    f"a segment name must be a non-empty str, not {short_repr(seg)}"
+                )
+            if len(row) == 3 and not isinstance(row[2], str):
+                raise InvalidRuleError(
+                    f"segment {seg!r}: advice is a str, not {short_repr(row[2])}"
+                )
             if seg in (OTHER, NEVER_BOUGHT):
                 raise InvalidRuleError(f"{seg!r} is reserved for customers outside the table")
             if seg in names:
@@ -158,14 +181,14 @@ class RFMTable:
             names.append(seg)
             conditions.append(_condition(cond))
             texts.append(cond if isinstance(cond, str) else repr(cond))
-            advice.append(str(row[2]) if len(row) == 3 else "")
+            advice.append(row[2] if len(row) == 3 else "")
 
         source = _ScoreGrid(levels)
         hits = np.zeros((len(names), len(source)), dtype=bool)
         for i, cond in enumerate(conditions):
             try:
                 hits[i] = cond.mask(source)
-            except UnknownFeatureError as exc:
+            except (UnknownFeatureError, InvalidRuleError) as exc:
                 raise InvalidRuleError(f"segment {names[i]!r}: {exc}") from None
         cells = np.column_stack([source.columns[c] for c in ("r", "f", "m")])
         n_hits = hits.sum(axis=0)
@@ -204,6 +227,11 @@ class RFMTable:
     @classmethod
     def cells(cls, levels: int = 5) -> RFMTable:
         """One segment per score cell, named like ``"R5F3M4"`` (``levels ** 3`` segments)."""
+        if not is_integer(levels) or not 2 <= levels <= MAX_LEVELS:
+            raise ValidationError(
+                f"levels must be an integer from 2 to {MAX_LEVELS}, got {short_repr(levels)}"
+            )
+        levels = int(levels)
         rows: list[tuple[str, Rule | str]] = []
         for r in range(levels, 0, -1):
             for f in range(levels, 0, -1):
@@ -218,7 +246,10 @@ class RFMTable:
 
     def cells_of(self, code: int) -> list[tuple[int, int, int]]:
         """The score cells of segment ``code`` (``len(segments)`` is ``"Other"``)."""
-        return _cells(self.grid, code)
+        n = len(self.segments) + (1 if self.gaps else 0)
+        if not is_integer(code) or not 0 <= code < n:
+            raise ValidationError(f"code must be an integer in [0, {n}), not {short_repr(code)}")
+        return _cells(self.grid, int(code))
 
     def __repr__(self) -> str:
         gaps = f", {len(self.gaps)} cells to {OTHER!r}" if self.gaps else ""

@@ -23,21 +23,34 @@ Example::
 
     tag:vip and (orders >= 3 or source in ["DOUYIN", "XIAOHONGSHU"]) and not attr:gender == "F"
 
-``not`` applies to the whole comparison after it, as in Python. Syntax errors raise
-:class:`~privdomain.errors.InvalidRuleError` with the position; unknown feature names are
-found when the rule is evaluated on a snapshot (:class:`~privdomain.errors.UnknownFeatureError`
-with the closest names).
+``not`` applies to the whole comparison after it, as in Python.
+
+Types are never mixed silently (see :mod:`privdomain.domain.segment`): a feature on its own
+means "is true" and must be boolean (a tag, ``has_referrer``, ``consent_sms``...), so
+``orders`` alone is refused when the rule is evaluated instead of meaning ``orders == 1``;
+``true`` and ``false`` compare only with boolean features, numbers only with numeric ones,
+strings only with text. ``orders >= true`` is refused when parsed (booleans have no order).
+
+Rules nest at most :data:`~privdomain.domain.segment.MAX_RULE_DEPTH` (100) levels of
+parentheses, ``not``, ``and`` and ``or``: deeper text is refused with the position rather than
+exhausting Python's recursion limit.
+
+Errors: syntax errors and type mismatches raise :class:`~privdomain.errors.InvalidRuleError`
+with the position; unknown feature names are found when the rule is evaluated on a snapshot
+(:class:`~privdomain.errors.UnknownFeatureError` with the closest names).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from privdomain.domain.channels import Channel
-from privdomain.domain.segment import And, Compare, Not, Or, Rule
+from privdomain.domain.segment import MAX_RULE_DEPTH, And, Compare, Not, Or, Rule
 from privdomain.errors import InvalidRuleError
 
 __all__ = ["parse_rule"]
@@ -64,9 +77,15 @@ class _Token:
     pos: int
 
 
+_CONTEXT = 60  # characters of a long rule shown on each side of an error
+
+
 def _fail(text: str, pos: int, message: str) -> InvalidRuleError:
-    caret = " " * pos + "^"
-    return InvalidRuleError(f"{message} at position {pos}\n  {text}\n  {caret}")
+    start = max(0, pos - _CONTEXT)
+    end = min(len(text), pos + _CONTEXT)
+    shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+    caret = " " * (pos - start + (1 if start else 0)) + "^"
+    return InvalidRuleError(f"{message} at position {pos}\n  {shown}\n  {caret}")
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -100,6 +119,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.i = 0
+        self.depth = 0  # open parentheses
 
     @property
     def tok(self) -> _Token:
@@ -134,45 +154,78 @@ class _Parser:
             raise self.error("expected 'and', 'or' or the end of the rule")
         return rule
 
+    def build(self, pos: int, make: Callable[[], Rule]) -> Rule:
+        """Build a rule node; a refusal (too deep, a bad value) points at ``pos``."""
+        try:
+            return make()
+        except InvalidRuleError as exc:
+            raise _fail(self.text, pos, str(exc)) from None
+
     def rule(self) -> Rule:
+        pos = self.tok.pos
         parts = [self.term()]
         while self.at_keyword("or"):
             self.advance()
             parts.append(self.term())
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        return parts[0] if len(parts) == 1 else self.build(pos, lambda: Or(tuple(parts)))
 
     def term(self) -> Rule:
+        pos = self.tok.pos
         parts = [self.factor()]
         while self.at_keyword("and"):
             self.advance()
             parts.append(self.factor())
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return parts[0] if len(parts) == 1 else self.build(pos, lambda: And(tuple(parts)))
 
     def factor(self) -> Rule:
-        if self.at_keyword("not"):
-            self.advance()
-            return Not(self.factor())
+        # a run of "not" is counted, not recursed into: "not not ... x" cannot overflow the stack
+        nots: list[int] = []
+        while self.at_keyword("not"):
+            nots.append(self.advance().pos)
         if self.tok.kind == "punct" and self.tok.text == "(":
-            self.advance()
+            opening = self.advance()
+            self.depth += 1
+            if self.depth > MAX_RULE_DEPTH:
+                raise _fail(
+                    self.text,
+                    opening.pos,
+                    f"the rule nests more than {MAX_RULE_DEPTH} levels of parentheses",
+                )
             inner = self.rule()
             self.expect("punct", ")")
-            return inner
-        return self.comparison()
+            self.depth -= 1
+        else:
+            inner = self.comparison()
+        for pos in reversed(nots):
+            inner = self.build(pos, functools.partial(Not, inner))
+        return inner
 
     def comparison(self) -> Rule:
         if self.tok.kind != "name":
             raise self.error("expected a feature name, 'not' or '('")
-        feature = self.advance().text
+        start = self.advance()
+        feature = start.text
         tok = self.tok
         if tok.kind == "op":
             self.advance()
-            return Compare(feature, tok.text, self.value(feature))
+            value_tok = self.tok
+            value = self.value(feature)
+            if isinstance(value, bool) and tok.text not in ("==", "!="):
+                raise _fail(
+                    self.text,
+                    value_tok.pos,
+                    f"{tok.text} {value_tok.text}: true and false have no order; compare a "
+                    "boolean feature with == or !=, or use it on its own",
+                )
+            return self.build(start.pos, lambda: Compare(feature, tok.text, value))
         if self.at_keyword("in"):
             self.advance()
-            return Compare(feature, "in", self.values(feature))
+            items = self.values(feature)
+            return self.build(start.pos, lambda: Compare(feature, "in", items))
         if self.at_keyword("not") and self.tokens[self.i + 1].text == "in":
             self.i += 2
-            return Not(Compare(feature, "in", self.values(feature)))
+            items = self.values(feature)
+            return self.build(start.pos, lambda: Not(Compare(feature, "in", items)))
         if self.at_keyword("is"):
             self.advance()
             negate = self.at_keyword("not")
@@ -183,6 +236,7 @@ class _Parser:
             self.advance()
             missing = Compare(feature, "isnan", None)
             return Not(missing) if negate else missing
+        # a feature on its own: "is true", which the evaluation refuses unless it is boolean
         return Compare(feature, "==", True)
 
     def values(self, feature: str) -> tuple[Any, ...]:
@@ -234,7 +288,10 @@ def parse_rule(text: str) -> Rule:
     Raises
     ------
     InvalidRuleError
-        On a syntax error; the message shows the position.
+        On a syntax error, a value that can never fit (``orders >= true``), or nesting deeper
+        than :data:`~privdomain.domain.segment.MAX_RULE_DEPTH`; the message shows the
+        position. A feature whose type does not fit the comparison (``orders`` on its own) is
+        refused when the rule is evaluated, with the same class.
 
     Examples
     --------

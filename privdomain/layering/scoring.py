@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +11,10 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from privdomain.domain.segment import short_repr
 from privdomain.errors import EmptyPoolError, InvalidRuleError, NotFittedError, ValidationError
 from privdomain.layering._bands import bands
+from privdomain.layering._base import CollapsedBandsWarning, is_collection, is_integer, is_number
 from privdomain.layering._sklearn import validate_X
 
 __all__ = ["BINNINGS", "RFMScorer"]
@@ -88,9 +91,25 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def _check_params(self) -> int:
         levels = self.levels
         if not isinstance(levels, int | np.integer) or isinstance(levels, bool) or levels < 2:
-            raise ValidationError(f"levels must be an integer >= 2, got {levels!r}")
-        if self.binning not in BINNINGS:
-            raise ValidationError(f"binning must be one of {BINNINGS}, not {self.binning!r}")
+            raise ValidationError(f"levels must be an integer >= 2, got {short_repr(levels)}")
+        if not isinstance(self.binning, str) or self.binning not in BINNINGS:
+            raise ValidationError(
+                f"binning must be one of {BINNINGS}, not {short_repr(self.binning)}"
+            )
+        if self.binning != "fixed" and self.edges is not None:
+            raise ValidationError(
+                f"edges are business thresholds: they need binning='fixed', not {self.binning!r}"
+            )
+        reverse = self.lower_is_better
+        if not is_collection(reverse):
+            raise ValidationError(
+                f"lower_is_better must be a sequence of column indices, not {short_repr(reverse)}"
+            )
+        for j in reverse:
+            if not is_integer(j) or j < 0:
+                raise ValidationError(
+                    f"lower_is_better holds column indices (integers >= 0), not {short_repr(j)}"
+                )
         if self.binning in ("mean", "median") and levels != 2:
             raise ValidationError(
                 f"binning={self.binning!r} splits at one centre, so it needs levels=2, not {levels}"
@@ -98,7 +117,21 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return int(levels)
 
     def fit(self, X: Any, y: Any = None) -> RFMScorer:
-        """Learn the band edges of every column (NaN values are left out)."""
+        """Learn the band edges of every column (NaN values are left out).
+
+        Raises
+        ------
+        ValidationError
+            When a parameter is invalid or ``X`` is not a 2-D array of numbers without
+            infinity.
+        EmptyPoolError
+            When a column has no value to learn from (all NaN).
+
+        Warns
+        -----
+        CollapsedBandsWarning
+            When quantile edges of a column coincide (fewer distinct edges than bands).
+        """
         k = self._check_params()
         arr = validate_X(self, X, reset=True, allow_nan=True)
         n_cols = arr.shape[1]
@@ -108,6 +141,16 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             edges = learn_edges([arr[:, j] for j in range(n_cols)], k, self.binning)
         edges.flags.writeable = False
         self.edges_ = edges
+        if self.binning == "quantile":
+            distinct = [int(np.unique(row).size) for row in edges]
+            collapsed = [f"column {j}: {d} distinct" for j, d in enumerate(distinct) if d < k - 1]
+            if collapsed:
+                warnings.warn(
+                    f"quantile bands collapse ({'; '.join(collapsed)} edges for {k - 1}): many "
+                    "rows share a value, so bands between equal edges hold nobody",
+                    CollapsedBandsWarning,
+                    stacklevel=2,
+                )
         return self
 
     def score_array(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -158,7 +201,10 @@ def learn_edges(
         if binning == "quantile":
             edges[j] = _sorted_quantiles(xs, np.arange(1, levels) / levels)
         elif binning == "mean":
-            edges[j] = xs.mean()
+            with np.errstate(over="ignore"):
+                centre = xs.mean()
+            # a sum past the float range: average the shares instead (never inf for finite data)
+            edges[j] = centre if np.isfinite(centre) else (xs / xs.size).sum()
         else:
             edges[j] = np.median(xs)
     return edges
@@ -177,7 +223,11 @@ def _sorted_quantiles(xs: NDArray[np.float64], q: NDArray[np.float64]) -> NDArra
     h = (xs.size - 1) * q
     lo = np.floor(h).astype(np.int64)
     hi = np.minimum(lo + 1, xs.size - 1)
-    out = xs[lo] + (h - lo) * (xs[hi] - xs[lo])
+    w = h - lo
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = xs[lo] + w * (xs[hi] - xs[lo])
+    if not np.isfinite(out).all():  # a gap past the float range: weigh the ends instead
+        out = xs[lo] * (1 - w) + xs[hi] * w
     return np.maximum.accumulate(out)
 
 
@@ -189,14 +239,24 @@ def fixed_edges(
         raise ValidationError(
             f"binning='fixed' needs edges: {levels - 1} ascending thresholds per column"
         )
+    if not is_collection(edges):
+        raise ValidationError(f"edges must be rows of thresholds, not {short_repr(edges)}")
     rows = list(edges)
     for j, row in enumerate(rows):
+        if not is_collection(row) or not hasattr(row, "__len__"):
+            raise ValidationError(
+                f"edges row {j} must be a sequence of numbers, not {short_repr(row)}"
+            )
         if len(row) != levels - 1:
             raise ValidationError(f"edges row {j} has {len(row)} thresholds, expected {levels - 1}")
+    for row in rows:
+        for v in row:
+            if not is_number(v):
+                raise ValidationError(f"edges must be numbers, not {short_repr(v)}")
     try:
         arr = np.array(rows, dtype=np.float64).reshape(len(rows), levels - 1)
     except (TypeError, ValueError):
-        raise ValidationError(f"edges must be numbers, got {edges!r}") from None
+        raise ValidationError(f"edges must be numbers, got {short_repr(edges)}") from None
     if arr.shape != (n_cols, levels - 1):
         raise ValidationError(
             f"edges must have {n_cols} rows of {levels - 1} thresholds, got shape {arr.shape}"

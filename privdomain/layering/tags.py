@@ -18,10 +18,10 @@ import attrs
 import numpy as np
 
 from privdomain.domain.channels import Channel, TouchKind
-from privdomain.domain.segment import Compare, Rule, Segment
+from privdomain.domain.segment import Compare, F, Rule, Segment, short_repr
 from privdomain.domain.snapshot import Snapshot
-from privdomain.errors import InvalidRuleError, ValidationError
-from privdomain.layering._base import first_match_labels, first_match_rules
+from privdomain.errors import InvalidRuleError
+from privdomain.layering._base import check_snapshot, first_match_labels, first_match_rules
 from privdomain.layering._result import Segmentation
 from privdomain.layering.rfm_table import OTHER
 from privdomain.layering.rule_text import parse_rule
@@ -69,8 +69,15 @@ _BEHAVIOUR_FEATURES = frozenset(
 )
 
 
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRuleError(f"{what} must be a non-empty str, not {short_repr(value)}")
+    return value
+
+
 def tag_dimension(feature: str) -> TagDimension:
     """Which tag dimension a snapshot feature belongs to."""
+    _name(feature, "a feature name")
     if feature.startswith("attr:"):
         return TagDimension.BASIC
     if feature.startswith("tag:"):
@@ -84,17 +91,17 @@ def tag_dimension(feature: str) -> TagDimension:
 
 def tagged(tag: str) -> Rule:
     """The customer carries operator tag ``tag``."""
-    return Compare(f"tag:{tag}", "==", True)
+    return Compare(f"tag:{_name(tag, 'a tag')}", "==", True)
 
 
 def attribute_is(name: str, value: Any) -> Rule:
     """Basic attribute ``name`` equals ``value`` (e.g. ``attribute_is("gender", "F")``)."""
-    return Compare(f"attr:{name}", "==", value)
+    return Compare(f"attr:{_name(name, 'an attribute name')}", "==", value)
 
 
 def attribute_in(name: str, values: Iterable[Any]) -> Rule:
-    """Basic attribute ``name`` is one of ``values``."""
-    return Compare(f"attr:{name}", "in", tuple(values))
+    """Basic attribute ``name`` is one of ``values`` (a list, tuple or set)."""
+    return F(f"attr:{_name(name, 'an attribute name')}").isin(values)
 
 
 def came_from(*channels: Channel | str) -> Rule:
@@ -110,11 +117,13 @@ def came_from(*channels: Channel | str) -> Rule:
 
 def interacted(kind: TouchKind | str, *, at_least: int = 1) -> Rule:
     """The customer had at least ``at_least`` touches of ``kind`` (e.g. shared 3 times)."""
+    if not isinstance(at_least, int | np.integer) or isinstance(at_least, bool) or at_least < 1:
+        raise InvalidRuleError(f"at_least must be an integer >= 1, not {short_repr(at_least)}")
     try:
         k = TouchKind.parse(kind)
     except (ValueError, TypeError) as exc:
         raise InvalidRuleError(str(exc)) from None
-    return Compare(f"count_{k.name.lower()}", ">=", at_least)
+    return Compare(f"count_{k.name.lower()}", ">=", int(at_least))
 
 
 def _segment(value: Segment | tuple[str, Rule | str] | tuple[str, Rule | str, str]) -> Segment:
@@ -125,15 +134,19 @@ def _segment(value: Segment | tuple[str, Rule | str] | tuple[str, Rule | str, st
         if isinstance(rule, str):
             rule = parse_rule(rule)
         if not isinstance(rule, Rule):
-            raise InvalidRuleError(f"segment {value[0]!r}: a Rule or rule text, not {rule!r}")
-        desc = str(value[2]) if len(value) == 3 else repr(rule)
+            raise InvalidRuleError(
+                f"segment {value[0]!r}: a Rule or rule text, not {short_repr(rule)}"
+            )
+        desc = value[2] if len(value) == 3 else repr(rule)
         return Segment(value[0], rule, description=desc)
-    raise InvalidRuleError(f"a segment is a Segment or (name, rule[, description]), not {value!r}")
+    raise InvalidRuleError(
+        f"a segment is a Segment or (name, rule[, description]), not {short_repr(value)}"
+    )
 
 
 def _segments(values: Sequence[Any]) -> tuple[Segment, ...]:
-    if isinstance(values, str | Segment):
-        raise InvalidRuleError("segments is a sequence of segments")
+    if isinstance(values, str | Segment) or not isinstance(values, Iterable):
+        raise InvalidRuleError(f"segments is a sequence of segments, not {type(values).__name__}")
     out = tuple(_segment(v) for v in values)
     if not out:
         raise InvalidRuleError("TagLayering needs at least one segment")
@@ -142,6 +155,10 @@ def _segments(values: Sequence[Any]) -> tuple[Segment, ...]:
     if dupes:
         raise InvalidRuleError(f"segment names repeat: {dupes}")
     return out
+
+
+def _other(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
+    _name(value, "other (the name of the unmatched customers' segment)")
 
 
 @attrs.frozen
@@ -160,6 +177,12 @@ class TagLayering:
     other : str, default "Other"
         The name of the segment of customers that match nothing.
 
+    Raises
+    ------
+    InvalidRuleError
+        When a segment is malformed (its rule text does not parse, its name is not a
+        non-empty string...), names repeat, or ``other`` names one of the segments.
+
     Examples
     --------
     >>> layering = TagLayering([
@@ -171,7 +194,7 @@ class TagLayering:
     """
 
     segments: tuple[Segment, ...] = attrs.field(converter=_segments)
-    other: str = attrs.field(default=OTHER, validator=attrs.validators.instance_of(str))
+    other: str = attrs.field(default=OTHER, validator=_other)
 
     def __attrs_post_init__(self) -> None:
         if self.other in {s.name for s in self.segments}:
@@ -187,8 +210,7 @@ class TagLayering:
         Raises :class:`~privdomain.errors.UnknownFeatureError` (with the closest names) when a
         rule reads a feature the snapshot lacks.
         """
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         masks = [s.mask(snapshot) for s in self.segments]
         labels, unassigned = first_match_labels(masks, len(snapshot))
         disjoint, rest = first_match_rules([s.rule for s in self.segments])

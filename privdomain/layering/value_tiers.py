@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain.segment import And, Compare, Not, Rule, Segment
+from privdomain.domain.segment import And, Compare, Not, Rule, Segment, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
+from privdomain.layering._base import check_snapshot, is_collection, is_number, numeric_array
 from privdomain.layering._result import Segmentation
 
 __all__ = ["ValueTiers", "share_from_top"]
 
 
 def _shares(value: Sequence[float]) -> tuple[float, ...]:
-    try:
-        out = tuple(float(s) for s in value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"shares must be numbers in (0, 1], got {value!r}") from None
+    if not is_collection(value):
+        raise ValidationError(f"shares must be numbers in (0, 1], got {short_repr(value)}")
+    items = tuple(value)
+    for s in items:
+        if not is_number(s):
+            raise ValidationError(f"shares must be numbers in (0, 1], got {short_repr(s)}")
+    out = tuple(float(s) for s in items)
     if not out:
         raise ValidationError("shares needs at least one share of revenue")
     if any(not 0 < s <= 1 for s in out):
@@ -33,6 +38,11 @@ def _shares(value: Sequence[float]) -> tuple[float, ...]:
 
 def _pct(share: float) -> str:
     return f"{share * 100:.4g}%"
+
+
+def _feature_name(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"value must be a feature name (str), not {short_repr(value)}")
 
 
 @attrs.frozen
@@ -57,10 +67,15 @@ class ValueTiers:
         Increasing cumulative shares of revenue in (0, 1].
     value : str, default "net_spend"
         The snapshot feature that measures value (e.g. ``"gross_spend"``).
+
+    Raises
+    ------
+    ValidationError
+        When the shares are not increasing numbers in (0, 1] or ``value`` is not a name.
     """
 
     shares: tuple[float, ...] = attrs.field(default=(0.5, 0.8), converter=_shares)
-    value: str = attrs.field(default="net_spend", validator=attrs.validators.instance_of(str))
+    value: str = attrs.field(default="net_spend", validator=_feature_name)
 
     def names(self) -> tuple[str, ...]:
         """The segment names, by code."""
@@ -73,6 +88,7 @@ class ValueTiers:
 
         ``inf`` when the pool has no revenue at all.
         """
+        check_snapshot(snapshot, "thresholds")
         return self._cut(_values(snapshot, self.value))[0]
 
     def _cut(
@@ -91,7 +107,13 @@ class ValueTiers:
         return positive[::-1][idx].astype(np.float64), positive, total
 
     def rules(self, thresholds: NDArray[np.float64]) -> tuple[Rule, ...]:
-        """One disjoint rule per segment for the given thresholds."""
+        """One disjoint rule per segment for the given thresholds (one per share, descending)."""
+        thresholds = numeric_array(thresholds, "thresholds")
+        if thresholds.shape != (len(self.shares),) or np.isnan(thresholds).any():
+            raise ValidationError(
+                f"thresholds must be {len(self.shares)} numbers (one per share), got "
+                f"{short_repr(thresholds.tolist())}"
+            )
         f = self.value
         rules: list[Rule] = []
         above: Rule | None = None
@@ -107,6 +129,7 @@ class ValueTiers:
 
     def super_users(self, snapshot: Snapshot) -> Segment:
         """The super users of ``snapshot`` as a segment: value at or above the last threshold."""
+        check_snapshot(snapshot, "super_users")
         t = self.thresholds(snapshot)[-1]
         return Segment(
             f"Super users ({_pct(self.shares[-1])} of revenue)",
@@ -116,8 +139,7 @@ class ValueTiers:
 
     def layer(self, snapshot: Snapshot) -> Segmentation:
         """Layer ``snapshot`` into value tiers."""
-        if not isinstance(snapshot, Snapshot):
-            raise ValidationError(f"layer() takes a Snapshot, got {type(snapshot).__name__}")
+        check_snapshot(snapshot, "layer")
         v = _values(snapshot, self.value)
         thresholds, _, total = self._cut(v)
         k = len(self.shares)
@@ -177,8 +199,17 @@ def share_from_top(v: NDArray[np.float64]) -> NDArray[np.float64]:
 
     How deep in the revenue a customer sits: 0.3 means the customers worth at least this one
     bring 30% of all revenue. ``O(n log n)``; computed on demand, not by :meth:`ValueTiers.layer`.
+
+    Raises
+    ------
+    ValidationError
+        When ``v`` is not a 1-D array of numbers.
     """
-    v = np.asarray(v, dtype=np.float64)
+    v = numeric_array(v, "share_from_top: v")
+    if v.ndim != 1:
+        raise ValidationError(f"share_from_top takes a 1-D array, got shape {v.shape}")
+    if np.isinf(v).any():
+        raise ValidationError("share_from_top: values must not be infinite")
     out = np.full(v.shape, np.nan)
     positive = np.sort(v[v > 0])
     if positive.size == 0:

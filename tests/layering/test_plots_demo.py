@@ -13,6 +13,11 @@ from privdomain.layering import (
     plot_segment_sizes,
 )
 
+#: What these tests check does not depend on the warnings of learned bands (those have tests of
+#: their own in test_rfm_real_data.py).
+pytestmark = pytest.mark.filterwarnings("ignore::privdomain.layering.LayeringWarning")
+
+
 matplotlib = pytest.importorskip("matplotlib")
 
 

@@ -114,3 +114,49 @@ def test_parsed_rules_evaluate_on_a_snapshot() -> None:
     np.testing.assert_array_equal(
         parse_rule("recency_days is missing").mask(snap), np.isnan(snap.recency_days)
     )
+
+
+def test_a_feature_on_its_own_must_be_boolean() -> None:
+    snap = build_snapshot({"a": {"tags": {"vip"}, "buys": [(1, 10)]}, "b": {}})
+    assert parse_rule("tag:vip").mask(snap).tolist() == [True, False]
+    assert parse_rule("buyers and not has_referrer").mask(snap).tolist() == [True, False]
+    # before: "orders" meant orders == 1 and "orders >= true" meant orders >= 1
+    with pytest.raises(InvalidRuleError, match="'orders' is numeric, not boolean"):
+        parse_rule("orders").mask(snap)
+    with pytest.raises(InvalidRuleError, match="not boolean"):
+        parse_rule("tag:vip or orders == true").mask(snap)
+    with pytest.raises(InvalidRuleError, match=r"true and false have no order; .* at position 10"):
+        parse_rule("orders >= true")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 101 + "a" + ")" * 101,
+        "(" * 10_000 + "a" + ")" * 10_000,
+        "not " * 101 + "a",
+        "not " * 10_000 + "a",
+        "(a and (b or " * 400 + "c" + "))" * 400,
+        "not (" * 3_000 + "a" + ")" * 3_000,
+    ],
+    ids=["101 parens", "10000 parens", "101 nots", "10000 nots", "and-or 800", "not-paren 6000"],
+)
+def test_deep_text_is_refused_with_a_position(text: str) -> None:
+    # before: RecursionError
+    with pytest.raises(InvalidRuleError, match=r"levels .* at position \d+") as info:
+        parse_rule(text)
+    shown = str(info.value).splitlines()
+    assert len(shown[1]) < 200  # a long rule is shown around the error, not in full
+
+
+def test_the_deepest_allowed_text_parses() -> None:
+    rule = parse_rule("(" * 100 + "tag:vip" + ")" * 100)
+    assert rule == parse_rule("tag:vip")
+    assert parse_rule("not " * 99 + "tag:vip").depth == 100
+    long = " or ".join(f"orders == {i}" for i in range(20_000))
+    assert len(parse_rule(long).rules) == 20_000  # wide is fine: only depth is capped
+
+
+def test_a_value_that_cannot_be_held_points_at_its_comparison() -> None:
+    with pytest.raises(InvalidRuleError, match="64 bits at position 12"):
+        parse_rule("tag:vip and n == 123456789012345678901234567890")
