@@ -8,10 +8,14 @@ A lifetimes-compatible toolkit, exact and fast:
   dropout (P(alive), expected purchases);
 - :class:`GammaGamma` models spend per purchase;
 - :func:`customer_lifetime_value` combines them into discounted value per customer.
+
+Wherever columns go, a summary can go instead: an :class:`RFMSummary`, or a pandas or polars
+data frame with lifetimes' column names (pandas and polars are never imported by privdomain).
 """
 
 from __future__ import annotations
 
+from privdomain.value._periods import PeriodUnitWarning
 from privdomain.value._repeat_model import SimulatedPurchases
 from privdomain.value.beta_geo import BetaGeo
 from privdomain.value.clv import (
@@ -38,6 +42,7 @@ __all__ = [
     "GammaGamma",
     "ModifiedBetaGeo",
     "ParetoNBD",
+    "PeriodUnitWarning",
     "RFMSummary",
     "SimulatedPurchases",
     "SnapshotLike",

@@ -20,12 +20,15 @@ from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
 from privdomain.errors import ConvergenceError, EmptyPoolError, NotFittedError, ValidationError
+from privdomain.value._show import shown
 
 __all__ = [
     "FitResult",
     "RepeatData",
     "as_float_array",
     "check_fitted",
+    "check_max_iter",
+    "check_penalizer",
     "maximize_log_likelihood",
     "unique_rows",
 ]
@@ -34,6 +37,9 @@ FloatArray = NDArray[np.float64]
 # Returns the per-row log-likelihood and its gradient in the *natural* parameters (n, k).
 RowLogLik = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
+#: Largest magnitude of any data value (counts, times, spend, weights): far beyond real data,
+#: small enough that the models' arithmetic cannot overflow.
+MAX_MAGNITUDE = 1e15
 _LOG_BOUND = 30.0  # parameters stay within e^-30 .. e^30, far beyond any meaningful fit
 _GRAD_TOL = 1e-6  # per-customer gradient norm (log-parameters) accepted as an optimum
 # L-BFGS-B stops close to the optimum; the Newton polish below takes it the rest of the way.
@@ -41,14 +47,26 @@ _OPTS = {"ftol": 1e-11, "gtol": 1e-7, "maxcor": 20}
 
 
 def as_float_array(values: ArrayLike, name: str) -> FloatArray:
+    if values is None or isinstance(values, str | bytes):
+        raise ValidationError(f"{name} must be numbers, got {shown(values)}")
     try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{name} must be numbers: {exc}") from exc
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "biufO":
+            raise ValidationError(f"{name} must be numbers, got dtype {raw.dtype}")
+        arr = raw.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"{name} must be numbers: {exc}") from None
     if arr.ndim > 1:
         raise ValidationError(f"{name} must be a scalar or one-dimensional, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValidationError(f"{name} contains NaN or infinite values")
+    if arr.size and np.abs(arr).max() > MAX_MAGNITUDE:
+        raise ValidationError(
+            f"{name} has values beyond {MAX_MAGNITUDE:.0e}: no customer's counts, times or "
+            "spend are that large (the numbers overflow the models' arithmetic)"
+        )
     return np.atleast_1d(arr)
 
 
@@ -319,9 +337,38 @@ def merged_params(
     params: Mapping[str, float] | None, kwargs: Mapping[str, float]
 ) -> dict[str, float]:
     """``params`` (a dict, or lifetimes' ``params_`` Series) updated with keyword values."""
-    merged = {} if params is None else {str(k): float(v) for k, v in params.items()}
-    merged.update(kwargs)
+    if params is not None and not hasattr(params, "items"):
+        raise ValidationError(
+            f"params must be a mapping of parameter names to values, got {shown(params)}"
+        )
+    try:
+        merged = {} if params is None else {str(k): float(v) for k, v in params.items()}
+        merged.update({k: float(v) for k, v in kwargs.items()})
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"parameters must be numbers: {exc}") from None
     return merged
+
+
+def check_penalizer(value: object) -> float:
+    """``penalizer_coef`` as a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"penalizer_coef must be a number >= 0, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64
+        number = float("inf")
+    if not (np.isfinite(number) and number >= 0):
+        raise ValidationError(f"penalizer_coef must be finite and >= 0, got {shown(value)}")
+    return number
+
+
+def check_max_iter(value: object) -> int:
+    """``max_iter`` as a whole number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValidationError(f"max_iter must be a whole number >= 1, got {shown(value)}")
+    if int(value) < 1:
+        raise ValidationError(f"max_iter must be >= 1, got {shown(value)}")
+    return int(value)
 
 
 def params_from_mapping(
@@ -334,7 +381,14 @@ def params_from_mapping(
             f"{model} parameters are {names}; "
             f"missing {missing or 'none'}, unknown {extra or 'none'}"
         )
-    values = np.array([float(params[n]) for n in names])
+    try:
+        values = np.array([float(params[n]) for n in names])
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(
+            f"{model} parameters must be numbers, got {shown(dict(params))}"
+        ) from None
     if not (np.isfinite(values) & (values > 0)).all():
-        raise ValidationError(f"{model} parameters must be positive and finite, got {dict(params)}")
+        raise ValidationError(
+            f"{model} parameters must be positive and finite, got {shown(dict(params))}"
+        )
     return values

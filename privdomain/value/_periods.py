@@ -7,14 +7,25 @@ seconds, so no pandas is needed and a million timestamps cost a few array operat
 
 from __future__ import annotations
 
+import warnings
 from typing import Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from privdomain.errors import ValidationError
+from privdomain.value._show import shown
 
-__all__ = ["PERIODS", "TIME_UNITS", "Period", "TimeUnit", "durations", "period_index"]
+__all__ = [
+    "PERIODS",
+    "TIME_UNITS",
+    "Period",
+    "PeriodUnitWarning",
+    "TimeUnit",
+    "check_period_and_unit",
+    "durations",
+    "period_index",
+]
 
 Period = Literal["h", "D", "W", "M"]
 TimeUnit = Literal["h", "D", "W", "M"]
@@ -36,16 +47,52 @@ UNIT_SECONDS: Final[dict[str, float]] = {
 }
 
 
-def check_period(period: str) -> Period:
-    if period not in PERIODS:
-        raise ValidationError(f"period must be one of {PERIODS}, got {period!r}")
+_NAMES: Final = {"h": "hours", "D": "days", "W": "weeks", "M": "months"}
+
+
+class PeriodUnitWarning(UserWarning):
+    """Purchases are bucketed in periods coarser than the unit recency and ``T`` are given in.
+
+    Weekly buckets measured in days give recency and ``T`` in multiples of 7: almost always a
+    port of lifetimes' ``freq="W"`` that meant weeks as the unit too (leave ``time_unit`` out,
+    it follows ``period``).
+    """
+
+
+def check_period(period: object) -> Period:
+    if not isinstance(period, str) or period not in PERIODS:
+        raise ValidationError(f"period must be one of {PERIODS}, got {shown(period)}")
     return period  # type: ignore[return-value]
 
 
-def check_time_unit(time_unit: str) -> TimeUnit:
-    if time_unit not in TIME_UNITS:
-        raise ValidationError(f"time_unit must be one of {TIME_UNITS}, got {time_unit!r}")
+def check_time_unit(time_unit: object) -> TimeUnit:
+    if not isinstance(time_unit, str) or time_unit not in TIME_UNITS:
+        raise ValidationError(f"time_unit must be one of {TIME_UNITS}, got {shown(time_unit)}")
     return time_unit  # type: ignore[return-value]
+
+
+def check_period_and_unit(period: object, time_unit: object) -> tuple[Period, TimeUnit]:
+    """Validate ``period`` and ``time_unit`` (``None``: the unit follows the period).
+
+    As lifetimes' ``freq``, one ``period`` alone sets both the buckets and the unit. A unit
+    finer than the buckets is allowed (lifetimes' ``freq_multiplier`` goes the other way), but
+    warns with :class:`PeriodUnitWarning`, since it is what a port of ``freq="W"`` that forgot
+    the unit looks like.
+    """
+    bucket = check_period(period)
+    if time_unit is None:
+        return bucket, bucket
+    unit = check_time_unit(time_unit)
+    if PERIODS.index(bucket) > TIME_UNITS.index(unit):
+        warnings.warn(
+            f"period={bucket!r} buckets purchases in {_NAMES[bucket]} but recency and T will "
+            f"be in {_NAMES[unit]} (time_unit={unit!r}), multiples of one {_NAMES[bucket][:-1]}. "
+            f"lifetimes' freq={bucket!r} is period={bucket!r} with the same unit: leave "
+            f"time_unit out; freq='D' with freq_multiplier=7 is period='D', time_unit='W'",
+            PeriodUnitWarning,
+            stacklevel=3,
+        )
+    return bucket, unit
 
 
 def period_index(local_seconds: NDArray[np.int64], period: Period) -> NDArray[np.int64]:

@@ -17,16 +17,56 @@ from privdomain.value._fitting import (
     RepeatData,
     as_float_array,
     check_fitted,
+    check_max_iter,
+    check_penalizer,
     check_repeat_inputs,
     maximize_log_likelihood,
     merged_params,
     params_dict,
     params_from_mapping,
 )
+from privdomain.value._frames import summary_columns
+from privdomain.value._periods import check_time_unit
 from privdomain.value._results import records, text_table
+from privdomain.value._show import shown
 from privdomain.value.summary import RFMSummary
 
-__all__ = ["RepeatPurchaseModel", "SimulatedPurchases"]
+__all__ = ["RepeatPurchaseModel", "SimulatedPurchases", "repeat_columns"]
+
+#: More simulated customers than this is a mistake, not a study (and would exhaust memory).
+_MAX_SIMULATED = 10**9
+
+
+def repeat_columns(frequency: Any, recency: Any, T: Any) -> tuple[Any, Any, Any]:
+    """(frequency, recency, T) given as three columns, or as one summary in ``frequency``.
+
+    The summary may be an :class:`RFMSummary` or a data frame with ``frequency``, ``recency``
+    and ``T`` columns (lifetimes' summary tables, ``RFMSummary.to_frame()``).
+    """
+    if recency is None and T is None:
+        x, tx, age = summary_columns(frequency, ("frequency", "recency", "T"), argument="frequency")
+        return x, tx, age
+    if recency is None or T is None:
+        missing = "recency" if recency is None else "T"
+        raise TypeError(
+            f"{missing} is missing: pass frequency, recency and T, or one summary "
+            "(an RFMSummary or a frame with those columns) as the only argument"
+        )
+    return frequency, recency, T
+
+
+def as_rng(seed: object) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)``, refusing what is not a seed with ValidationError."""
+    if isinstance(seed, bool | float | str | bytes):
+        raise ValidationError(
+            f"seed must be an int >= 0, a numpy.random.Generator or None, got {shown(seed)}"
+        )
+    try:
+        return np.random.default_rng(seed)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(
+            f"seed must be an int >= 0, a numpy.random.Generator or None, got {shown(seed)}: {exc}"
+        ) from None
 
 
 @attrs.frozen(eq=False)
@@ -95,9 +135,9 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
     # -- fitting -------------------------------------------------------------------------
     def fit(
         self,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
         weights: ArrayLike | None = None,
     ) -> Self:
         """Fit the model by maximum likelihood.
@@ -106,7 +146,9 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         ----------
         frequency, recency, T : array-like, shape (n,)
             Repeat purchases, time of the last purchase and age of each customer, all measured
-            from the first purchase in one time unit (see :func:`rfm_summary`).
+            from the first purchase in one time unit (see :func:`rfm_summary`). Or pass one
+            summary as ``frequency`` alone: an :class:`RFMSummary`, or a pandas or polars
+            frame with ``frequency``, ``recency`` and ``T`` columns (as lifetimes' tables).
         weights : array-like, shape (n,), optional
             Number of customers each row stands for. Identical rows are merged automatically,
             so a million customers cost what their distinct rows cost.
@@ -114,17 +156,27 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValidationError
+            NaN, infinite or negative values, fractional frequencies, recency after ``T``,
+            columns of different lengths, or no repeat purchase at all.
+        EmptyPoolError
+            Zero customers.
+        ConvergenceError
+            The data do not identify the model (set ``penalizer_coef``).
         """
-        if not float(self.penalizer_coef) >= 0:
-            raise ValidationError(f"penalizer_coef must be >= 0, got {self.penalizer_coef!r}")
-        data = RepeatData.build(frequency, recency, T, weights)
+        penalizer = check_penalizer(self.penalizer_coef)
+        max_iter = check_max_iter(self.max_iter)
+        data = RepeatData.build(*repeat_columns(frequency, recency, T), weights)
         result = maximize_log_likelihood(
             lambda theta: self._row_loglik(theta, data),
             data.weights,
             self._initial_params(data),
             names=self._param_names,
-            penalizer_coef=float(self.penalizer_coef),
-            max_iter=int(self.max_iter),
+            penalizer_coef=penalizer,
+            max_iter=max_iter,
             model=self._model_name,
         )
         self.params_ = params_dict(self._param_names, result.params)
@@ -149,10 +201,18 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         model.params_ = params_dict(cls._param_names, values)
         return model
 
-    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
-        """Log-likelihood of each customer's (frequency, recency, T) under the fitted model."""
+    def log_likelihood(
+        self,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+    ) -> FloatArray:
+        """Log-likelihood of each customer's (frequency, recency, T) under the fitted model.
+
+        The columns, or one summary, as for :meth:`fit`.
+        """
         theta = self._theta()
-        x, tx, age = check_repeat_inputs(frequency, recency, T)
+        x, tx, age = check_repeat_inputs(*repeat_columns(frequency, recency, T))
         data = RepeatData.of_rows(x, tx, age, np.ones_like(x))
         return self._row_loglik(theta, data)[0]
 
@@ -180,12 +240,21 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         raise NotImplementedError
 
     # -- predictions ------------------------------------------------------------------------
-    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
+    def p_alive(
+        self,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+    ) -> float | FloatArray:
         """Probability that each customer is still alive at age ``T``."""
         raise NotImplementedError
 
     def predict_purchases(
-        self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        self,
+        t: ArrayLike,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
     ) -> float | FloatArray:
         """Expected number of purchases in the next ``t`` time units, given each history.
 
@@ -194,7 +263,8 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         t : float or array-like
             Length of the future window, in the time unit of the data.
         frequency, recency, T : array-like
-            Each customer's history, as for :meth:`fit`. All four broadcast together.
+            Each customer's history, as for :meth:`fit` (or one summary). All four broadcast
+            together.
 
         Returns
         -------
@@ -206,7 +276,11 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         return shaped(alive * self._purchases_if_alive(horizon, x, age), shape)
 
     def cumulative_purchases(
-        self, horizons: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+        self,
+        horizons: ArrayLike,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
     ) -> FloatArray:
         """Expected purchases up to each of several horizons: shape ``(len(horizons), n)``.
 
@@ -248,8 +322,9 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         RFMSummary
             ``customer_ids`` are ``0 .. n - 1``; ``monetary_value`` is ``None``.
         """
+        time_unit = check_time_unit(time_unit)
         age = _ages(T, n_customers)
-        rng = np.random.default_rng(seed)
+        rng = as_rng(seed)
         rate, cap, lifetime = self._draw_customers(age.shape[0], rng)
         window = np.minimum(lifetime, age)
         arrivals = rng.poisson(rate * window)
@@ -282,7 +357,7 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         """
         age = _ages(T, n_customers)
         n = age.shape[0]
-        rng = np.random.default_rng(seed)
+        rng = as_rng(seed)
         rate, cap, lifetime = self._draw_customers(n, rng)
         window = np.minimum(lifetime, age)
         arrivals = rng.poisson(rate * window)
@@ -299,28 +374,43 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         return SimulatedPurchases(all_customer[order], all_time[order], n)
 
 
-def _ages(T: ArrayLike, n_customers: int | None) -> FloatArray:
+def _ages(T: ArrayLike, n_customers: object) -> FloatArray:
     age = as_float_array(T, "T")
+    count: int | None = None
+    if n_customers is not None:
+        if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
+            raise ValidationError(f"n_customers must be a whole number, got {shown(n_customers)}")
+        count = int(n_customers)
+        if not 0 <= count <= _MAX_SIMULATED:
+            raise ValidationError(
+                f"n_customers must be between 0 and {_MAX_SIMULATED:,}, got {shown(n_customers)}"
+            )
     if np.ndim(T) == 0:
-        if n_customers is None:
+        if count is None:
             raise ValidationError("give n_customers when T is a single number")
-        if int(n_customers) < 0:
-            raise ValidationError(f"n_customers must be >= 0, got {n_customers}")
-        age = np.full(int(n_customers), float(age[0]))
-    elif n_customers is not None and int(n_customers) != age.shape[0]:
-        raise ValidationError(f"n_customers={n_customers} but T has {age.shape[0]} entries")
+        age = np.full(count, float(age[0]))
+    elif count is not None and count != age.shape[0]:
+        raise ValidationError(f"n_customers={shown(n_customers)} but T has {age.shape[0]} entries")
     if (age < 0).any():
         raise ValidationError("T must not be negative")
     return age
 
 
 def broadcast_inputs(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    frequency: ArrayLike | Any, recency: ArrayLike | None = None, T: ArrayLike | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, tuple[int, ...]]:
-    """Validated, broadcast 1-D inputs and the shape to give results back in."""
-    shape = np.broadcast_shapes(np.shape(frequency), np.shape(recency), np.shape(T))
+    """Validated, broadcast 1-D inputs (or one summary) and the shape to give results back in."""
+    frequency, recency, T = repeat_columns(frequency, recency, T)
     x, tx, age = check_repeat_inputs(frequency, recency, T)
+    shape = _result_shape(frequency, recency, T)
     return x, tx, age, shape
+
+
+def _result_shape(*values: Any) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*(np.shape(v) for v in values))
+    except ValueError as exc:
+        raise ValidationError(f"the inputs do not broadcast together: {exc}") from None
 
 
 def as_horizon(t: ArrayLike) -> FloatArray:
@@ -331,18 +421,19 @@ def as_horizon(t: ArrayLike) -> FloatArray:
 
 
 def broadcast_with_time(
-    t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    t: ArrayLike, frequency: ArrayLike | Any, recency: ArrayLike | None, T: ArrayLike | None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, tuple[int, ...]]:
     """Validated ``t`` and customer inputs broadcast together, and the result shape."""
+    frequency, recency, T = repeat_columns(frequency, recency, T)
+    horizon = as_horizon(t)
+    x, tx, age = check_repeat_inputs(frequency, recency, T)
     try:
         shape = np.broadcast_shapes(
             np.shape(t), np.shape(frequency), np.shape(recency), np.shape(T)
         )
+        horizon, x, tx, age = np.broadcast_arrays(horizon, x, tx, age)
     except ValueError as exc:
-        raise ValidationError(f"t, frequency, recency and T do not broadcast: {exc}") from exc
-    x, tx, age = check_repeat_inputs(frequency, recency, T)
-    horizon = as_horizon(t)
-    horizon, x, tx, age = np.broadcast_arrays(horizon, x, tx, age)
+        raise ValidationError(f"t, frequency, recency and T do not broadcast: {exc}") from None
     return horizon, x, tx, age, shape
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
+import attrs
 import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
+from privdomain.errors import ValidationError
+from privdomain.value._show import shown
 
-__all__ = ["ColumnarResult", "frame", "html_table", "records", "text_table"]
+__all__ = ["ColumnarResult", "frame", "html_table", "records", "row_numbers", "text_table"]
 
 _PREVIEW_ROWS = 5
 
@@ -65,13 +68,91 @@ def html_table(title: str, columns: Mapping[str, NDArray[Any]]) -> str:
     )
 
 
-class ColumnarResult:
-    """What every per-customer result shares: records, a data frame and previews.
+def row_numbers(rows: object, n: int) -> NDArray[np.intp]:
+    """Row numbers selected by ``rows``: a boolean mask of length ``n`` or row numbers.
 
-    A subclass provides :meth:`columns` (with a ``customer_id`` column) and :meth:`_title`.
+    Row numbers may be negative (counted from the end, as in numpy) and repeat. A mask of the
+    wrong length or a row number out of range raises :class:`ValidationError`; anything that is
+    neither a mask nor integers (a str, floats, a single number) raises ``TypeError``.
+    """
+    if isinstance(rows, slice):
+        return np.arange(n)[rows]
+    if isinstance(rows, str | bytes | Mapping) or rows is None or np.ndim(rows) == 0:  # type: ignore[arg-type]
+        raise TypeError(
+            f"rows must be a boolean mask, an array of row numbers or a slice, got {shown(rows)}; "
+            "for one row pass a list: take([i])"
+        )
+    try:
+        index = np.asarray(rows)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(f"rows cannot be read as an array: {exc}") from None
+    if index.ndim != 1:
+        raise ValidationError(f"rows must be one-dimensional, got shape {index.shape}")
+    if index.dtype == np.bool_:
+        if index.shape[0] != n:
+            raise ValidationError(
+                f"a boolean mask must have one entry per row ({n}), got {index.shape[0]}"
+            )
+        return np.flatnonzero(index)
+    if index.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"rows must be booleans or integers, got dtype {index.dtype}")
+    low, high = int(index.min()), int(index.max())
+    if low < -n or high >= n:
+        bad = low if low < -n else high
+        raise ValidationError(f"row {bad} is out of range for {n} rows")
+    return index.astype(np.intp) % max(n, 1)
+
+
+class ColumnarResult:
+    """What every per-customer result shares: records, a data frame, previews, row selection.
+
+    A subclass is an attrs class that provides :meth:`columns` (with a ``customer_id`` column),
+    :meth:`_title`, and ``_row_fields``: the names of its fields that hold one entry per row
+    (``None`` allowed), which :meth:`take` selects while the other fields are kept.
     """
 
     __slots__ = ()
+    _row_fields: ClassVar[tuple[str, ...]]
+    # Indexing selects rows; iterating row by row would be the slow path, so it is not offered:
+    # use columns(), to_records() or to_frame().
+    __iter__: ClassVar[None] = None
+
+    def __len__(self) -> int:
+        return int(np.shape(getattr(self, self._row_fields[0]))[0])
+
+    def take(self, rows: Any) -> Self:
+        """The result for some rows only, in the order given.
+
+        Parameters
+        ----------
+        rows : array-like of bool or int, or slice
+            A boolean mask with one entry per row (``summary.frequency > 0``), or row numbers
+            (``[0, 5]``; negative numbers count from the end).
+
+        Returns
+        -------
+        Same type as ``self``
+            Every per-row column selected, every other attribute unchanged.
+
+        Raises
+        ------
+        ValidationError
+            A mask of the wrong length, or a row number out of range.
+        TypeError
+            ``rows`` is neither a mask nor row numbers.
+        """
+        index = row_numbers(rows, len(self))
+        changes = {}
+        for name in self._row_fields:
+            value = getattr(self, name)
+            changes[name] = None if value is None else np.asarray(value)[index]
+        return attrs.evolve(self, **changes)  # type: ignore[misc]
+
+    def __getitem__(self, rows: Any) -> Self:
+        """``result[mask]``, ``result[[0, 5]]`` or ``result[2:10]``: see :meth:`take`."""
+        return self.take(rows)
 
     def columns(self) -> dict[str, NDArray[Any]]:
         raise NotImplementedError

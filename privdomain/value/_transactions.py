@@ -10,22 +10,26 @@ import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from privdomain.domain._time import epoch_seconds_array
+from privdomain.domain._time import MICROS_PER_SECOND, epoch_micros, epoch_micros_array
 from privdomain.errors import ValidationError
+from privdomain.value._frames import utc_datetimes
+from privdomain.value._show import shown
 
 __all__ = [
     "PeriodTotals",
     "Transactions",
+    "check_customer_ids",
     "customer_codes",
     "factorize",
+    "instant_micros",
     "offset_seconds",
     "period_totals",
 ]
 
 
-def offset_seconds(utc_offset: dt.timedelta) -> int:
+def offset_seconds(utc_offset: object) -> int:
     if not isinstance(utc_offset, dt.timedelta):
-        raise ValidationError(f"utc_offset must be a datetime.timedelta, got {utc_offset!r}")
+        raise ValidationError(f"utc_offset must be a datetime.timedelta, got {shown(utc_offset)}")
     seconds = utc_offset.total_seconds()
     if seconds != int(seconds) or abs(seconds) >= 86_400:
         raise ValidationError(f"utc_offset must be whole seconds under a day, got {utc_offset}")
@@ -41,12 +45,53 @@ def factorize(values: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.int64]]:
     return uniques, codes.reshape(-1).astype(np.int64, copy=False)
 
 
+def instant_micros(value: object, what: str) -> int:
+    """Epoch microseconds of an aware ``datetime`` or a ``datetime64`` (UTC), checked."""
+    if not isinstance(value, dt.datetime | np.datetime64):
+        raise ValidationError(
+            f"{what} must be a timezone-aware datetime or a numpy.datetime64, got {shown(value)}"
+        )
+    return epoch_micros(value, what=what)
+
+
+def _is_missing(value: object) -> bool:
+    # None, float NaN, and pandas' NA / NaT (whose comparisons do not give a bool)
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def check_customer_ids(values: object) -> NDArray[Any]:
+    """A 1-D column of customer ids: any sortable values, but no missing ones."""
+    if isinstance(values, str | bytes) or values is None:
+        raise ValidationError(f"customer_ids must be a column of ids, got {shown(values)}")
+    try:
+        ids = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"customer_ids cannot be read as a column: {exc}") from None
+    if ids.ndim != 1:
+        raise ValidationError(f"customer_ids must be one-dimensional, got shape {ids.shape}")
+    if ids.dtype.kind == "f" and not np.isfinite(ids).all():
+        raise ValidationError("customer_ids contain NaN or infinite values (missing ids?)")
+    if ids.dtype.kind == "O" and ids.size:
+        missing = np.fromiter((_is_missing(v) for v in ids.tolist()), bool, ids.size)
+        if missing.any():
+            raise ValidationError(
+                f"customer_ids contain {int(missing.sum())} missing values (None or NaN), "
+                f"first at row {int(np.argmax(missing))}"
+            )
+    if ids.dtype.kind not in "iuUSOf":
+        raise ValidationError(f"customer_ids must be ints or strings, got dtype {ids.dtype}")
+    return ids
+
+
 @attrs.frozen
 class Transactions:
-    """Validated columns of a transaction log: local epoch seconds, customer ids, amounts."""
+    """Validated columns of a transaction log: instants, customer ids, amounts."""
 
     customer_ids: NDArray[Any]
-    seconds: NDArray[np.int64]  # epoch seconds shifted by the UTC offset
+    micros: NDArray[np.int64]  # UTC epoch microseconds: exact, for cuts at an instant
+    seconds: NDArray[np.int64]  # epoch seconds shifted by the UTC offset: for calendar periods
     amounts: NDArray[np.float64] | None
 
     @classmethod
@@ -55,24 +100,28 @@ class Transactions:
         customer_ids: ArrayLike,
         timestamps: Any,
         amounts: ArrayLike | None,
-        utc_offset: dt.timedelta,
+        utc_offset: object,
+        epoch_unit: str | None = None,
     ) -> Transactions:
-        ids = np.asarray(customer_ids)
-        if ids.ndim != 1:
-            raise ValidationError(f"customer_ids must be one-dimensional, got shape {ids.shape}")
-        ts = np.asarray(timestamps)
-        if ts.ndim != 1 or ts.shape[0] != ids.shape[0]:
+        ids = check_customer_ids(customer_ids)
+        offset = offset_seconds(utc_offset)
+        micros = epoch_micros_array(
+            utc_datetimes(timestamps), epoch_unit=epoch_unit, what="timestamps"
+        )
+        if micros.shape[0] != ids.shape[0]:
             raise ValidationError(
-                f"timestamps must be one-dimensional with one entry per customer id "
-                f"({ids.shape[0]}), got shape {ts.shape}"
+                f"timestamps must have one entry per customer id ({ids.shape[0]}), "
+                f"got {micros.shape[0]}"
             )
-        seconds = epoch_seconds_array(ts) + offset_seconds(utc_offset)
+        seconds = np.floor_divide(micros, MICROS_PER_SECOND) + offset
         money: NDArray[np.float64] | None = None
         if amounts is not None:
+            if isinstance(amounts, str | bytes):
+                raise ValidationError(f"amounts must be a column of numbers, got {shown(amounts)}")
             try:
                 money = np.asarray(amounts, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValidationError(f"amounts must be numbers: {exc}") from exc
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ValidationError(f"amounts must be numbers: {exc}") from None
             if money.shape != ids.shape:
                 raise ValidationError(
                     f"amounts must have one entry per customer id ({ids.shape[0]}), "
@@ -80,11 +129,16 @@ class Transactions:
                 )
             if not np.isfinite(money).all():
                 raise ValidationError("amounts contain NaN or infinite values")
-        return cls(ids, seconds, money)
+            if (money < 0).any():
+                raise ValidationError(
+                    f"amounts contain {int((money < 0).sum())} negative values: a refund is not "
+                    "a purchase; drop refund rows or net them against their purchases first"
+                )
+        return cls(ids, micros, seconds, money)
 
     def select(self, mask: NDArray[np.bool_]) -> Transactions:
         money = None if self.amounts is None else self.amounts[mask]
-        return Transactions(self.customer_ids[mask], self.seconds[mask], money)
+        return Transactions(self.customer_ids[mask], self.micros[mask], self.seconds[mask], money)
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -103,11 +103,16 @@ class BetaGeo(RepeatPurchaseModel):
         return rate, cap, np.full(n, np.inf)
 
     # -- predictions -------------------------------------------------------------------------
-    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
+    def p_alive(
+        self,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+    ) -> float | FloatArray:
         """Probability that each customer is still alive at age ``T``.
 
         Customers without a repeat purchase are alive with certainty under BG/NBD (dropout
-        happens only after a repeat purchase).
+        happens only after a repeat purchase). The columns, or one summary, as for :meth:`fit`.
         """
         r, alpha, a, b = self._theta()
         x, tx, age, shape = broadcast_inputs(frequency, recency, T)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 from sklearn.base import BaseEstimator
 
@@ -16,13 +16,16 @@ from privdomain.value._fitting import (
     as_float_array,
     as_weights,
     check_fitted,
+    check_max_iter,
+    check_penalizer,
     maximize_log_likelihood,
     merged_params,
     params_dict,
     params_from_mapping,
     unique_rows,
 )
-from privdomain.value._repeat_model import shaped
+from privdomain.value._frames import summary_columns
+from privdomain.value._repeat_model import as_rng, shaped
 
 __all__ = ["GammaGamma"]
 
@@ -30,23 +33,32 @@ _NAMES = ("p", "q", "v")
 
 
 def _spend_inputs(
-    frequency: ArrayLike, monetary_value: ArrayLike
+    frequency: ArrayLike | Any, monetary_value: ArrayLike | None
 ) -> tuple[FloatArray, FloatArray, tuple[int, ...]]:
-    try:
-        shape = np.broadcast_shapes(np.shape(frequency), np.shape(monetary_value))
-    except ValueError as exc:
-        raise ValidationError(f"frequency and monetary_value do not broadcast: {exc}") from exc
+    """Validated, broadcast frequency and mean spend (given as columns or as one summary)."""
+    if monetary_value is None:
+        frequency, monetary_value = summary_columns(
+            frequency, ("frequency", "monetary_value"), argument="frequency"
+        )
     x = as_float_array(frequency, "frequency")
     m = as_float_array(monetary_value, "monetary_value")
-    x, m = np.broadcast_arrays(x, m)
+    try:
+        shape = np.broadcast_shapes(np.shape(frequency), np.shape(monetary_value))
+        x, m = np.broadcast_arrays(x, m)
+    except ValueError:
+        raise ValidationError(
+            f"frequency and monetary_value must have matching lengths, got {x.shape[0]} and "
+            f"{m.shape[0]}"
+        ) from None
     if (x < 0).any() or (x != np.round(x)).any():
         raise ValidationError("frequency must hold non-negative whole numbers")
-    if (m[x > 0] <= 0).any():
-        raise ValidationError(
-            "monetary_value must be positive for customers with repeat purchases "
-            "(the Gamma-Gamma model describes positive spend)"
-        )
     return x, m, shape
+
+
+def _informative(x: FloatArray, m: FloatArray) -> NDArray[np.bool_]:
+    """Which customers tell the model something about spend: repeat buyers who spent."""
+    result: NDArray[np.bool_] = (x > 0) & (m > 0)
+    return result
 
 
 def _row_loglik(theta: FloatArray, x: FloatArray, m: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -77,7 +89,11 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
 
     Each purchase of a customer is ``Gamma(p, ν)`` with ``ν ~ Gamma(q, v)`` across customers, so
     the mean spend of ``x`` repeat purchases identifies ``p, q, v``. Customers without a repeat
-    purchase carry no information on spend and are ignored when fitting (not an error).
+    purchase carry no information on spend and are ignored when fitting (not an error). Nor do
+    customers whose repeat purchases cost nothing (free items, fully discounted orders: real
+    logs have them), whom the model cannot describe: the fit leaves them out and counts them
+    in ``n_excluded_``, and :meth:`expected_spend` gives them, like every customer without
+    usable spend, the population mean.
 
     Parameters
     ----------
@@ -96,6 +112,9 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         Asymptotic standard errors.
     n_customers_ : float
         Repeat buyers (total weight) the model was fitted on.
+    n_excluded_ : float
+        Customers (total weight) with repeat purchases but a mean spend of 0 or less, left out
+        of the fit (also shown in the repr).
 
     Notes
     -----
@@ -110,6 +129,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
     log_likelihood_: float
     standard_errors_: dict[str, float]
     n_customers_: float
+    n_excluded_: float
     n_iter_: int
 
     def __init__(self, penalizer_coef: float = 0.0, max_iter: int = 2000) -> None:
@@ -118,8 +138,8 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
 
     def fit(
         self,
-        frequency: ArrayLike,
-        monetary_value: ArrayLike,
+        frequency: ArrayLike | Any,
+        monetary_value: ArrayLike | None = None,
         weights: ArrayLike | None = None,
     ) -> Self:
         """Fit on the repeat buyers' frequency and mean repeat spend.
@@ -127,23 +147,36 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         Parameters
         ----------
         frequency : array-like, shape (n,)
-            Repeat purchases of each customer; rows with 0 are ignored.
+            Repeat purchases of each customer; rows with 0 are ignored. Or one summary alone:
+            an :class:`RFMSummary` built with amounts, or a frame with ``frequency`` and
+            ``monetary_value`` columns.
         monetary_value : array-like, shape (n,)
-            Mean spend of the repeat purchases (positive where ``frequency > 0``).
+            Mean spend of the repeat purchases. Repeat buyers with 0 (or less) are left out
+            and counted in ``n_excluded_``.
         weights : array-like, shape (n,), optional
             Number of customers each row stands for.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValidationError
+            NaN or infinite values, fractional or negative frequencies, columns of different
+            lengths, or no repeat buyer with positive spend at all.
         """
-        if not float(self.penalizer_coef) >= 0:
-            raise ValidationError(f"penalizer_coef must be >= 0, got {self.penalizer_coef!r}")
+        penalizer = check_penalizer(self.penalizer_coef)
+        max_iter = check_max_iter(self.max_iter)
         x, m, _ = _spend_inputs(frequency, monetary_value)
         w = as_weights(weights, x.shape[0])
-        buyers = (x > 0) & (w > 0)
+        buyers = _informative(x, m) & (w > 0)
+        excluded = float(w[(x > 0) & (m <= 0)].sum())
         if not buyers.any():
-            raise ValidationError("no customer has a repeat purchase: spend cannot be modelled")
+            raise ValidationError(
+                "no customer has a repeat purchase with positive spend: spend cannot be "
+                f"modelled ({excluded:g} repeat buyers spent nothing)"
+            )
         (x, m), w = unique_rows((x[buyers], m[buyers]), w[buyers])
         mean_spend = float(np.einsum("i,i->", w, m)) / float(w.sum())
         result = maximize_log_likelihood(
@@ -151,16 +184,32 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
             w,
             np.array([1.0, 2.0, mean_spend]),
             names=_NAMES,
-            penalizer_coef=float(self.penalizer_coef),
-            max_iter=int(self.max_iter),
+            penalizer_coef=penalizer,
+            max_iter=max_iter,
             model="Gamma-Gamma",
         )
         self.params_ = params_dict(_NAMES, result.params)
         self.log_likelihood_ = result.log_likelihood
         self.standard_errors_ = params_dict(_NAMES, result.standard_errors)
         self.n_customers_ = float(w.sum())
+        self.n_excluded_ = excluded
         self.n_iter_ = result.n_iter
         return self
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        # scikit-learn's repr (the parameters), then what the fit saw, as lifetimes shows it
+        text: str = super().__repr__(N_CHAR_MAX)
+        if not hasattr(self, "params_"):
+            return text
+        params = ", ".join(f"{n}={self.params_[n]:.4g}" for n in _NAMES)
+        if not hasattr(self, "n_customers_"):  # from_params: no data seen
+            return f"{text}: {params}"
+        left_out = (
+            f" ({self.n_excluded_:g} left out: repeat purchases, no positive spend)"
+            if self.n_excluded_
+            else ""
+        )
+        return f"{text} fitted on {self.n_customers_:g} repeat buyers{left_out}: {params}"
 
     @classmethod
     def from_params(cls, params: Mapping[str, float] | None = None, **kwargs: float) -> Self:
@@ -170,26 +219,42 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         model.params_ = params_dict(_NAMES, values)
         return model
 
-    def log_likelihood(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
-        """Log-density of each repeat buyer's mean spend (0 for customers without repeats)."""
+    def log_likelihood(
+        self, frequency: ArrayLike | Any, monetary_value: ArrayLike | None = None
+    ) -> FloatArray:
+        """Log-density of each repeat buyer's mean spend.
+
+        0 for the customers a fit leaves out (no repeat purchase, or no positive spend).
+        """
         check_fitted(self)
         x, m, _ = _spend_inputs(frequency, monetary_value)
         out = np.zeros(x.shape[0])
-        buyers = x > 0
+        buyers = _informative(x, m)
         theta = np.array([self.params_[n] for n in _NAMES])
         out[buyers] = _row_loglik(theta, x[buyers], m[buyers])[0]
         return out
 
-    def expected_spend(self, frequency: ArrayLike, monetary_value: ArrayLike) -> float | FloatArray:
+    def expected_spend(
+        self, frequency: ArrayLike | Any, monetary_value: ArrayLike | None = None
+    ) -> float | FloatArray:
         """Expected spend per purchase of each customer (posterior mean, never negative).
 
         ``p (v + x m) / (p x + q - 1)``: a credibility-weighted blend of the population mean
-        ``p v / (q - 1)`` and the customer's own mean ``m``. See the class notes for ``q <= 1``.
+        ``p v / (q - 1)`` and the customer's own mean ``m``. Customers without usable spend (no
+        repeat purchase, or repeat purchases that cost nothing) get the population mean, the
+        posterior with ``x = 0``. See the class notes for ``q <= 1``.
+
+        Parameters
+        ----------
+        frequency, monetary_value : array-like
+            As for :meth:`fit`, or one summary as ``frequency`` alone.
         """
         check_fitted(self)
         p, q, v = (self.params_[n] for n in _NAMES)
         x, m, shape = _spend_inputs(frequency, monetary_value)
-        m = np.where(x > 0, m, 0.0)
+        usable = _informative(x, m)
+        x = np.where(usable, x, 0.0)
+        m = np.where(usable, m, 0.0)
         denominator = p * x + q - 1
         finite = denominator > 0
         spend = np.full(x.shape, np.inf)
@@ -205,7 +270,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         x: FloatArray = as_float_array(frequency, "frequency")
         if (x < 0).any() or (x != np.round(x)).any():
             raise ValidationError("frequency must hold non-negative whole numbers")
-        rng = np.random.default_rng(seed)
+        rng = as_rng(seed)
         scale = rng.gamma(np.full(x.shape[0], q), 1.0 / v)  # ν, each customer's spend rate
         buyers = x > 0
         mean = np.zeros(x.shape[0])

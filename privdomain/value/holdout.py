@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from privdomain.domain._time import epoch_seconds
+from privdomain.domain._time import MICROS_PER_SECOND, EpochUnit
 from privdomain.errors import ValidationError
 from privdomain.value._periods import (
     Period,
     TimeUnit,
-    check_period,
-    check_time_unit,
+    check_period_and_unit,
     durations,
     period_index,
 )
 from privdomain.value._results import ColumnarResult
-from privdomain.value._transactions import Transactions, offset_seconds
-from privdomain.value.summary import RFMSummary, _summarise
+from privdomain.value._transactions import instant_micros, offset_seconds
+from privdomain.value.summary import RFMSummary, _summarise, read_transactions
 
 __all__ = ["CalibrationHoldout", "calibration_holdout"]
 
@@ -31,6 +30,9 @@ _UTC = dt.timedelta(0)
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
 class CalibrationHoldout(ColumnarResult):
     """Calibration summary and holdout outcomes, one row per customer seen in calibration.
+
+    Select customers with a boolean mask or row numbers (``split[split.frequency_cal > 0]``,
+    ``split.take([0, 5])``).
 
     Attributes
     ----------
@@ -45,6 +47,16 @@ class CalibrationHoldout(ColumnarResult):
     duration_holdout : float
         Length of the holdout window in ``time_unit`` (between the two ends' periods).
     """
+
+    _row_fields: ClassVar[tuple[str, ...]] = (
+        "customer_ids",
+        "frequency_cal",
+        "recency_cal",
+        "T_cal",
+        "monetary_value_cal",
+        "frequency_holdout",
+        "monetary_value_holdout",
+    )
 
     customer_ids: NDArray[Any]
     frequency_cal: NDArray[np.float64]
@@ -97,15 +109,19 @@ class CalibrationHoldout(ColumnarResult):
 
 
 def calibration_holdout(
-    customer_ids: ArrayLike,
-    timestamps: Any,
+    customer_ids: Any,
+    timestamps: Any = None,
     amounts: ArrayLike | None = None,
     *,
     calibration_end: dt.datetime | np.datetime64,
     observation_end: dt.datetime | np.datetime64,
     period: Period = "D",
-    time_unit: TimeUnit = "D",
+    time_unit: TimeUnit | None = None,
     utc_offset: dt.timedelta = _UTC,
+    epoch_unit: EpochUnit | None = None,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
 ) -> CalibrationHoldout:
     """Split a transaction log at ``calibration_end`` into a calibration summary and holdout counts.
 
@@ -116,37 +132,52 @@ def calibration_holdout(
     ``monetary_value_holdout`` is the mean transaction amount. Customers first seen in the holdout
     are left out: a model fitted on the calibration window knows nothing about them.
 
+    Both ends are instants: a purchase after ``calibration_end`` is in the holdout even on the
+    same day (as in lifetimes, which compares the raw times here), one after
+    ``observation_end`` is in neither.
+
     Parameters
     ----------
     customer_ids, timestamps, amounts
-        The transaction log, as for :func:`rfm_summary`.
+        The transaction log, as for :func:`rfm_summary` (or a data frame and column names).
     calibration_end, observation_end : datetime or numpy.datetime64
         Ends of the two windows (inclusive); ``calibration_end`` must come first.
-    period, time_unit, utc_offset
-        As for :func:`rfm_summary`.
+    period, time_unit, utc_offset, epoch_unit
+        As for :func:`rfm_summary` (``time_unit`` follows ``period`` unless given).
+    customer_id_col, datetime_col, monetary_value_col : str, optional
+        Column names when ``customer_ids`` is a data frame.
 
     Returns
     -------
     CalibrationHoldout
     """
-    period = check_period(period)
-    time_unit = check_time_unit(time_unit)
+    period, time_unit = check_period_and_unit(period, time_unit)
     offset = offset_seconds(utc_offset)
-    cal_end = epoch_seconds(calibration_end, what="calibration_end") + offset
-    obs_end = epoch_seconds(observation_end, what="observation_end") + offset
-    if cal_end >= obs_end:
+    cal_micros = instant_micros(calibration_end, "calibration_end")
+    obs_micros = instant_micros(observation_end, "observation_end")
+    if cal_micros >= obs_micros:
         raise ValidationError(
             f"calibration_end must be before observation_end, got {calibration_end} "
             f"and {observation_end}"
         )
-    tx = Transactions.from_columns(customer_ids, timestamps, amounts, utc_offset)
-    ends = period_index(np.array([cal_end, obs_end], dtype=np.int64), period)
+    tx = read_transactions(
+        customer_ids,
+        timestamps,
+        amounts,
+        utc_offset=utc_offset,
+        epoch_unit=epoch_unit,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+    )
+    local_ends = np.array([cal_micros, obs_micros], dtype=np.int64) // MICROS_PER_SECOND + offset
+    ends = period_index(local_ends, period)
     periods = period_index(tx.seconds, period)
 
-    in_cal = tx.seconds <= cal_end
+    in_cal = tx.micros <= cal_micros
     calibration = _summarise(tx.select(in_cal), periods[in_cal], ends[0], period, time_unit)
 
-    in_hold = ~in_cal & (tx.seconds <= obs_end)
+    in_hold = ~in_cal & (tx.micros <= obs_micros)
     n = len(calibration)
     # Holdout customers are looked up among the calibration ids; unseen ones are dropped.
     hold_ids = tx.customer_ids[in_hold]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -89,8 +89,16 @@ class ModifiedBetaGeo(RepeatPurchaseModel):
         cap = rng.geometric(np.maximum(p, 1e-300)).astype(np.float64) - 1
         return rate, cap, np.full(n, np.inf)
 
-    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
-        """Probability that each customer is still alive at age ``T``."""
+    def p_alive(
+        self,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+    ) -> float | FloatArray:
+        """Probability that each customer is still alive at age ``T``.
+
+        The columns, or one summary, as for :meth:`fit`.
+        """
         r, alpha, a, b = self._theta()
         x, tx, age, shape = broadcast_inputs(frequency, recency, T)
         log_odds_dead = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
@@ -162,8 +162,16 @@ class ParetoNBD(RepeatPurchaseModel):
         lifetime = rng.exponential(1.0, n) / death
         return rate, np.full(n, np.inf), lifetime
 
-    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> float | FloatArray:
-        """Probability that each customer is still alive at age ``T``."""
+    def p_alive(
+        self,
+        frequency: ArrayLike | Any,
+        recency: ArrayLike | None = None,
+        T: ArrayLike | None = None,
+    ) -> float | FloatArray:
+        """Probability that each customer is still alive at age ``T``.
+
+        The columns, or one summary, as for :meth:`fit`.
+        """
         theta = self._theta()
         x, tx, age, shape = broadcast_inputs(frequency, recency, T)
         data = RepeatData.of_rows(x, tx, age, np.ones_like(x))

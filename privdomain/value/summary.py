@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import attrs
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from privdomain.domain._time import as_utc_datetime, epoch_seconds
+from privdomain.domain._time import (
+    MICROS_PER_SECOND,
+    EpochUnit,
+    as_utc_datetime,
+    epoch_seconds,
+)
 from privdomain.errors import ValidationError
+from privdomain.value._frames import frame_column, frame_index, is_frame, utc_datetimes
 from privdomain.value._periods import (
     UNIT_SECONDS,
     Period,
     TimeUnit,
-    check_period,
+    check_period_and_unit,
     check_time_unit,
     durations,
     period_index,
 )
 from privdomain.value._results import ColumnarResult
+from privdomain.value._show import shown
 from privdomain.value._transactions import (
     Transactions,
     customer_codes,
+    instant_micros,
     offset_seconds,
     period_totals,
 )
@@ -33,9 +41,23 @@ __all__ = ["RFMSummary", "SnapshotLike", "rfm_summary", "rfm_summary_from_snapsh
 _UTC = dt.timedelta(0)
 
 
+def _float_column(value: Any, name: str) -> NDArray[np.float64]:
+    try:
+        column = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"{name} must be numbers: {exc}") from None
+    if column.ndim != 1:
+        raise ValidationError(f"{name} must be one-dimensional, got shape {column.shape}")
+    return column
+
+
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
 class RFMSummary(ColumnarResult):
     """Per-customer frequency, recency, age and mean repeat spend (one row per buyer).
+
+    Select customers with a boolean mask or row numbers, as with a numpy array:
+    ``summary[summary.frequency > 0]``, ``summary.take([0, 5])`` (see :meth:`take`). The
+    columns must have one entry per customer (checked when the summary is built).
 
     Attributes
     ----------
@@ -54,6 +76,14 @@ class RFMSummary(ColumnarResult):
         How purchases were bucketed and in what unit ``recency`` and ``T`` are expressed.
     """
 
+    _row_fields: ClassVar[tuple[str, ...]] = (
+        "customer_ids",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+    )
+
     customer_ids: NDArray[Any]
     frequency: NDArray[np.float64]
     recency: NDArray[np.float64]
@@ -61,6 +91,23 @@ class RFMSummary(ColumnarResult):
     monetary_value: NDArray[np.float64] | None
     period: str
     time_unit: str
+
+    def __attrs_post_init__(self) -> None:
+        ids = np.asarray(self.customer_ids)
+        if ids.ndim != 1:
+            raise ValidationError(f"customer_ids must be one-dimensional, got shape {ids.shape}")
+        object.__setattr__(self, "customer_ids", ids)
+        for name in self._row_fields[1:]:
+            value = getattr(self, name)
+            if value is None and name == "monetary_value":
+                continue
+            column = _float_column(value, name)
+            if column.shape[0] != ids.shape[0]:
+                raise ValidationError(
+                    f"{name} must have one entry per customer ({ids.shape[0]}), "
+                    f"got {column.shape[0]}"
+                )
+            object.__setattr__(self, name, column)
 
     def __len__(self) -> int:
         return int(self.customer_ids.shape[0])
@@ -81,15 +128,76 @@ class RFMSummary(ColumnarResult):
         return f"RFMSummary({len(self)} customers, period={self.period!r}, unit={self.time_unit!r})"
 
 
-def rfm_summary(
-    customer_ids: ArrayLike,
+def read_transactions(
+    customer_ids: Any,
     timestamps: Any,
+    amounts: Any,
+    *,
+    utc_offset: object,
+    epoch_unit: object,
+    customer_id_col: object,
+    datetime_col: object,
+    monetary_value_col: object,
+) -> Transactions:
+    """The validated transaction log, from three columns or from a frame and column names."""
+    if epoch_unit is not None and epoch_unit not in ("s", "ms", "us", "ns"):
+        raise ValidationError(
+            f"epoch_unit must be one of 's', 'ms', 'us', 'ns' (or None), got {shown(epoch_unit)}"
+        )
+    unit = None if epoch_unit is None else str(epoch_unit)
+    if is_frame(customer_ids):
+        frame = customer_ids
+        if timestamps is not None or amounts is not None:
+            raise ValidationError(
+                "with a data frame, name its columns instead of passing arrays: "
+                "customer_id_col=..., datetime_col=..., monetary_value_col=..."
+            )
+        if customer_id_col is None or datetime_col is None:
+            raise ValidationError(
+                "with a data frame, name its columns: customer_id_col=... and datetime_col=... "
+                "(and monetary_value_col=... for spend), as in lifetimes; the frame's columns "
+                f"are {[str(c) for c in list(frame.columns)]}"
+            )
+        ids = frame_column(frame, customer_id_col, argument="customer_id_col")
+        when = frame_column(frame, datetime_col, argument="datetime_col", raw=True)
+        money = (
+            None
+            if monetary_value_col is None
+            else frame_column(frame, monetary_value_col, argument="monetary_value_col")
+        )
+        return Transactions.from_columns(ids, when, money, utc_offset, unit)
+    named = {
+        "customer_id_col": customer_id_col,
+        "datetime_col": datetime_col,
+        "monetary_value_col": monetary_value_col,
+    }
+    given = [name for name, value in named.items() if value is not None]
+    if given:
+        raise ValidationError(
+            f"{', '.join(given)} name columns of a data frame, but customer_ids is not a frame "
+            f"(got {type(customer_ids).__name__})"
+        )
+    if timestamps is None:
+        raise ValidationError(
+            "timestamps are missing: pass customer_ids, timestamps (and amounts) as columns, "
+            "or a data frame with customer_id_col=... and datetime_col=..."
+        )
+    return Transactions.from_columns(customer_ids, timestamps, amounts, utc_offset, unit)
+
+
+def rfm_summary(
+    customer_ids: Any,
+    timestamps: Any = None,
     amounts: ArrayLike | None = None,
     *,
     observation_end: dt.datetime | np.datetime64,
     period: Period = "D",
-    time_unit: TimeUnit = "D",
+    time_unit: TimeUnit | None = None,
     utc_offset: dt.timedelta = _UTC,
+    epoch_unit: EpochUnit | None = None,
+    customer_id_col: str | None = None,
+    datetime_col: str | None = None,
+    monetary_value_col: str | None = None,
 ) -> RFMSummary:
     """Summarise a transaction log into frequency, recency, ``T`` and monetary value.
 
@@ -98,32 +206,56 @@ def rfm_summary(
     amounts are summed), ``frequency`` is the number of distinct purchase periods minus one,
     ``recency`` the time from the first to the last purchase period, ``T`` the time from the first
     purchase period to the period of ``observation_end``, all measured between period starts.
-    ``monetary_value`` is the mean of the repeat periods' sums. Purchases in a period after the
-    period of ``observation_end`` are ignored (as in lifetimes, later purchases *within* that last
-    period still count).
+    ``monetary_value`` is the mean of the repeat periods' sums.
+
+    ``observation_end`` is an instant, and purchases after it are invisible, as in a
+    :class:`~privdomain.Snapshot` ``as_of`` it: this summary and
+    :func:`rfm_summary_from_snapshot` agree exactly. (lifetimes also counts purchases later in
+    the end's own period; to count that whole last day, pass the end of the day.)
 
     Parameters
     ----------
-    customer_ids : array-like, shape (n,)
-        Customer of each transaction (any sortable values: str, int).
+    customer_ids : array-like, shape (n,), or data frame
+        Customer of each transaction (any sortable values: str, int). Or a pandas or polars
+        data frame of transactions, with its columns named by ``customer_id_col``,
+        ``datetime_col`` and ``monetary_value_col`` as in lifetimes.
     timestamps : array-like, shape (n,)
-        ``datetime64`` (UTC), integer epoch seconds, or timezone-aware ``datetime`` objects.
+        ``datetime64`` (UTC), timezone-aware ``datetime`` objects (pandas ``Timestamp``
+        included), or numbers of ``epoch_unit`` since 1970-01-01 UTC.
     amounts : array-like of float, shape (n,), optional
-        Amount of each transaction; without it ``monetary_value`` is ``None``.
+        Amount of each transaction, at least 0; without it ``monetary_value`` is ``None``.
     observation_end : datetime or numpy.datetime64
-        End of the observation window (aware ``datetime``; naive ones are refused).
+        End of the observation window, inclusive (aware ``datetime``; naive ones are refused).
     period : {"h", "D", "W", "M"}
         Bucket length: hour, day, week (Monday to Sunday, as pandas' ``"W"``) or calendar month.
-    time_unit : {"h", "D", "W", "M"}
-        Unit of ``recency`` and ``T``. ``"M"`` is the mean Gregorian month (30.436875 days),
-        except with monthly periods, where whole calendar months are counted.
+        lifetimes' ``freq``.
+    time_unit : {"h", "D", "W", "M"}, optional
+        Unit of ``recency`` and ``T``; by default the ``period`` itself, as in lifetimes.
+        ``"M"`` is the mean Gregorian month (30.436875 days), except with monthly periods, where
+        whole calendar months are counted. A unit finer than the period (weekly buckets counted
+        in days) warns with :class:`PeriodUnitWarning`. lifetimes' ``freq="D",
+        freq_multiplier=7`` is ``period="D", time_unit="W"``.
     utc_offset : datetime.timedelta
         Fixed offset of the local calendar in which periods are cut (default UTC).
+    epoch_unit : {"s", "ms", "us", "ns"}, optional
+        What integer or float ``timestamps`` count since the epoch; required for numbers. A
+        ``YYYYMMDD`` column is a date, not a count: parse it first (the error says how).
+    customer_id_col, datetime_col, monetary_value_col : str, optional
+        Column names when ``customer_ids`` is a data frame (lifetimes' arguments). A column may
+        also be the frame's named index.
 
     Returns
     -------
     RFMSummary
         One row per customer with a purchase up to ``observation_end``, sorted by customer id.
+
+    Raises
+    ------
+    ValidationError
+        Columns of different lengths, missing ids, NaN or negative amounts, numbers as times
+        without ``epoch_unit``, times out of range, unknown ``period`` or ``time_unit``.
+    NaiveDatetimeError
+        A naive ``observation_end`` or naive timestamps.
 
     Examples
     --------
@@ -139,16 +271,23 @@ def rfm_summary(
     >>> s.frequency, s.recency, s.T, s.monetary_value
     (array([1., 0.]), array([7., 0.]), array([14., 12.]), array([20.,  0.]))
     """
-    period = check_period(period)
-    time_unit = check_time_unit(time_unit)
-    offset = offset_seconds(utc_offset)
-    tx = Transactions.from_columns(customer_ids, timestamps, amounts, utc_offset)
-    end = period_index(
-        np.array([epoch_seconds(observation_end, what="observation_end") + offset]), period
-    )[0]
-    periods = period_index(tx.seconds, period)
-    keep = periods <= end
-    return _summarise(tx.select(keep), periods[keep], end, period, time_unit)
+    period, unit = check_period_and_unit(period, time_unit)
+    tx = read_transactions(
+        customer_ids,
+        timestamps,
+        amounts,
+        utc_offset=utc_offset,
+        epoch_unit=epoch_unit,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+    )
+    end_micros = instant_micros(observation_end, "observation_end")
+    local_end = end_micros // MICROS_PER_SECOND + offset_seconds(utc_offset)
+    end = period_index(np.array([local_end], dtype=np.int64), period)[0]
+    keep = tx.micros <= end_micros
+    periods = period_index(tx.seconds[keep], period)
+    return _summarise(tx.select(keep), periods, end, period, unit)
 
 
 def _summarise(
@@ -202,48 +341,148 @@ class SnapshotLike(Protocol):
     def first_day_spend(self) -> NDArray[np.float64]: ...
 
 
-def rfm_summary_from_snapshot(snapshot: SnapshotLike, *, time_unit: TimeUnit = "D") -> RFMSummary:
+_SNAPSHOT_COLUMNS = (
+    "first_purchase",
+    "last_purchase",
+    "purchase_days",
+    "gross_spend",
+    "first_day_spend",
+)
+
+
+def _datetime_column(column: Any, name: str) -> NDArray[np.datetime64]:
+    """A datetime column as UTC ``datetime64`` with NaT kept (pandas' aware columns too)."""
+    try:
+        values = np.asarray(utc_datetimes(column))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"{name} cannot be read as datetimes: {exc}") from None
+    if values.dtype.kind != "M":
+        raise ValidationError(f"{name} must hold datetime64 values, got dtype {values.dtype}")
+    if values.ndim != 1:
+        raise ValidationError(f"{name} must be one-dimensional, got shape {values.shape}")
+    return values
+
+
+def _snapshot_columns(
+    snapshot: Any, as_of: object, utc_offset: object
+) -> tuple[NDArray[Any], dict[str, Any], object, object]:
+    """Customer ids, the five purchase columns, ``as_of`` and ``utc_offset`` of the input."""
+    if is_frame(snapshot):
+        names = [str(c) for c in list(snapshot.columns)]
+        missing = [c for c in _SNAPSHOT_COLUMNS if c not in names]
+        if missing:
+            raise ValidationError(
+                f"a frame passed as snapshot must have the columns of Snapshot.to_frame(); "
+                f"missing {missing}. For a frame of transactions use rfm_summary(frame, "
+                "customer_id_col=..., datetime_col=..., monetary_value_col=...)"
+            )
+        if as_of is None or utc_offset is None:
+            raise ValidationError(
+                "a frame does not know its instant or time zone: pass as_of= and utc_offset= "
+                "(those of the snapshot it came from)"
+            )
+        if "customer_id" in names:
+            ids = frame_column(snapshot, "customer_id", argument="snapshot")
+        else:
+            index = frame_index(snapshot)
+            ids = np.arange(len(snapshot)) if index is None else index
+        cols = {
+            c: frame_column(snapshot, c, argument="snapshot", raw=True) for c in _SNAPSHOT_COLUMNS
+        }
+        return ids, cols, as_of, utc_offset
+    needed = ("customer_ids", "as_of", "utc_offset", *_SNAPSHOT_COLUMNS)
+    absent = [name for name in needed if not hasattr(snapshot, name)]
+    if absent:
+        raise ValidationError(
+            f"snapshot must be a Snapshot (or its to_frame()), got {type(snapshot).__name__} "
+            f"without {absent}"
+        )
+    if as_of is not None or utc_offset is not None:
+        raise ValidationError("as_of and utc_offset are for frames; a Snapshot knows its own")
+    cols = {c: getattr(snapshot, c) for c in _SNAPSHOT_COLUMNS}
+    return np.asarray(snapshot.customer_ids), cols, snapshot.as_of, snapshot.utc_offset
+
+
+def _count_column(value: Any, name: str, n: int) -> NDArray[np.float64]:
+    column = _float_column(value, name)
+    if column.shape[0] != n:
+        raise ValidationError(
+            f"{name} must have one entry per customer ({n}), got {column.shape[0]}"
+        )
+    return column
+
+
+def rfm_summary_from_snapshot(
+    snapshot: SnapshotLike | Any,
+    *,
+    time_unit: TimeUnit = "D",
+    as_of: dt.datetime | np.datetime64 | None = None,
+    utc_offset: dt.timedelta | None = None,
+) -> RFMSummary:
     """The RFM summary of a pool snapshot, with daily periods cut in the pool's UTC offset.
 
-    Gives what :func:`rfm_summary` gives with ``period="D"``, ``utc_offset=snapshot.utc_offset``
-    and ``observation_end=snapshot.as_of`` on the same purchases, without re-reading the event
-    log: the snapshot already holds each customer's first and last purchase, number of distinct
-    purchase days, gross spend and first-day spend. Only customers with a purchase appear.
+    Gives exactly what :func:`rfm_summary` gives with ``period="D"``,
+    ``utc_offset=snapshot.utc_offset`` and ``observation_end=snapshot.as_of`` on the same
+    purchases, without re-reading the event log: the snapshot already holds each customer's
+    first and last purchase, number of distinct purchase days, gross spend and first-day spend.
+    Only customers with a purchase appear.
 
     Parameters
     ----------
-    snapshot : Snapshot
-        Any object with the attributes of :class:`SnapshotLike`.
+    snapshot : Snapshot or data frame
+        Any object with the attributes of :class:`SnapshotLike`, or the frame of
+        ``Snapshot.to_frame()`` (then give ``as_of`` and ``utc_offset``).
     time_unit : {"h", "D", "W", "M"}
         Unit of ``recency`` and ``T``.
+    as_of : datetime or numpy.datetime64, optional
+        The snapshot's instant, for a frame only.
+    utc_offset : datetime.timedelta, optional
+        The pool's UTC offset, for a frame only.
 
     Returns
     -------
     RFMSummary
     """
     time_unit = check_time_unit(time_unit)
-    offset = offset_seconds(snapshot.utc_offset)
-    first = np.asarray(snapshot.first_purchase)
-    last = np.asarray(snapshot.last_purchase)
-    if first.dtype.kind != "M" or last.dtype.kind != "M":
-        raise ValidationError("snapshot.first_purchase and last_purchase must be datetime64")
+    ids, cols, instant, offset_value = _snapshot_columns(snapshot, as_of, utc_offset)
+    offset = offset_seconds(offset_value)
+    if ids.ndim != 1:
+        raise ValidationError(f"snapshot customer ids must be one-dimensional, got {ids.shape}")
+    n = ids.shape[0]
+    first = _datetime_column(cols["first_purchase"], "snapshot first_purchase")
+    last = _datetime_column(cols["last_purchase"], "snapshot last_purchase")
+    days = _count_column(cols["purchase_days"], "snapshot purchase_days", n)
+    gross = _count_column(cols["gross_spend"], "snapshot gross_spend", n)
+    first_spend = _count_column(cols["first_day_spend"], "snapshot first_day_spend", n)
+    if first.shape[0] != n or last.shape[0] != n:
+        raise ValidationError("snapshot columns must have one entry per customer")
     buyers = ~np.isnat(first)
     if np.isnat(last[buyers]).any():
         raise ValidationError("snapshot has a first purchase without a last purchase")
-    as_of = as_utc_datetime(snapshot.as_of, what="snapshot.as_of")
-    end_day = np.int64((epoch_seconds(as_of) + offset) // 86_400)
+    if not (np.isfinite(days[buyers]).all() and np.isfinite(gross[buyers]).all()):
+        raise ValidationError("snapshot purchase_days and gross_spend must be finite for buyers")
+    if not np.isfinite(first_spend[buyers]).all():
+        raise ValidationError("snapshot first_day_spend must be finite for buyers")
+    if not isinstance(instant, dt.datetime | np.datetime64):
+        raise ValidationError(
+            f"snapshot.as_of must be a timezone-aware datetime, got {shown(instant)}"
+        )
+    when = as_utc_datetime(instant, what="snapshot.as_of")
+    end_day = np.int64((epoch_seconds(when) + offset) // 86_400)
     first_day = (first[buyers].astype("datetime64[s]").astype(np.int64) + offset) // 86_400
     last_day = (last[buyers].astype("datetime64[s]").astype(np.int64) + offset) // 86_400
-    frequency = np.asarray(snapshot.purchase_days)[buyers].astype(np.float64) - 1.0
+    frequency = days[buyers] - 1.0
     if (frequency < 0).any():
         raise ValidationError("snapshot has buyers with no purchase day")
-    repeat_spend = (
-        np.asarray(snapshot.gross_spend, dtype=np.float64)[buyers]
-        - np.asarray(snapshot.first_day_spend, dtype=np.float64)[buyers]
-    )
+    if (last_day < first_day).any() or (last_day > end_day).any():
+        raise ValidationError("snapshot purchases must lie between the first purchase and as_of")
+    repeat_spend = gross[buyers] - first_spend[buyers]
     monetary = np.divide(repeat_spend, frequency, out=np.zeros_like(frequency), where=frequency > 0)
-    ids = np.asarray(snapshot.customer_ids)[buyers]
-    order = np.argsort(ids, kind="stable")
+    ids = ids[buyers]
+    try:
+        order = np.argsort(ids, kind="stable")
+    except TypeError as exc:
+        raise ValidationError(f"customer ids must be comparable with each other: {exc}") from None
     day_unit = UNIT_SECONDS["D"] / UNIT_SECONDS[time_unit]
     recency = ((last_day - first_day) * day_unit).astype(np.float64)
     age = ((end_day - first_day) * day_unit).astype(np.float64)

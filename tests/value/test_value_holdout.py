@@ -86,6 +86,7 @@ def test_calibration_must_end_first(cal: dt.datetime, obs: dt.datetime) -> None:
 START = dt.datetime(2023, 12, 20, tzinfo=UTC)
 
 
+@pytest.mark.filterwarnings("ignore::privdomain.value.PeriodUnitWarning")
 @settings(max_examples=120, deadline=None)
 @given(
     rows=st.lists(

@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privdomain.errors import EmptyPoolError, NaiveDatetimeError, ValidationError
-from privdomain.value import RFMSummary, rfm_summary, rfm_summary_from_snapshot
+from privdomain.value import (
+    PeriodUnitWarning,
+    RFMSummary,
+    rfm_summary,
+    rfm_summary_from_snapshot,
+)
 
 UTC = dt.UTC
 
@@ -35,30 +40,40 @@ AMOUNT = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
 END = dt.datetime(2020, 3, 2, 12, tzinfo=UTC)
 
 
-def test_daily_periods_merge_same_day_and_keep_the_end_day() -> None:
+def test_daily_periods_merge_same_day_and_hide_what_follows_the_end() -> None:
     s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END)
     # Customer 3 buys on the day after the end: left out. Customer 2's purchase at 20:00 on the
-    # end day counts (lifetimes compares periods, not instants).
+    # end day comes after the end instant (12:00): invisible, as in a snapshot as of END.
     assert s.customer_ids.tolist() == [1, 2]
-    assert s.frequency.tolist() == [1.0, 1.0]  # 1 Jan (twice) and 15 Feb; 31 Jan and 2 Mar
-    assert s.recency.tolist() == [45.0, 31.0]
+    assert s.frequency.tolist() == [1.0, 0.0]  # 1 Jan (twice) and 15 Feb; 31 Jan only
+    assert s.recency.tolist() == [45.0, 0.0]
     assert s.T.tolist() == [61.0, 31.0]  # 2020 is a leap year: 1 Jan -> 2 Mar is 61 days
     assert s.monetary_value is not None
-    assert s.monetary_value.tolist() == [3.0, 5.0]  # the first day's 1 + 2 is excluded
+    assert s.monetary_value.tolist() == [3.0, 0.0]  # the first day's 1 + 2 is excluded
+
+
+def test_the_end_of_the_last_day_counts_that_day_whole_as_lifetimes_does() -> None:
+    end_of_day = dt.datetime(2020, 3, 2, 23, 59, 59, 999_999, tzinfo=UTC)
+    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=end_of_day)
+    assert s.frequency.tolist() == [1.0, 1.0]  # 31 Jan and 2 Mar 20:00
+    assert s.recency.tolist() == [45.0, 31.0]
+    assert s.T.tolist() == [61.0, 31.0]
 
 
 def test_weekly_periods_start_on_monday() -> None:
-    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END, period="W", time_unit="W")
-    # 1 Jan 2020 is a Wednesday: its week starts Mon 30 Dec 2019. 3 Mar is in the end's week.
-    assert s.customer_ids.tolist() == [1, 2, 3]
-    assert s.frequency.tolist() == [1.0, 1.0, 0.0]
-    assert s.recency.tolist() == [6.0, 5.0, 0.0]
-    assert s.T.tolist() == [9.0, 5.0, 0.0]
+    end = dt.datetime(2020, 3, 3, tzinfo=UTC)
+    weekly = rfm_summary(IDS, WHEN, AMOUNT, observation_end=end, period="W")
+    # 1 Jan 2020 is a Wednesday: its week starts Mon 30 Dec 2019. 3 Mar 00:00 is the end.
+    assert weekly.time_unit == "W"  # the unit follows the period, as lifetimes' freq
+    assert weekly.customer_ids.tolist() == [1, 2, 3]
+    assert weekly.frequency.tolist() == [1.0, 1.0, 0.0]
+    assert weekly.recency.tolist() == [6.0, 5.0, 0.0]
+    assert weekly.T.tolist() == [9.0, 5.0, 0.0]
 
 
 def test_hourly_periods() -> None:
-    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END, period="h", time_unit="h")
-    assert s.frequency.tolist() == [2.0, 0.0]  # 20:00 on 2 Mar is after the end hour
+    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END, period="h")
+    assert s.frequency.tolist() == [2.0, 0.0]  # 20:00 on 2 Mar is after the end
     assert s.recency.tolist() == [44 * 24 + 14, 0.0]
     assert s.T.tolist() == [61 * 24 + 2, 31 * 24 + 12]
     assert s.monetary_value is not None
@@ -68,17 +83,19 @@ def test_hourly_periods() -> None:
 def test_daily_periods_in_weeks() -> None:
     # lifetimes: freq="D", freq_multiplier=7.
     s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END, period="D", time_unit="W")
-    np.testing.assert_allclose(s.recency, [45 / 7, 31 / 7])
+    np.testing.assert_allclose(s.recency, [45 / 7, 0.0])
     np.testing.assert_allclose(s.T, [61 / 7, 31 / 7])
 
 
 def test_monthly_periods_count_calendar_months() -> None:
-    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=END, period="M", time_unit="M")
+    end = dt.datetime(2020, 3, 3, tzinfo=UTC)
+    s = rfm_summary(IDS, WHEN, AMOUNT, observation_end=end, period="M")
     assert s.customer_ids.tolist() == [1, 2, 3]
     assert s.frequency.tolist() == [1.0, 1.0, 0.0]
     assert s.recency.tolist() == [1.0, 2.0, 0.0]
     assert s.T.tolist() == [2.0, 2.0, 0.0]
-    days = rfm_summary(IDS, WHEN, observation_end=END, period="M", time_unit="D")
+    with pytest.warns(PeriodUnitWarning, match="leave time_unit out"):
+        days = rfm_summary(IDS, WHEN, observation_end=end, period="M", time_unit="D")
     assert days.T.tolist() == [60.0, 60.0, 0.0]  # 1 Jan -> 1 Mar 2020
 
 
@@ -177,6 +194,7 @@ def _rows(rows: list[tuple[str, int, float]]) -> list[tuple[str, dt.datetime, fl
     return [(c, START + dt.timedelta(seconds=s), a) for c, s, a in rows]
 
 
+@pytest.mark.filterwarnings("ignore::privdomain.value.PeriodUnitWarning")
 @settings(max_examples=150, deadline=None)
 @given(
     rows=transactions,

@@ -46,9 +46,9 @@ def summary(
     last_period = period_start(local(end, offset), period)
     spend: dict[Any, dict[dt.datetime, float]] = defaultdict(lambda: defaultdict(float))
     for customer, when, amount in rows:
-        start = period_start(local(when, offset), period)
-        if start <= last_period:
-            spend[customer][start] += amount
+        # The end is an instant: what comes after it is invisible, even within its period.
+        if when <= end:
+            spend[customer][period_start(local(when, offset), period)] += amount
     out = {}
     for customer, periods in spend.items():
         starts = sorted(periods)
