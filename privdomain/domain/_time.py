@@ -138,8 +138,10 @@ def epoch_micros_array(
         raise ValidationError(f"{what} must be a column of instants, not a str")
     if hasattr(values, "to_numpy") and getattr(getattr(values, "dtype", None), "tz", None):
         # a tz-aware pandas column or index: its UTC instants, as datetime64
-        accessor = values.dt if hasattr(values, "dt") else values
-        values = accessor.tz_convert("UTC").tz_localize(None).to_numpy()
+        if hasattr(values, "dt"):  # a Series: convert the values, not the index
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        else:
+            values = values.tz_convert("UTC").tz_localize(None).to_numpy()
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:
