@@ -12,6 +12,7 @@ for calls that cannot proceed at all.
 
 from __future__ import annotations
 
+import reprlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
@@ -112,3 +113,25 @@ else:
 
 class ConvergenceError(PrivdomainError, RuntimeError):
     """A numerical fit did not converge."""
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 3
+_SHORT.maxstring = 80
+_SHORT.maxother = 80
+_SHORT.maxlong = 40
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut short, for error messages: it never raises and never runs long.
+
+    A message must not fail while describing bad input: ``repr`` of an int of more than 4300
+    digits raises ``ValueError``, of a deeply nested list ``RecursionError``, and of a broken
+    object anything at all.
+    """
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<int of {value.bit_length()} bits>"
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # any failure of a foreign __repr__ must not replace the real error
+        return f"<{type(value).__name__} object>"

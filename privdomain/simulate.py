@@ -14,6 +14,7 @@ against what generated it.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,15 +22,20 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain._time import SECONDS_PER_DAY, epoch_seconds, micros_to_datetime
+from privdomain.domain._time import (
+    SECONDS_PER_DAY,
+    as_utc_datetime,
+    epoch_seconds,
+    micros_to_datetime,
+)
 from privdomain.domain.batch import CustomerColumns, EncodedIds, TouchpointColumns
 from privdomain.domain.channels import Channel, TouchKind
-from privdomain.domain.customer import Customer
+from privdomain.domain.customer import Customer, tenant_converter
 from privdomain.domain.frozenmap import FrozenMap
-from privdomain.domain.money import Money
+from privdomain.domain.money import Money, _currency_code
 from privdomain.domain.pool import Pool
 from privdomain.domain.touchpoint import Touchpoint
-from privdomain.errors import ValidationError
+from privdomain.errors import ValidationError, short_repr
 
 __all__ = ["SimulatedPool", "SimulationParams", "simulate_pool"]
 
@@ -37,25 +43,48 @@ _CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def _frozen_map(value: Mapping[Channel, float]) -> Mapping[Channel, float]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"expected a mapping of Channel to a number, got {type(value).__name__}"
+        )
     return FrozenMap(dict(value))
 
 
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(value)
+    )
+
+
 def _positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        raise ValidationError(f"{attribute.name} must be > 0, got {value!r}")
+    if not _is_number(value) or not value > 0:
+        raise ValidationError(
+            f"{attribute.name} must be a finite number > 0, got {short_repr(value)}"
+        )
 
 
 def _probability(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not 0 <= value <= 1:
-        raise ValidationError(f"{attribute.name} must be in [0, 1], got {value!r}")
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise ValidationError(
+            f"{attribute.name} must be a number in [0, 1], got {short_repr(value)}"
+        )
+
+
+def _whole(_: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(f"{attribute.name} must be an int >= 0, got {short_repr(value)}")
 
 
 def _channel_probabilities(
     _: object, attribute: attrs.Attribute[Any], value: Mapping[Channel, float]
 ) -> None:
     for channel, p in value.items():
-        if not isinstance(channel, Channel) or not 0 <= p <= 1:
-            raise ValidationError(f"{attribute.name}: {channel!r} → {p!r} is not a probability")
+        if not isinstance(channel, Channel) or not _is_number(p) or not 0 <= p <= 1:
+            raise ValidationError(
+                f"{attribute.name}: {short_repr(channel)} → {short_repr(p)} is not a probability"
+            )
 
 
 @attrs.frozen
@@ -68,10 +97,10 @@ class SimulationParams:
     and each order is ``Gamma(p, rate=ν_i)`` yuan, so the mean order value is ``p·v/(q-1)``.
     """
 
-    tenant: str = "demo-brand"
-    currency: str = "CNY"
+    tenant: str = attrs.field(default="demo-brand", converter=tenant_converter)
+    currency: str = attrs.field(default="CNY", converter=_currency_code)
     start: dt.datetime = dt.datetime(2025, 1, 1, tzinfo=_CHINA)
-    days: int = attrs.field(default=365, validator=_positive)
+    days: int = attrs.field(default=365, validator=[_whole, _positive])
     arrival_share: float = attrs.field(default=0.8, validator=_probability)
     """Share of the window during which customers arrive (the rest only observes them)."""
     sources: Mapping[Channel, float] = attrs.field(
@@ -145,15 +174,23 @@ class SimulationParams:
     posts_per_customer: float = attrs.field(default=0.2, validator=_positive)
     churn_from_channel: float = attrs.field(default=0.08, validator=_probability)
     """Chance a customer deletes the brand's account or leaves a channel at some point."""
-    n_agents: int = attrs.field(default=20, validator=attrs.validators.ge(0))
+    n_agents: int = attrs.field(default=20, validator=_whole)
     agent_share: float = attrs.field(default=0.4, validator=_probability)
     """Share of customers served by a small-B agent (导购)."""
 
     def __attrs_post_init__(self) -> None:
-        if self.start.tzinfo is None:
-            raise ValidationError("start must be timezone-aware")
-        if not self.sources or any(p < 0 for p in self.sources.values()):
-            raise ValidationError("sources need non-negative weights")
+        if not isinstance(self.start, dt.datetime):
+            raise ValidationError(f"start must be an aware datetime, got {short_repr(self.start)}")
+        as_utc_datetime(self.start, what="start")  # aware and in the supported range
+        try:
+            as_utc_datetime(self.end, what="the end of the window (start + days)")
+        except OverflowError:
+            raise ValidationError("start + days lies beyond the supported range") from None
+        weights = list(self.sources.values())
+        if not weights or not all(_is_number(p) and p >= 0 for p in weights) or not sum(weights):
+            raise ValidationError("sources need finite, non-negative weights, not all zero")
+        if not all(isinstance(c, Channel) for c in self.sources):
+            raise ValidationError("sources are keyed by Channel")
         if any(c.owned and c is not Channel.OFFLINE_STORE for c in self.sources):
             raise ValidationError("sources are public platforms or offline stores")
 
@@ -266,12 +303,18 @@ def simulate_pool(
     Parameters
     ----------
     n_customers
-        How many customers join over the window.
+        How many customers join over the window: an int in ``[0, 2**31 - 1]``.
     seed
-        A seed or ``numpy.random.Generator``; the same seed gives the same pool. ``None`` means
-        fresh entropy (a new pool each call).
+        An int >= 0, a ``numpy.random.SeedSequence`` or a ``numpy.random.Generator``; the same
+        seed gives the same pool. ``None`` means fresh entropy (a new pool each call).
     params
         A :class:`SimulationParams`; keyword ``overrides`` replace single fields of it.
+
+    Raises
+    ------
+    ValidationError
+        If an argument or a parameter is out of its domain (a negative or bool ``n_customers``,
+        a negative seed, an unknown or malformed parameter); the message names it.
 
     Examples
     --------
@@ -283,11 +326,44 @@ def simulate_pool(
     >>> bool((snap.orders > 1).any())
     True
     """
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int) or n_customers < 0:
-        raise ValidationError(f"n_customers must be a non-negative int, got {n_customers!r}")
+    count: object = n_customers
+    if isinstance(count, np.integer):
+        count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_CUSTOMERS:
+        raise ValidationError(
+            f"n_customers must be an int in [0, 2**31 - 1], got {short_repr(n_customers)}"
+        )
+    if params is not None and not isinstance(params, SimulationParams):
+        raise ValidationError(
+            f"params must be a SimulationParams or None, got {type(params).__name__}"
+        )
+    unknown = sorted(set(overrides) - {f.name for f in attrs.fields(SimulationParams)})
+    if unknown:
+        raise ValidationError(f"unknown simulation parameters: {', '.join(unknown)}")
     prm = attrs.evolve(params or SimulationParams(), **overrides)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    return _Simulation(prm, rng, n_customers).run()
+    return _Simulation(prm, _generator(seed), count).run()
+
+
+#: The most customers one simulation makes: pools index customers with int32.
+_MAX_CUSTOMERS = 2**31 - 1
+
+
+def _generator(seed: object) -> np.random.Generator:
+    """A generator from ``seed``: ``None``, an int >= 0, a ``SeedSequence`` or a ``Generator``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, np.integer):
+        seed = int(seed)
+    if not (
+        seed is None
+        or isinstance(seed, np.random.SeedSequence)
+        or (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0)
+    ):
+        raise ValidationError(
+            "seed must be None, an int >= 0, a numpy SeedSequence or a numpy Generator, "
+            f"got {short_repr(seed)}"
+        )
+    return np.random.default_rng(seed)
 
 
 class _Simulation:

@@ -164,3 +164,44 @@ class TestProfile:
     def test_attribute_names_follow_the_id_rule(self) -> None:
         with pytest.raises(InvalidRecordError):
             customer("c1", attributes={"": 1})
+
+
+class TestWrongTypes:
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("attributes", 5),
+            ("attributes", [("age", 30)]),
+            ("tags", 5),
+            ("tags", b"vip"),
+            ("consent", 3),
+            ("consent", [2.0]),
+            ("source", 10**100),
+            ("source", True),
+            ("referrer_id", 7),
+            ("agent_id", ["a"]),
+        ],
+    )
+    def test_errors_name_the_field(self, field: str, value: object) -> None:
+        with pytest.raises(InvalidRecordError, match=field):
+            customer("c1", **{field: value})
+
+    def test_huge_and_deeply_nested_values_still_give_a_short_message(self) -> None:
+        nested: list[object] = []
+        for _ in range(50_000):
+            nested = [nested]
+        for value in (10**5000, nested):
+            with pytest.raises(InvalidRecordError) as info:
+                customer(value)  # type: ignore[arg-type]
+            assert len(str(info.value)) < 300
+
+    def test_numpy_integer_codes_are_channels(self) -> None:
+        assert customer("c1", source=np.int64(14)).source is Channel.DOUYIN
+        assert customer("c1", consent=[np.uint8(1)]).consent == {Channel.WECOM}
+
+    def test_joined_at_must_be_an_instant_in_range(self) -> None:
+        with pytest.raises(InvalidRecordError, match="joined_at"):
+            Customer("c1", TENANT, 10**5000)  # type: ignore[arg-type]
+        late = dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+        with pytest.raises(PrivdomainError, match="range"):
+            Customer("c1", TENANT, late)

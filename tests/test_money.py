@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from privdomain import Money
 from privdomain.domain import minor_unit_exponent
+from privdomain.domain.money import MAX_MINOR_UNITS
 from privdomain.errors import CurrencyMismatchError, InvalidMoneyError, PrivdomainError
 
 
@@ -214,3 +215,67 @@ class TestAllocate:
             assert abs(Decimal(part.minor) - exact) < 1
         # symmetry: splitting a debt is the mirror image of splitting the same credit
         assert [p.minor for p in Money(-minor).allocate(weights)] == [-p.minor for p in parts]
+
+
+class TestRange:
+    def test_every_amount_lies_below_2_62_minor_units(self) -> None:
+        assert MAX_MINOR_UNITS == 2**62
+        assert Money(2**62 - 1).minor == 2**62 - 1
+        assert Money(-(2**62) + 1).minor == -(2**62) + 1
+        for minor in (2**62, -(2**62), 2**63, np.uint64(2**64 - 1)):
+            with pytest.raises(InvalidMoneyError, match="2\\*\\*62"):
+                Money(minor)
+
+    def test_arithmetic_that_leaves_the_range_is_refused(self) -> None:
+        top = Money(2**62 - 1)
+        with pytest.raises(InvalidMoneyError):
+            top + Money(1)
+        with pytest.raises(InvalidMoneyError):
+            -top - Money(1)
+        assert (top - top).minor == 0
+
+    @pytest.mark.parametrize(
+        "amount", ["1e999999", "9" * 5000, "-1e30", 10**40, 1e300, Decimal("1e999999999")]
+    )
+    def test_huge_amounts_are_invalid_money_not_decimal_errors(self, amount: object) -> None:
+        with pytest.raises(InvalidMoneyError, match="range"):
+            Money.of(amount)  # type: ignore[arg-type]
+
+    def test_the_largest_amounts_in_range(self) -> None:
+        assert Money.of("46116860184273879.03").minor == 2**62 - 1
+        assert Money.of("4611686018427387903", "JPY").minor == 2**62 - 1
+        with pytest.raises(InvalidMoneyError):
+            Money.of("46116860184273879.04")
+
+    def test_tiny_amounts_round_to_zero(self) -> None:
+        assert Money.of("1e-999999").minor == 0
+        assert Money.of(Decimal("0E+999999")).minor == 0
+
+
+class TestNumpyNumbers:
+    def test_of_takes_numpy_numbers(self) -> None:
+        assert Money.of(np.int64(5)).minor == 500
+        assert Money.of(np.float32(0.5)).minor == 50
+        assert Money.of(np.float64(12.34)).minor == 1234
+
+    def test_allocate_takes_numpy_weights(self) -> None:
+        parts = Money(100).allocate(np.array([1, 3], dtype=np.int64))  # type: ignore[arg-type]
+        assert [p.minor for p in parts] == [25, 75]
+
+    def test_of_refuses_what_decimal_would_take_but_is_no_amount(self) -> None:
+        # Decimal((0, (1,), 0)) is 1; a tuple in an amount column is junk, not one yuan
+        with pytest.raises(InvalidMoneyError):
+            Money.of((0, (1,), 0))  # type: ignore[arg-type]
+
+
+class TestForeignOperands:
+    def test_operators_leave_other_types_to_python(self) -> None:
+        assert Money(1).__add__(1) is NotImplemented  # type: ignore[operator]
+        assert Money(1).__lt__(1) is NotImplemented  # type: ignore[operator]
+        with pytest.raises(TypeError, match="'<' not supported"):
+            Money(1) < 1  # type: ignore[operator]  # noqa: B015
+
+    def test_minor_unit_exponent_reads_codes_like_money(self) -> None:
+        assert minor_unit_exponent(" jpy ") == 0
+        with pytest.raises(InvalidMoneyError):
+            minor_unit_exponent(None)  # type: ignore[arg-type]

@@ -126,3 +126,46 @@ class TestOtherRules:
     def test_unknown_channel_or_kind(self, field: str, value: str) -> None:
         with pytest.raises(InvalidRecordError, match=field):
             touch("t1", "c1", T0, **{field: value})
+
+
+class TestWrongTypes:
+    def test_numpy_scalars_are_read_like_python_ones(self) -> None:
+        tp = touch("t1", "c1", T0, kind=np.int64(8), channel=np.uint8(1), amount="1.00")  # type: ignore[arg-type]
+        assert (tp.kind, tp.channel) == (TouchKind.PURCHASED, Channel.WECOM)
+        assert touch("t2", "c1", T0, promotion=np.True_).promotion is True
+
+    @pytest.mark.parametrize("promotion", ["False", "True", 1, 0, None, np.nan])
+    def test_promotion_is_true_or_false_never_truthiness(self, promotion: object) -> None:
+        with pytest.raises(InvalidRecordError, match="promotion"):
+            touch("t1", "c1", T0, promotion=promotion)
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("channel", 10**100),
+            ("channel", [1]),
+            ("kind", True),
+            ("kind", 2.0),
+            ("related_customer_id", 5),
+            ("agent_id", b"a"),
+        ],
+    )
+    def test_errors_name_the_field(self, field: str, value: object) -> None:
+        with pytest.raises(InvalidRecordError, match=field):
+            touch("t1", "c1", T0, **{field: value})
+
+    def test_unknown_names_come_with_the_valid_ones(self) -> None:
+        with pytest.raises(InvalidRecordError, match="official_account") as info:
+            touch("t1", "c1", T0, channel="wechat_official")
+        assert "'wechat_official'" in str(info.value)
+        with pytest.raises(InvalidRecordError, match="unsubscribed"):
+            touch("t1", "c1", T0, kind="unsubscribe")
+
+    def test_a_time_that_is_no_instant_is_an_invalid_record(self) -> None:
+        for when in (10**5000, "2026-01-01", 1.5e9):
+            with pytest.raises(InvalidRecordError, match="touchpoint time"):
+                touch("t1", "c1", when)  # type: ignore[arg-type]
+        # outside the supported range, even where only the offset pushes it out
+        far = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        with pytest.raises(ValidationError, match="range"):
+            touch("t1", "c1", far)

@@ -4,6 +4,12 @@ Hosts with objects pass :class:`~privdomain.Customer` and :class:`~privdomain.To
 instances; hosts with millions of rows pass :class:`CustomerColumns` and
 :class:`TouchpointColumns` built from their own arrays. Both go through one validation path in
 the pool.
+
+The column classes check the *form* of what they hold when they are built, whichever way:
+every column has one row per record, one dimension and a dtype of the documented kind, or the
+constructor raises :class:`~privdomain.errors.ValidationError` naming the column. What a single
+row holds (an unknown customer, a negative amount, a foreign currency) is the pool's to judge:
+it reports such rows instead of raising.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import enum
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -20,9 +27,16 @@ from numpy.typing import NDArray
 from privdomain.domain._time import epoch_micros, epoch_micros_array
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import Customer
-from privdomain.domain.money import Money, minor_unit_exponent
+from privdomain.domain.money import (
+    MAX_MINOR_UNITS,
+    Money,
+    _currency_code,
+    _decimal,
+    _minor_of,
+    minor_unit_exponent,
+)
 from privdomain.domain.touchpoint import Touchpoint
-from privdomain.errors import ValidationError
+from privdomain.errors import InvalidMoneyError, ValidationError, short_repr
 
 __all__ = [
     "Batch",
@@ -34,7 +48,397 @@ __all__ = [
     "TouchpointColumns",
 ]
 
+_INT64_MAX = int(np.iinfo(np.int64).max)
+_UNKNOWN_CODE = 255
+_CONSENT_LIMIT = 1 << (Channel.OFFLINE_STORE.value + 1)  # one bit per owned channel
 
+
+# ---------------------------------------------------------------------------- column helpers
+def _array(values: Any, what: str, *, objects: bool = False) -> NDArray[Any]:
+    """``values`` as an array, or :class:`ValidationError` instead of numpy's own errors.
+
+    With ``objects``, a list or tuple becomes an object array of its items as given, so that
+    numpy does not turn ``[1, "a"]`` into the strings ``"1"`` and ``"a"``.
+    """
+    try:
+        if objects and isinstance(values, list | tuple):
+            return np.asarray(values, dtype=object)
+        return np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    try:  # ragged nesting or ints beyond int64 and uint64: keep the items as objects
+        return np.asarray(values, dtype=object)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValidationError(f"{what} is not a column: {exc}") from None
+
+
+def _column(values: Any, n: int, what: str, *, objects: bool = False) -> NDArray[Any]:
+    """A 1-D array of exactly ``n`` rows."""
+    arr = _array(values, what, objects=objects)
+    if arr.shape != (n,):
+        raise ValidationError(
+            f"{what} has shape {arr.shape}, expected ({n},): one value per row, in one dimension"
+        )
+    return arr
+
+
+def _is_missing(value: object) -> bool:
+    """Whether ``value`` says "nothing here": ``None``, a float NaN or pandas' ``NA``."""
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(value != value)
+    return type(value).__name__ == "NAType"
+
+
+def _is_nan_or_na(value: object) -> bool:
+    return value is not None and _is_missing(value)
+
+
+def _none_for_missing(arr: NDArray[np.object_]) -> NDArray[np.object_]:
+    """``arr`` with NaN and pandas ``NA`` replaced by ``None`` (a copy only if any are there)."""
+    items = arr.tolist()
+    if set(map(type, items)) <= {str, type(None)}:  # the common case, in one C-level pass
+        return arr
+    missing = np.fromiter(map(_is_nan_or_na, items), dtype=bool, count=len(items))
+    if not missing.any():
+        return arr
+    out = arr.copy()
+    out[missing] = None
+    return out
+
+
+def _object_column(values: Any, n: int, what: str) -> NDArray[np.object_]:
+    """A 1-D object column of length ``n`` (a str is repeated; ``None`` means all missing)."""
+    if values is None or isinstance(values, str):
+        out = np.empty(n, dtype=object)
+        out[:] = values
+        return out
+    arr = _column(values, n, what, objects=True)
+    return arr.astype(object, copy=False)
+
+
+def _id_column(values: Any, n: int, what: str) -> NDArray[np.object_]:
+    """A 1-D object column of ids (``None`` where absent).
+
+    Bool columns are refused, and so are bytes, lists, dicts and arrays among the ids: other
+    values that are not valid ids (numbers, empty strings) are left for the pool to report.
+    """
+    arr = _column(values, n, what, objects=True)
+    if arr.dtype.kind == "b":
+        raise ValidationError(f"{what} holds ids, not a bool column")
+    arr = arr.astype(object, copy=False)
+    _refuse_non_ids(arr, what)
+    return arr
+
+
+def _is_scalar(values: object) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.ndim == 0
+    return isinstance(values, str | bytes) or not isinstance(values, Iterable)
+
+
+def _rows(values: Iterable[Any], n: int, what: str) -> list[Any]:
+    """One value per row from a collection of ``n`` of them."""
+    try:
+        rows = list(values)
+    except TypeError as exc:  # an iterable that will not iterate after all
+        raise ValidationError(f"{what} is not a collection of rows: {exc}") from None
+    if len(rows) != n:
+        raise ValidationError(f"{what} has {len(rows)} rows, expected {n}")
+    return rows
+
+
+def _tenant_column(values: Any, n: int) -> str | NDArray[np.object_]:
+    """One tenant for every row (a ``str``) or one per row."""
+    if isinstance(values, str):
+        return values
+    if _is_scalar(values):
+        raise ValidationError(f"tenant must be a str or a column of them, got {short_repr(values)}")
+    return _id_column(values, n, "tenant")
+
+
+def _integers(arr: NDArray[Any], what: str) -> NDArray[Any]:
+    """Refuse anything but an integer dtype (bool included: it is not a count or a code)."""
+    if arr.dtype.kind not in "iu":
+        raise ValidationError(f"{what} must be integers, got dtype {arr.dtype}")
+    return arr
+
+
+def _int64_column(values: Any, n: int, what: str) -> NDArray[np.int64]:
+    """An integer column as ``int64``; values beyond ``int64`` are refused, never wrapped."""
+    arr = _integers(_column(values, n, what), what)
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > _INT64_MAX:
+        raise ValidationError(f"{what} holds integers of 2**63 or more, beyond int64")
+    return arr.astype(np.int64, copy=False)
+
+
+def _codes(arr: NDArray[Any], enum_cls: type[Channel] | type[TouchKind]) -> NDArray[np.uint8]:
+    """Integer codes of ``enum_cls`` as ``uint8``, anything else as 255 (unknown)."""
+    valid = (arr >= 0) & (arr < len(enum_cls))
+    return np.where(valid, arr, _UNKNOWN_CODE).astype(np.uint8)
+
+
+def _code_column_of_codes(
+    values: Any, n: int, enum_cls: type[Channel] | type[TouchKind], what: str
+) -> NDArray[np.uint8]:
+    """The constructor's check: integer codes, one per row; unknown ones become 255."""
+    return _codes(_integers(_column(values, n, what), what), enum_cls)
+
+
+def _code_of(value: object, enum_cls: type[Channel] | type[TouchKind]) -> int:
+    """The code of one member, name (any case) or integer code; 255 for anything else."""
+    if isinstance(value, enum_cls):
+        return int(value.value)
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, bool):
+        return _UNKNOWN_CODE
+    if isinstance(value, int):
+        return value if 0 <= value < len(enum_cls) else _UNKNOWN_CODE
+    if isinstance(value, str):
+        try:
+            return int(enum_cls.parse(value).value)
+        except (ValueError, TypeError):
+            return _UNKNOWN_CODE
+    return _UNKNOWN_CODE
+
+
+def _code_column(
+    values: Any, n: int, enum_cls: type[Channel] | type[TouchKind], what: str
+) -> NDArray[np.uint8]:
+    """Enum members, names (any case) or integer codes to a ``uint8`` column; unknown → 255."""
+    arr = _array(values, what, objects=True)
+    if arr.ndim == 0:
+        return np.full(n, _code_of(arr.item(), enum_cls), dtype=np.uint8)
+    if arr.shape != (n,):
+        raise ValidationError(f"{what} has shape {arr.shape}, expected ({n},)")
+    if arr.dtype.kind in "iu":
+        return _codes(arr, enum_cls)
+    if arr.dtype.kind not in "OU":
+        raise ValidationError(
+            f"{what} must be {enum_cls.__name__} members, their names or integer codes, "
+            f"got dtype {arr.dtype}"
+        )
+    items = arr.tolist()
+    # each distinct value is parsed once; keyed by type too, since True == 1 == 1.0 as dict keys
+    keys = list(zip(map(type, items), items, strict=True))
+    try:
+        table = {key: _code_of(key[1], enum_cls) for key in dict.fromkeys(keys)}
+    except TypeError:  # unhashable values: they are unknown, row by row
+        return np.fromiter((_code_of(v, enum_cls) for v in items), dtype=np.uint8, count=n)
+    return np.fromiter(map(table.__getitem__, keys), dtype=np.uint8, count=n)
+
+
+def _flags(values: Any, n: int, what: str) -> NDArray[np.bool_]:
+    """A boolean column: ``bool`` values, or the integers 0 and 1, one per row.
+
+    Anything else is refused rather than read by truthiness: the string ``"False"`` is true to
+    Python and NaN is true to numpy.
+    """
+    arr = _column(values, n, what, objects=True)
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr
+    if kind in "iu":
+        bad = (arr != 0) & (arr != 1)
+    elif kind == "O":
+        items = arr.tolist()
+        if set(map(type, items)) <= {bool, np.bool_}:
+            return np.fromiter(items, dtype=bool, count=n)
+        bad = ~np.fromiter(map(_is_flag, items), dtype=bool, count=n)
+    else:
+        raise ValidationError(
+            f"{what} must be bool (or the integers 0 and 1), got dtype {arr.dtype}"
+        )
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            f"{what} must be bool (or the integers 0 and 1); row {first} holds "
+            f"{short_repr(arr[first])}"
+        )
+    return arr.astype(bool)
+
+
+def _is_flag(value: object) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    return isinstance(value, int | np.integer) and value in (0, 1)
+
+
+def _flag_or_flags(values: Any, n: int, what: str) -> NDArray[np.bool_]:
+    """:func:`_flags`, or one flag for every row."""
+    if isinstance(values, np.ndarray) and values.ndim == 0:
+        values = values.item()
+    if _is_scalar(values):
+        if not _is_flag(values):
+            raise ValidationError(
+                f"{what} must be bool (or the integers 0 and 1), got {short_repr(values)}"
+            )
+        return np.full(n, bool(values))
+    return _flags(values, n, what)
+
+
+def _currency_column(values: Any, n: int) -> str | NDArray[np.object_]:
+    """One currency code for every row, or a column of them (``None`` where no amount)."""
+    if isinstance(values, str):
+        return values
+    if _is_scalar(values):
+        raise ValidationError(
+            f"currency must be a str code or a column of them, got {short_repr(values)}"
+        )
+    arr = _none_for_missing(_id_column(values, n, "currency"))
+    items = arr.tolist()
+    if not set(map(type, items)) <= {str, type(None)}:
+        bad = [v for v in items if v is not None and not isinstance(v, str)]
+        if bad:
+            raise ValidationError(
+                "currency codes must be str (None where a row has no amount), "
+                f"got {short_repr(bad[0])}"
+            )
+    return arr
+
+
+def _exponent(code: object) -> int:
+    # a code that is no currency at all gets the default: the pool rejects its rows anyway
+    return minor_unit_exponent(code) if isinstance(code, str) else 2
+
+
+def _exponents(currency: str | NDArray[np.object_], n: int) -> NDArray[np.int64]:
+    """Decimal places of each row's currency."""
+    if isinstance(currency, str):
+        return np.full(n, _exponent(currency), dtype=np.int64)
+    items = currency.tolist()
+    table = {code: _exponent(code) for code in set(items)}  # a handful of distinct codes
+    return np.fromiter(map(table.__getitem__, items), dtype=np.int64, count=n)
+
+
+def _normal_code(code: object) -> str | None:
+    try:
+        return _currency_code(code) if isinstance(code, str) else None
+    except InvalidMoneyError:
+        return None
+
+
+# ---------------------------------------------------------------------------- amounts
+def _amounts(
+    values: Any, n: int, exponents: NDArray[np.int64], minor_units: bool, what: str
+) -> tuple[NDArray[np.int64], NDArray[np.int8], NDArray[np.object_] | None]:
+    """Amounts to ``int64`` minor units, a state per row, and the currency of :class:`Money`.
+
+    The state is 0 where a row has no amount (``None``, NaN), 1 where it has a valid one and -1
+    where it has an invalid one: negative, infinite, not a number, or ``|minor| >= 2**62``.
+    Integers are checked before they are scaled, so they never wrap. The third result names
+    the currency of each row that held a :class:`Money` (``None`` elsewhere), or is ``None``
+    when no row did.
+    """
+    minor = np.zeros(n, dtype=np.int64)
+    state = np.zeros(n, dtype=np.int8)
+    if values is None:
+        return minor, state, None
+    arr = _array(values, what, objects=True)
+    if arr.ndim == 0:
+        item = arr.item()
+        arr = np.empty(n, dtype=object)
+        arr[:] = [item] * n
+    if arr.shape != (n,):
+        raise ValidationError(f"{what} has shape {arr.shape}, expected ({n},)")
+    kind = arr.dtype.kind
+    if kind in "iu":
+        minor, state = _integer_amounts(arr, exponents, minor_units)
+        return minor, state, None
+    if kind == "f":
+        minor, state = _float_amounts(arr, exponents, minor_units)
+        return minor, state, None
+    if kind not in "OU":
+        raise ValidationError(f"{what} must be numbers, got dtype {arr.dtype}")
+    items = arr.tolist()
+    types = set(map(type, items))
+    if types <= {float, type(None)}:
+        return (*_float_amounts(np.array(items, dtype=np.float64), exponents, minor_units), None)
+    if types <= {int} and all(-_INT64_MAX <= v <= _INT64_MAX for v in (min(items), max(items))):
+        ints = np.array(items, dtype=np.int64)
+        return (*_integer_amounts(ints, exponents, minor_units), None)
+    return _object_amounts(items, exponents, minor_units)
+
+
+def _integer_amounts(
+    raw: NDArray[Any], exponents: NDArray[np.int64], minor_units: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    factor = np.ones_like(exponents) if minor_units else 10**exponents
+    if raw.dtype.kind == "u":  # compare unsigned: a cast to int64 first could wrap
+        too_big = raw >= np.uint64(MAX_MINOR_UNITS)
+        values = np.where(too_big, 0, raw).astype(np.int64)
+    else:
+        too_big = np.zeros(raw.shape[0], dtype=bool)
+        values = raw.astype(np.int64, copy=False)
+    # the largest count that stays below MAX_MINOR_UNITS once scaled
+    ok = ~too_big & (values >= 0) & (values <= (MAX_MINOR_UNITS - 1) // factor)
+    minor = np.where(ok, values, 0) * factor
+    return minor.astype(np.int64, copy=False), np.where(ok, 1, -1).astype(np.int8)
+
+
+def _float_amounts(
+    raw: NDArray[Any], exponents: NDArray[np.int64], minor_units: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
+    n = raw.shape[0]
+    raw = raw.astype(np.float64, copy=False)
+    minor = np.zeros(n, dtype=np.int64)
+    state = np.zeros(n, dtype=np.int8)
+    present = ~np.isnan(raw)
+    with np.errstate(invalid="ignore", over="ignore"):
+        exact = raw if minor_units else raw * (10.0**exponents)
+        scaled = np.rint(exact)
+        # the sign of the amount as given: -0.001 fen rounds to zero but is still negative
+        ok = present & (raw >= 0) & np.isfinite(scaled) & (scaled < float(MAX_MINOR_UNITS))
+        if not minor_units:
+            # Where the product lands near a half, binary floating point decides the rounding
+            # (1.015 * 100 = 101.49999...). Round those few like Money.of: from the float's
+            # shortest decimal form, half to even, so both paths give the same fen.
+            near_half = ok & (np.abs(exact - np.floor(exact) - 0.5) < 1e-6)
+            for i in np.flatnonzero(near_half).tolist():
+                value = Decimal(repr(float(raw[i])))
+                scaled[i] = _minor_of(value, int(exponents[i]))
+    minor[ok] = scaled[ok].astype(np.int64)
+    state[present] = -1
+    state[ok] = 1
+    return minor, state
+
+
+def _object_amounts(
+    items: list[Any], exponents: NDArray[np.int64], minor_units: bool
+) -> tuple[NDArray[np.int64], NDArray[np.int8], NDArray[np.object_] | None]:
+    """Amounts of an object column, value by value: numbers, decimal strings, :class:`Money`."""
+    n = len(items)
+    minor = np.zeros(n, dtype=np.int64)
+    state = np.zeros(n, dtype=np.int8)
+    money_currency: NDArray[np.object_] | None = None
+    for i, value in enumerate(items):
+        if _is_missing(value):
+            continue
+        if isinstance(value, Money):
+            if money_currency is None:
+                money_currency = np.full(n, None, dtype=object)
+            money_currency[i] = value.currency
+            amount: int | None = value.minor if value.minor >= 0 else None
+        else:
+            try:
+                dec = _decimal(value, "amount")
+                negative = dec < 0  # before rounding: -0.001 rounds to zero
+                amount = (
+                    None if negative else _minor_of(dec, 0 if minor_units else int(exponents[i]))
+                )
+            except InvalidMoneyError:
+                amount = None
+        if amount is None or amount < 0:
+            state[i] = -1
+        else:
+            minor[i] = amount
+            state[i] = 1
+    return minor, state, money_currency
+
+
+# ---------------------------------------------------------------------------- encoded ids
 @attrs.frozen(eq=False)
 class EncodedIds:
     """A dictionary-encoded id column: row ``i`` holds ``values[codes[i]]``, or nothing if
@@ -44,54 +448,105 @@ class EncodedIds:
     strings, and it is the fast way into a pool: the pool looks up each distinct id once instead
     of once per row. Build one with :meth:`encode`, or pass a pandas ``Categorical`` or
     ``(codes, values)`` from your own storage.
+
+    Parameters
+    ----------
+    codes
+        A 1-D integer array, each in ``[-1, len(values))``; stored as ``int64``.
+    values
+        A 1-D array of the distinct ids (any objects; the pool reports rows whose id is not a
+        valid ``str``); stored as an object array.
+
+    Raises
+    ------
+    ValidationError
+        If ``codes`` is not a 1-D integer array (bool and float included), ``values`` is not
+        1-D, or a code lies outside ``[-1, len(values))``.
     """
 
     codes: NDArray[np.int64]
     values: NDArray[np.object_]
 
     def __attrs_post_init__(self) -> None:
-        codes = np.asarray(self.codes)
+        codes = _array(self.codes, "codes")
         if codes.ndim != 1 or codes.dtype.kind not in "iu":
-            raise ValidationError("codes must be a 1-D integer array")
+            raise ValidationError(
+                f"codes must be a 1-D integer array, got shape {codes.shape} and dtype "
+                f"{codes.dtype}"
+            )
+        values = _array(self.values, "values", objects=True)
+        if values.ndim != 1:
+            raise ValidationError(f"values must be a 1-D array, got shape {values.shape}")
+        values = values.astype(object, copy=False)
+        # bounds as Python ints: a uint64 code must not wrap into -1 on its way to int64
+        if codes.size and (int(codes.min()) < -1 or int(codes.max()) >= values.size):
+            raise ValidationError(f"codes must lie in [-1, {values.size}) (len(values))")
         object.__setattr__(self, "codes", codes.astype(np.int64, copy=False))
-        object.__setattr__(self, "values", np.asarray(self.values, dtype=object).ravel())
-        if codes.size and (codes.min() < -1 or codes.max() >= self.values.size):
-            raise ValidationError("codes must lie in [-1, len(values))")
+        object.__setattr__(self, "values", values)
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
     @classmethod
     def encode(cls, values: Any, n: int | None = None, *, what: str = "ids") -> EncodedIds:
-        """Encode ``values``: a sequence of ids (``None`` for none), a scalar repeated ``n``
-        times, a pandas ``Categorical`` (or ``Series`` of one), or an :class:`EncodedIds`."""
+        """Encode ``values``: a sequence of ids, a scalar repeated ``n`` times, a pandas
+        ``Categorical`` (or ``Series`` of one), or an :class:`EncodedIds`.
+
+        ``None``, NaN and pandas ``NA`` mean "no id" (code -1), in a sequence or as the scalar.
+
+        Parameters
+        ----------
+        values
+            The ids.
+        n
+            The number of rows expected (needed for a scalar).
+        what
+            The column's name, for error messages.
+
+        Raises
+        ------
+        ValidationError
+            If the ids are not a 1-D column of ``n`` rows, are a bool column, or include
+            unhashable values (lists, dicts).
+        """
         if isinstance(values, EncodedIds):
             encoded = values
         elif hasattr(values, "cat"):  # a pandas Series of category dtype
             encoded = cls.encode(values.array, n, what=what)
         elif hasattr(values, "codes") and hasattr(values, "categories"):
-            encoded = cls(np.asarray(values.codes), np.asarray(values.categories, dtype=object))
-        elif values is None or isinstance(values, str):
+            encoded = cls(values.codes, values.categories)
+        elif isinstance(values, str) or _is_missing(values):
             if n is None:
                 raise ValidationError(f"{what}: a single id needs the column length")
-            code = -1 if values is None else 0
+            code = 0 if isinstance(values, str) else -1
             encoded = cls(np.full(n, code, dtype=np.int64), np.array([values], dtype=object))
         else:
-            arr = np.asarray(values, dtype=object)
+            arr = _array(values, what, objects=True)
             if arr.ndim != 1:
                 raise ValidationError(f"{what} must be 1-D, got shape {arr.shape}")
+            if arr.dtype.kind == "b":
+                raise ValidationError(f"{what} holds ids, not a bool column")
+            arr = arr.astype(object, copy=False)
+            items = arr.tolist()
             # one C-level pass: each row's code is the position of its id's first occurrence
             table: dict[Any, int] = {}
             try:
                 first = np.fromiter(
-                    map(table.setdefault, arr.tolist(), itertools.count()), np.int64, arr.size
+                    map(table.setdefault, items, itertools.count()), np.int64, arr.size
                 )
             except TypeError:
-                raise ValidationError(f"{what} must be hashable ids") from None
+                bad = next(v for v in items if not _hashable(v))
+                raise ValidationError(
+                    f"{what} must be hashable ids, got {type(bad).__name__} {short_repr(bad)}"
+                ) from None
+            missing = (
+                [pos for key, pos in table.items() if _is_missing(key)]
+                if (set(map(type, table)) - {str})
+                else []
+            )
+            if missing:
+                first = np.where(np.isin(first, missing), -1, first)
             encoded = cls(first, arr)
-            none = arr == None  # noqa: E711 - elementwise on objects
-            if none.any():
-                encoded = cls(np.where(none, -1, first), arr)
         if n is not None and len(encoded) != n:
             raise ValidationError(f"{what} has {len(encoded)} rows, expected {n}")
         return encoded
@@ -117,75 +572,121 @@ class EncodedIds:
         return EncodedIds(self.codes[rows], self.values)
 
 
-def _object_column(values: Any, n: int, what: str) -> NDArray[np.object_]:
-    """A 1-D object column of length ``n`` (a scalar is repeated; ``None`` means all missing)."""
-    if values is None or isinstance(values, str):
-        out = np.empty(n, dtype=object)
-        out[:] = values
-        return out
-    arr = np.asarray(values, dtype=object)
-    if arr.shape != (n,):
-        raise ValidationError(f"{what} has shape {arr.shape}, expected ({n},)")
-    return arr
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
-def _code_column(
-    values: Any, n: int, enum_cls: type[Channel] | type[TouchKind], what: str
-) -> NDArray[np.uint8]:
-    """Enum members, names or integer codes to a ``uint8`` code column; unknown → 255."""
-    arr = np.asarray(values)
-    if arr.ndim == 0:
-        arr = np.full(n, arr.item(), dtype=arr.dtype if arr.dtype.kind in "iu" else object)
-    if arr.shape != (n,):
-        raise ValidationError(f"{what} has shape {arr.shape}, expected ({n},)")
-    if arr.dtype.kind in "iu":
-        valid = (arr >= 0) & (arr < len(enum_cls))
-        return np.where(valid, arr, 255).astype(np.uint8)
-    lookup: dict[Any, int] = {}
-    for member in enum_cls:
-        lookup[member] = member.value
-        lookup[member.name] = member.value
-        lookup[member.name.lower()] = member.value
-    return np.fromiter((lookup.get(v, 255) for v in arr.tolist()), dtype=np.uint8, count=n)
+def _refuse_non_ids(arr: NDArray[np.object_], what: str) -> None:
+    """Refuse bytes, lists, tuples, dicts and arrays among ids: they are no id, not even a bad
+    one, and cannot be fingerprinted as text.
+
+    Other values that are not ``str`` (numbers, ``None``) stay, for the pool to report row by
+    row.
+    """
+    items = arr.tolist()
+    for kind in set(map(type, items)) - {str}:
+        if not issubclass(kind, bytes | Iterable | Mapping) or issubclass(kind, str):
+            continue
+        bad = next(v for v in items if type(v) is kind)
+        raise ValidationError(f"{what} holds a {kind.__name__} ({short_repr(bad)}), not a str")
 
 
+def _touchpoint_ids(values: Any, n: int) -> NDArray[Any]:
+    """Touchpoint ids: ``int64`` integers or an object column of ``str``.
+
+    A list of Python ints is an integer id column; integers beyond ``int64`` (``uint64`` from
+    2**63 up, or larger Python ints) are refused rather than wrapped into other ids.
+    """
+    arr = _column(values, n, "id", objects=True)
+    kind = arr.dtype.kind
+    if kind == "O" and arr.size:
+        types = set(map(type, arr.tolist()))
+        if all(issubclass(t, int | np.integer) and not issubclass(t, bool) for t in types):
+            items = arr.tolist()
+            low, high = min(items), max(items)
+            if not -_INT64_MAX - 1 <= low <= high <= _INT64_MAX:
+                raise ValidationError("id holds integers beyond int64; integer ids are int64")
+            arr = np.array(items, dtype=np.int64)
+            kind = "i"
+    if kind in "iu":
+        return _int64_column(arr, n, "id")
+    if kind == "U":
+        return arr.astype(object)
+    if kind == "O":
+        _refuse_non_ids(arr, "id")
+        return arr
+    raise ValidationError(
+        f"id must be int64 integers or str ids, got dtype {arr.dtype}"
+        + (" (a float column: ids with NaN for missing ones?)" if kind == "f" else "")
+    )
+
+
+def _instants(values: Any, what: str) -> NDArray[np.int64]:
+    """The constructor's check of a time column: ``int64`` epoch microseconds, 1-D, in range."""
+    arr = _array(values, what)
+    if arr.ndim != 1:
+        raise ValidationError(f"{what} must be a 1-D column, got shape {arr.shape}")
+    return epoch_micros_array(_integers(arr, what), epoch_unit="us", what=what)
+
+
+# ---------------------------------------------------------------------------- touchpoints
 @attrs.frozen(eq=False)
 class TouchpointColumns:
     """Touchpoints as columns: one array per field, one row per touchpoint.
 
-    Build it with :meth:`from_arrays` (from a host's arrays) or :meth:`from_touchpoints`. Rows are
-    validated by the pool on ingest, not here, so that a bad row is reported rather than raised.
+    Build it with :meth:`from_arrays` (from a host's arrays) or :meth:`from_touchpoints`. The
+    constructor checks the form of every column (one row per touchpoint, one dimension, the
+    dtype below); what each row holds is validated by the pool on ingest, so that a bad row is
+    reported rather than raised.
 
     Attributes
     ----------
     id
         ``int64`` ids, or strings in an object array. Integer and string ids are separate id
-        spaces: a host uses one kind consistently.
+        spaces: a host uses one kind consistently. Integer ids are ``int64``: ``uint64`` ids
+        from 2**63 up are refused, never wrapped.
     tenant
         The tenant of every row (a ``str``) or an object array, one per row.
     customer_id
         Customer ids, dictionary-encoded (:class:`EncodedIds`).
     at
-        ``int64`` microseconds since the epoch (UTC).
+        ``int64`` microseconds since the epoch (UTC), every one in
+        ``[1900-01-01, 2200-01-01)``. Its length is the number of rows.
     channel
-        ``uint8`` codes of :class:`Channel`; 255 marks an unknown value.
+        ``uint8`` codes of :class:`Channel`; 255 marks an unknown value (any other integer
+        that is no code becomes 255 too).
     kind
         ``uint8`` codes of :class:`TouchKind`; 255 marks an unknown value.
     amount_minor
-        ``int64`` minor units (fen); meaningful where ``amount_valid``.
+        ``int64`` minor units (fen); meaningful where ``amount_state`` is 1.
     amount_state
-        ``int8`` per row: 0 no amount, 1 a valid amount, -1 an invalid amount (NaN, infinite or
-        negative).
+        ``int8`` per row: 0 no amount, 1 a valid amount, -1 an invalid amount (NaN, infinite,
+        negative, not a number, or ``|minor| >= 2**62``). A row marked valid whose
+        ``amount_minor`` is negative or out of range is marked invalid.
     currency
-        The currency of every amount (a ``str``) or an object array, one per row.
+        The currency of every amount (a ``str``) or an object array of ``str`` codes, one per
+        row (``None`` where a row has no amount).
     promotion
         ``bool``.
     discount_minor
-        ``int64`` minor units taken off the full price (0 when none); -1 marks an invalid one.
+        ``int64`` minor units taken off the full price (0 when none); -1 marks an invalid one
+        (any negative or out-of-range value is stored as -1).
     related_customer_id
         The invited or reached customer, dictionary-encoded, code -1 where absent.
     agent_id
         The agent behind the touch, dictionary-encoded, code -1 where absent.
+
+    Raises
+    ------
+    ValidationError
+        If a column does not have one row per value of ``at``, is not 1-D, or has a dtype of
+        the wrong kind (e.g. float ``at``, float or bool ``id``, a string ``promotion``); the
+        message names the column. Id columns that are not :class:`EncodedIds` are encoded with
+        :meth:`EncodedIds.encode`.
     """
 
     id: NDArray[Any]
@@ -201,6 +702,41 @@ class TouchpointColumns:
     discount_minor: NDArray[np.int64]
     related_customer_id: EncodedIds
     agent_id: EncodedIds
+
+    def __attrs_post_init__(self) -> None:
+        at = _instants(self.at, "at")
+        n = at.shape[0]
+        amount = _int64_column(self.amount_minor, n, "amount_minor")
+        state = _integers(_column(self.amount_state, n, "amount_state"), "amount_state")
+        if ((state < -1) | (state > 1)).any():
+            raise ValidationError("amount_state must be -1 (invalid), 0 (none) or 1 (valid)")
+        state = state.astype(np.int8, copy=False)
+        out_of_range = (state == 1) & ((amount < 0) | (amount >= MAX_MINOR_UNITS))
+        if out_of_range.any():
+            state = np.where(out_of_range, np.int8(-1), state)
+        discount = _int64_column(self.discount_minor, n, "discount_minor")
+        bad_discount = (discount < -1) | (discount >= MAX_MINOR_UNITS)
+        if bad_discount.any():
+            discount = np.where(bad_discount, -1, discount)
+        checked = {
+            "id": _touchpoint_ids(self.id, n),
+            "tenant": _tenant_column(self.tenant, n),
+            "customer_id": EncodedIds.encode(self.customer_id, n, what="customer_id"),
+            "at": at,
+            "channel": _code_column_of_codes(self.channel, n, Channel, "channel"),
+            "kind": _code_column_of_codes(self.kind, n, TouchKind, "kind"),
+            "amount_minor": amount,
+            "amount_state": state,
+            "currency": _currency_column(self.currency, n),
+            "promotion": _flags(self.promotion, n, "promotion"),
+            "discount_minor": discount,
+            "related_customer_id": EncodedIds.encode(
+                self.related_customer_id, n, what="related_customer_id"
+            ),
+            "agent_id": EncodedIds.encode(self.agent_id, n, what="agent_id"),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
         return int(self.at.shape[0])
@@ -226,58 +762,107 @@ class TouchpointColumns:
     ) -> TouchpointColumns:
         """Touchpoint columns from a host's arrays.
 
+        Every column has one value per row of ``at`` (a scalar, where allowed, applies to every
+        row).
+
         Parameters
         ----------
         id
-            Integer or string ids.
+            Integer ids (stored as ``int64``; integers beyond ``int64`` are refused) or string
+            ids.
+        tenant
+            One tenant, or one per row.
         customer_id, related_customer_id, agent_id
-            Ids per row: an array of str (``None`` where absent), a pandas ``Categorical``, or
-            :class:`EncodedIds`. Dictionary-encoded ids are the fast path for millions of rows:
-            each distinct id is then looked up once.
+            Ids per row: an array of str (``None``, NaN or pandas ``NA`` where absent), a
+            pandas ``Categorical``, or :class:`EncodedIds`. Dictionary-encoded ids are the fast
+            path for millions of rows: each distinct id is then looked up once. Unhashable ids
+            (lists, dicts) and bool columns are refused.
         at
-            ``datetime64`` (read as UTC), integer epoch seconds, or aware datetimes; stored as
-            microseconds since the epoch.
+            ``datetime64`` (read as UTC) or aware datetimes; integer or float counts since the
+            epoch with ``epoch_unit``. Stored as microseconds since the epoch; every instant
+            must lie in ``[1900-01-01, 2200-01-01)`` UTC.
         channel, kind
-            Enum members, their names, or their integer codes (a scalar applies to every row).
+            Enum members, their names (any case), or their integer codes (a scalar applies to
+            every row). Anything else becomes 255, which the pool reports as unknown.
         amount
             Purchase and refund amounts in major units (yuan), or in minor units (fen) with
-            ``minor_units=True``; ``NaN`` where a row has no amount. Floats are rounded to the
-            nearest minor unit.
+            ``minor_units=True``; ``None`` or NaN where a row has no amount. Floats are rounded
+            to the nearest minor unit (half to even, as :meth:`Money.of`); integers are exact;
+            decimal strings and ``Decimal`` are read exactly. A :class:`Money` is taken as it
+            is, in its own currency, which replaces ``currency`` for its row. Negative amounts,
+            infinities, values that are no number (``"abc"``, ``True``) and amounts of
+            ``2**62`` minor units or more are marked invalid: the pool rejects those purchases
+            and refunds as ``INVALID_AMOUNT``. Nothing wraps.
+        currency
+            The ISO 4217 code of every amount, or one per row.
+        minor_units
+            Whether plain numbers in ``amount`` and ``discount`` count minor units.
+        promotion
+            ``bool`` (or the integers 0 and 1), one per row or one for all. Strings, NaN and
+            other numbers are refused, never read by truthiness.
         discount
-            Discounts, in the same unit as ``amount``; ``NaN`` or 0 where none.
+            Discounts, in the same unit as ``amount``; ``None``, NaN or 0 where none. A
+            :class:`Money` discount must be in its row's currency, or it is marked invalid.
+        epoch_unit
+            What integer or float times count: ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``.
+
+        Raises
+        ------
+        ValidationError
+            If a column has the wrong length, dimension or dtype, ``at`` holds no valid
+            instants, or a scalar is given where a column is needed; the message names the
+            argument.
         """
-        at_s = epoch_micros_array(at, epoch_unit=epoch_unit, what="touchpoint times")
-        n = at_s.shape[0]
-        ids = np.asarray(id)
-        if ids.shape != (n,):
-            raise ValidationError(f"id has shape {ids.shape}, expected ({n},)")
-        if ids.dtype.kind in "iu":
-            ids = ids.astype(np.int64, copy=False)
-        elif ids.dtype.kind != "O":
-            ids = ids.astype(object)
-        scale = 1 if minor_units else None
-        amount_minor, amount_state = _minor_units(amount, n, currency, scale, "amount")
-        discount_minor, discount_state = _minor_units(discount, n, currency, scale, "discount")
+        at_us = epoch_micros_array(at, epoch_unit=epoch_unit, what="touchpoint times")
+        n = at_us.shape[0]
+        if not isinstance(minor_units, bool | np.bool_):
+            raise ValidationError(
+                f"minor_units must be True or False, got {short_repr(minor_units)}"
+            )
+        minor_units = bool(minor_units)
+        currency_col = _currency_column(currency, n)
+        exponents = _exponents(currency_col, n)
+        amount_minor, amount_state, amount_currency = _amounts(
+            amount, n, exponents, minor_units, "amount"
+        )
+        if amount_currency is not None:  # Money amounts bring their own currency
+            per_row = np.empty(n, dtype=object)
+            per_row[:] = currency_col
+            has_money = amount_currency != None  # noqa: E711 - elementwise on objects
+            per_row[has_money] = amount_currency[has_money]
+            currency_col = per_row
+            exponents = _exponents(currency_col, n)
+        discount_minor, discount_state, discount_currency = _amounts(
+            discount, n, exponents, minor_units, "discount"
+        )
+        if discount_currency is not None:  # a Money discount must be in its row's currency
+            has_money = discount_currency != None  # noqa: E711
+            rows = np.flatnonzero(has_money)
+            row_codes = (
+                [_normal_code(currency_col)] * rows.size
+                if isinstance(currency_col, str)
+                else [_normal_code(c) for c in currency_col[rows].tolist()]
+            )
+            foreign = [
+                a != b for a, b in zip(discount_currency[rows].tolist(), row_codes, strict=True)
+            ]
+            discount_state[rows[np.array(foreign, dtype=bool)]] = -1
         discount_minor = np.where(discount_state < 0, -1, discount_minor)
-        promo = np.asarray(promotion)
-        promo = np.full(n, bool(promo.item())) if promo.ndim == 0 else promo.astype(bool)
         kinds = _code_column(kind, n, TouchKind, "kind")
         # an integer column cannot say "no amount": a zero on a touch that carries none is none
         monetary = (kinds == TouchKind.PURCHASED.value) | (kinds == TouchKind.REFUNDED.value)
         amount_state[~monetary & (amount_state == 1) & (amount_minor == 0)] = 0
         return cls(
-            id=ids,
-            tenant=tenant if isinstance(tenant, str) else _object_column(tenant, n, "tenant"),
+            id=_touchpoint_ids(id, n),
+            tenant=_tenant_column(tenant, n),
             customer_id=EncodedIds.encode(customer_id, n, what="customer_id"),
-            at=at_s,
+            at=at_us,
             channel=_code_column(channel, n, Channel, "channel"),
             kind=kinds,
             amount_minor=amount_minor,
             amount_state=amount_state,
-            currency=currency
-            if isinstance(currency, str)
-            else _object_column(currency, n, "currency"),
-            promotion=promo,
+            currency=currency_col,
+            promotion=_flag_or_flags(promotion, n, "promotion"),
             discount_minor=discount_minor,
             related_customer_id=EncodedIds.encode(
                 related_customer_id, n, what="related_customer_id"
@@ -330,68 +915,120 @@ class TouchpointColumns:
         )
 
 
-def _minor_units(
-    values: Any, n: int, currency: str | Sequence[str], scale: int | None, what: str
-) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
-    """Amounts to ``int64`` minor units and a state per row (0 none, 1 valid, -1 invalid)."""
-    minor = np.zeros(n, dtype=np.int64)
-    state = np.zeros(n, dtype=np.int8)
-    if values is None:
-        return minor, state
-    raw = np.asarray(values)
-    if raw.ndim == 0:
-        raw = np.full(n, raw.item())
-    if raw.shape != (n,):
-        raise ValidationError(f"{what} has shape {raw.shape}, expected ({n},)")
-    if raw.dtype.kind == "O":
-        raw = np.array([np.nan if v is None else v for v in raw.tolist()], dtype=np.float64)
-    if raw.dtype.kind in "iu":
-        if scale is None:
-            minor[:] = raw * _scale_column(currency, n)
-        else:
-            minor[:] = raw
-        state[:] = np.where(raw < 0, -1, 1)
-        return minor, state
-    if raw.dtype.kind not in "f":
-        raise ValidationError(f"{what} must be numeric, got dtype {raw.dtype}")
-    raw = raw.astype(np.float64, copy=False)
-    present = ~np.isnan(raw)
-    factor: float | NDArray[np.float64] = (
-        1.0 if scale is not None else _scale_column(currency, n).astype(np.float64)
-    )
-    with np.errstate(invalid="ignore", over="ignore"):
-        exact = raw * factor
-        scaled = np.rint(exact)
-        ok = present & np.isfinite(scaled) & (scaled >= 0) & (np.abs(scaled) < 2.0**62)
-        if scale is None:
-            # Where the product lands near a half, binary floating point decides the rounding
-            # (1.015 * 100 = 101.49999...). Round those few like Money.of: from the float's
-            # shortest decimal form, half to even, so both paths give the same fen.
-            near_half = ok & (np.abs(exact - np.floor(exact) - 0.5) < 1e-6)
-            for i in np.flatnonzero(near_half).tolist():
-                currency_i = currency if isinstance(currency, str) else str(currency[i])
-                scaled[i] = Money.of(float(raw[i]), currency_i.upper()).minor
-    minor[ok] = scaled[ok].astype(np.int64)
-    state[present] = -1
-    state[ok] = 1
-    return minor, state
+# ---------------------------------------------------------------------------- customers
+def _ids_or_id(values: Any, n: int, what: str) -> NDArray[np.object_]:
+    """Ids per row (a str or ``None`` applies to every row); NaN and ``NA`` mean none."""
+    if values is None or isinstance(values, str):
+        return _object_column(values, n, what)
+    return _none_for_missing(_id_column(values, n, what))
 
 
-def _scale_column(currency: str | Sequence[str], n: int) -> NDArray[np.int64]:
-    if isinstance(currency, str):
-        return np.full(n, 10 ** minor_unit_exponent(currency.upper()), dtype=np.int64)
-    codes = np.asarray(currency, dtype=object)
-    return np.fromiter((10 ** minor_unit_exponent(str(c).upper()) for c in codes), np.int64, n)
+def _consent_column(values: Any, n: int) -> NDArray[np.uint16]:
+    """Consent bit masks, one per row or one for all; each bit names an owned channel."""
+    if isinstance(values, np.ndarray) and values.ndim == 0:
+        values = values.item()
+    if _is_scalar(values):
+        if isinstance(values, bool | np.bool_) or not isinstance(values, int | np.integer):
+            raise ValidationError(
+                f"consent must be an integer bit mask per customer, got {short_repr(values)}"
+            )
+        if not 0 <= int(values) < _CONSENT_LIMIT:
+            raise ValidationError(_CONSENT_BITS)
+        return np.full(n, int(values), dtype=np.uint16)
+    return _consent_masks(values, n)
+
+
+_CONSENT_BITS = "consent bits name owned channels only (bits 0-9)"
+
+
+def _consent_masks(values: Any, n: int) -> NDArray[np.uint16]:
+    arr = _column(values, n, "consent")
+    if arr.dtype.kind not in "iu":
+        raise ValidationError(
+            f"consent must be an integer bit mask per customer, got dtype {arr.dtype}"
+        )
+    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= _CONSENT_LIMIT):
+        raise ValidationError(_CONSENT_BITS)
+    return arr.astype(np.uint16)
+
+
+def _checked_tags(tags: Any, n: int) -> dict[str, NDArray[np.bool_]] | None:
+    if tags is None:
+        return None
+    if not isinstance(tags, Mapping):
+        raise ValidationError(
+            f"tags must be a mapping of tag to a boolean column, got {type(tags).__name__}"
+        )
+    out: dict[str, NDArray[np.bool_]] = {}
+    for name, column in tags.items():
+        if not isinstance(name, str):
+            raise ValidationError(f"tag names are str, got {short_repr(name)}")
+        out[name] = _flags(column, n, f"tag {name!r}")
+    return out
+
+
+def _checked_attributes(attributes: Any, n: int) -> dict[str, NDArray[np.object_]] | None:
+    if attributes is None:
+        return None
+    if not isinstance(attributes, Mapping):
+        raise ValidationError(
+            f"attributes must be a mapping of name to a column, got {type(attributes).__name__}"
+        )
+    out: dict[str, NDArray[np.object_]] = {}
+    for name, column in attributes.items():
+        if not isinstance(name, str):
+            raise ValidationError(f"attribute names are str, got {short_repr(name)}")
+        what = f"attribute {name!r}"
+        out[name] = _column(column, n, what, objects=True).astype(object, copy=False)
+    return out
 
 
 @attrs.frozen(eq=False)
 class CustomerColumns:
     """Customers as columns: one array per field, one row per customer.
 
-    ``consent`` is a bit mask per row (bit ``c.value`` set when the customer consents to owned
-    channel ``c``). ``tags`` maps each tag to a boolean column; ``attributes`` maps each attribute
-    to a column of values (``None`` where unset). ``tags=None`` or ``attributes=None`` mean "not
-    given": new customers get none, existing customers keep theirs.
+    Build it with :meth:`from_arrays` (from a host's arrays) or :meth:`from_customers`. The
+    constructor checks the form of every column (one row per customer, one dimension, the
+    dtype below); what each row holds is validated by the pool on ingest, so that a bad row is
+    reported rather than raised.
+
+    Attributes
+    ----------
+    id
+        Customer ids, an object array (the pool reports rows whose id is not a valid ``str``).
+    tenant
+        The tenant of every row (a ``str``) or an object array, one per row.
+    joined_at
+        ``int64`` microseconds since the epoch (UTC), every one in
+        ``[1900-01-01, 2200-01-01)``. Its length is the number of rows.
+    source
+        ``uint8`` codes of :class:`Channel`; 255 marks an unknown value (any other integer
+        that is no code becomes 255 too).
+    consent
+        ``uint16`` bit mask per row: bit ``c.value`` is set when the customer consents to owned
+        channel ``c`` (bits 0-9 only).
+    referrer_id, agent_id
+        Object arrays of ids, ``None`` where absent.
+    tags
+        Each tag (a ``str``) to a boolean column, or ``None``.
+    attributes
+        Each attribute name (a ``str``) to an object column of values (``None`` where unset),
+        or ``None``.
+    store_id
+        An object array of store ids (``None`` where absent), or ``None`` when not given.
+    updated_at
+        Per row, the instant the row's profile took effect (``int64`` epoch microseconds; the
+        minimum ``int64`` where a row gives none), or ``None``.
+
+    ``tags=None``, ``attributes=None`` or ``store_id=None`` mean "not given": new customers get
+    none, existing customers keep theirs.
+
+    Raises
+    ------
+    ValidationError
+        If a column does not have one row per value of ``joined_at``, is not 1-D, or has a dtype
+        of the wrong kind (e.g. float ``joined_at``, a bool id column, consent bits beyond the
+        owned channels, a tag column that is not boolean); the message names the column.
     """
 
     id: NDArray[np.object_]
@@ -403,6 +1040,27 @@ class CustomerColumns:
     agent_id: NDArray[np.object_]
     tags: Mapping[str, NDArray[np.bool_]] | None = None
     attributes: Mapping[str, NDArray[np.object_]] | None = None
+    store_id: NDArray[np.object_] | None = None
+    updated_at: NDArray[np.int64] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        joined = _instants(self.joined_at, "joined_at")
+        n = joined.shape[0]
+        checked = {
+            "id": _id_column(self.id, n, "id"),
+            "tenant": _tenant_column(self.tenant, n),
+            "joined_at": joined,
+            "source": _code_column_of_codes(self.source, n, Channel, "source"),
+            "consent": _consent_masks(self.consent, n),
+            "referrer_id": _id_column(self.referrer_id, n, "referrer_id"),
+            "agent_id": _id_column(self.agent_id, n, "agent_id"),
+            "tags": _checked_tags(self.tags, n),
+            "attributes": _checked_attributes(self.attributes, n),
+            "store_id": None if self.store_id is None else _id_column(self.store_id, n, "store_id"),
+            "updated_at": _checked_optional_instants(self.updated_at, n),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
         return int(self.joined_at.shape[0])
@@ -420,31 +1078,66 @@ class CustomerColumns:
         agent_id: Any = None,
         tags: Mapping[str, Any] | Sequence[Iterable[str] | None] | None = None,
         attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
+        store_id: Any = None,
+        updated_at: Any = None,
         epoch_unit: str | None = None,
     ) -> CustomerColumns:
-        """Customer columns from a host's arrays (``joined_at`` as for touchpoint times).
+        """Customer columns from a host's arrays.
 
-        ``tags`` is either a mapping of tag to a boolean column, or one collection of tags per
-        row; ``attributes`` a mapping of name to a column, or one mapping per row.
+        Every column has one value per row of ``joined_at`` (a scalar, where allowed, applies
+        to every row).
+
+        Parameters
+        ----------
+        id
+            Customer ids (``str``).
+        tenant
+            One tenant, or one per row.
+        joined_at
+            As :meth:`TouchpointColumns.from_arrays` takes ``at``.
+        source
+            A :class:`Channel`, its name (any case) or code, for all rows or one per row;
+            anything else becomes 255, which the pool reports as an unknown source.
+        consent
+            An integer bit mask per customer (or one for all): bit ``c.value`` for each owned
+            channel ``c`` the customer consents to.
+        referrer_id, agent_id
+            Ids per row; ``None``, NaN or pandas ``NA`` where absent.
+        tags
+            Either a mapping of tag to a boolean column, or one collection of ``str`` tags per
+            row (``None`` for none).
+        attributes
+            Either a mapping of name to a column of values (``None`` or NaN where unset), or one
+            mapping per row (``None`` for none).
+        store_id
+            Store ids per row (``None``, NaN or pandas ``NA`` where absent), or ``None``.
+        updated_at
+            When each row's profile took effect: instants like ``joined_at``, ``None`` or
+            ``NaT`` in a row for none.
+        epoch_unit
+            What integer or float times count: ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``.
+
+        Raises
+        ------
+        ValidationError
+            If a column has the wrong length, dimension or dtype, ``joined_at`` holds no valid
+            instants, or consent names channels that are not owned; the message names the
+            argument.
         """
         joined = epoch_micros_array(joined_at, epoch_unit=epoch_unit, what="joined_at")
         n = joined.shape[0]
-        mask = np.asarray(consent)
-        mask = np.full(n, int(mask.item())) if mask.ndim == 0 else mask
-        if mask.dtype.kind not in "iu" or mask.shape != (n,):
-            raise ValidationError("consent must be an integer bit mask per customer")
-        if ((mask < 0) | (mask >= 1 << (Channel.OFFLINE_STORE.value + 1))).any():
-            raise ValidationError("consent bits name owned channels only (bits 0-9)")
         return cls(
-            id=_object_column(id, n, "id"),
-            tenant=tenant if isinstance(tenant, str) else _object_column(tenant, n, "tenant"),
+            id=_ids_or_id(id, n, "id"),
+            tenant=_tenant_column(tenant, n),
             joined_at=joined,
             source=_code_column(source, n, Channel, "source"),
-            consent=mask.astype(np.uint16),
-            referrer_id=_object_column(referrer_id, n, "referrer_id"),
-            agent_id=_object_column(agent_id, n, "agent_id"),
+            consent=_consent_column(consent, n),
+            referrer_id=_ids_or_id(referrer_id, n, "referrer_id"),
+            agent_id=_ids_or_id(agent_id, n, "agent_id"),
             tags=_tag_columns(tags, n),
             attributes=_attribute_columns(attributes, n),
+            store_id=None if store_id is None else _ids_or_id(store_id, n, "store_id"),
+            updated_at=_optional_instants(updated_at, n, epoch_unit),
         )
 
     @classmethod
@@ -462,6 +1155,8 @@ class CustomerColumns:
             agent_id=_object_column([c.agent_id for c in cs], n, "agent_id"),
             tags=_tag_columns([c.tags for c in cs], n),
             attributes=_attribute_columns([c.attributes for c in cs], n),
+            store_id=_object_column([c.store_id for c in cs], n, "store_id"),
+            updated_at=_optional_instants([c.updated_at for c in cs], n, None),
         )
 
     def row_tags(self, row: int) -> frozenset[str] | None:
@@ -477,29 +1172,68 @@ class CustomerColumns:
         return {k: col[row] for k, col in self.attributes.items() if col[row] is not None}
 
 
+_NO_INSTANT = np.iinfo(np.int64).min
+
+
+def _no_instant(value: object) -> bool:
+    """Whether one value of an ``updated_at`` column gives no instant."""
+    if _is_missing(value) or type(value).__name__ == "NaTType":
+        return True
+    return isinstance(value, np.datetime64) and bool(np.isnat(value))
+
+
+def _optional_instants(values: Any, n: int, epoch_unit: str | None) -> NDArray[np.int64] | None:
+    """A column of instants where a row may give none (``None`` or ``NaT``)."""
+    if values is None:
+        return None
+    arr = _column(values, n, "updated_at", objects=True)
+    if arr.dtype.kind == "M":
+        given = ~np.isnat(arr)
+    elif arr.dtype.kind == "O":
+        given = ~np.fromiter(map(_no_instant, arr.tolist()), dtype=bool, count=n)
+    else:
+        given = np.ones(n, dtype=bool)
+    if not given.any():
+        return None
+    out = np.full(n, _NO_INSTANT, dtype=np.int64)
+    out[given] = epoch_micros_array(arr[given], epoch_unit=epoch_unit, what="updated_at")
+    return out
+
+
+def _checked_optional_instants(values: Any, n: int) -> NDArray[np.int64] | None:
+    """The constructor's check of ``updated_at``: epoch microseconds in range, or the minimum
+    ``int64`` for none."""
+    if values is None:
+        return None
+    arr = _int64_column(values, n, "updated_at")
+    given = arr != _NO_INSTANT
+    epoch_micros_array(arr[given], epoch_unit="us", what="updated_at")
+    return arr
+
+
 def _tag_columns(
     tags: Mapping[str, Any] | Sequence[Iterable[str] | None] | None, n: int
-) -> dict[str, NDArray[np.bool_]] | None:
-    if tags is None:
-        return None
-    if isinstance(tags, Mapping):
-        out = {}
-        for name, col in tags.items():
-            arr = np.asarray(col)
-            if arr.shape != (n,) or arr.dtype != np.bool_:
-                raise ValidationError(f"tag {name!r} needs a boolean column of length {n}")
-            out[name] = arr
-        return out
-    rows = list(tags)
-    if len(rows) != n:
-        raise ValidationError(f"tags has {len(rows)} rows, expected {n}")
+) -> Mapping[str, Any] | None:
+    """Tags as a mapping of tag to a column (one collection per row is turned around)."""
+    if tags is None or isinstance(tags, Mapping):
+        return tags
+    if _is_scalar(tags):
+        raise ValidationError(
+            "tags must be a mapping of tag to a boolean column or one collection of tags per "
+            f"row, got {type(tags).__name__}"
+        )
+    rows = _rows(tags, n, "tags")
     columns: dict[str, NDArray[np.bool_]] = {}
     for i, row in enumerate(rows):
-        if row is None:
+        if _is_missing(row):
             continue
-        if isinstance(row, str):
-            raise ValidationError(f"tags of row {i} must be a collection of str, not a str")
+        if _is_scalar(row) or isinstance(row, Mapping) or row is None:
+            raise ValidationError(
+                f"tags of row {i} must be a collection of str, got {short_repr(row)}"
+            )
         for t in row:
+            if not isinstance(t, str):
+                raise ValidationError(f"tags of row {i} must be str, got {short_repr(t)}")
             if t not in columns:
                 columns[t] = np.zeros(n, dtype=bool)
             columns[t][i] = True
@@ -509,21 +1243,32 @@ def _tag_columns(
 def _attribute_columns(
     attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None, n: int
 ) -> dict[str, NDArray[np.object_]] | None:
+    """Attributes as a mapping of name to an object column, ``None`` where unset."""
     if attributes is None:
         return None
     columns: dict[str, NDArray[np.object_]] = {}
     if isinstance(attributes, Mapping):
         for name, col in attributes.items():
-            column = _object_column(col, n, f"attribute {name!r}")
-            if np.asarray(col).dtype.kind == "f":  # NaN means unset, as None does
-                column[np.isnan(np.asarray(col, dtype=np.float64))] = None
-            columns[name] = column
+            what = f"attribute {name!r}"
+            column = _object_column(col, n, what)
+            if column is not col:
+                column = column.copy() if np.may_share_memory(column, col) else column
+            columns[name] = _none_for_missing(column)  # NaN and NA mean unset, as None does
         return columns
-    rows = list(attributes)
-    if len(rows) != n:
-        raise ValidationError(f"attributes has {len(rows)} rows, expected {n}")
+    if _is_scalar(attributes):
+        raise ValidationError(
+            "attributes must be a mapping of name to a column or one mapping per row, "
+            f"got {type(attributes).__name__}"
+        )
+    rows = _rows(attributes, n, "attributes")
     for i, row in enumerate(rows):
-        for name, value in (row or {}).items():
+        if _is_missing(row):
+            continue
+        if not isinstance(row, Mapping):
+            raise ValidationError(
+                f"attributes of row {i} must be a mapping of name to value, got {short_repr(row)}"
+            )
+        for name, value in row.items():
             if name not in columns:
                 columns[name] = np.full(n, None, dtype=object)
             columns[name][i] = value

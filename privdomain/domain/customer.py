@@ -6,18 +6,21 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 import attrs
+import numpy as np
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel
 from privdomain.domain.frozenmap import FrozenMap
-from privdomain.errors import InvalidRecordError
+from privdomain.errors import InvalidRecordError, short_repr
 
 __all__ = [
     "AttributeValue",
     "Customer",
     "check_id",
+    "check_instant",
     "customer_id_converter",
     "optional_id_converter",
+    "parse_channel",
     "tenant_converter",
 ]
 
@@ -34,7 +37,9 @@ def check_id(value: object, *, what: str = "id") -> str:
     is refused.
     """
     if not isinstance(value, str):
-        raise InvalidRecordError(f"{what} must be a str, got {type(value).__name__}: {value!r}")
+        raise InvalidRecordError(
+            f"{what} must be a str, got {type(value).__name__}: {short_repr(value)}"
+        )
     if not value or not value.strip():
         raise InvalidRecordError(f"{what} must not be empty")
     if len(value) > MAX_ID_LENGTH:
@@ -59,23 +64,74 @@ def optional_id_converter(value: object) -> str | None:
     return None if value is None else check_id(value, what="id")
 
 
-def _tags(value: Iterable[str] | None) -> frozenset[str]:
+def _referrer_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="referrer_id")
+
+
+def _agent_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="agent_id")
+
+
+def _store_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="store_id")
+
+
+def check_instant(value: object, *, what: str) -> dt.datetime:
+    """An aware ``datetime`` or a ``datetime64`` as an aware UTC ``datetime`` in range.
+
+    Anything else raises :class:`~privdomain.errors.ValidationError` naming ``what``; naive
+    datetimes raise :class:`~privdomain.errors.NaiveDatetimeError`.
+    """
+    if not isinstance(value, dt.datetime | np.datetime64):
+        raise InvalidRecordError(
+            f"{what} must be a timezone-aware datetime or a datetime64, "
+            f"got {type(value).__name__}: {short_repr(value)}"
+        )
+    return as_utc_datetime(value, what=what)
+
+
+def parse_channel(value: object, *, what: str) -> Channel:
+    """A :class:`Channel` from itself, its name (any case) or its code, else
+    :class:`~privdomain.errors.InvalidRecordError` naming ``what`` and the valid names."""
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, Channel):
+        return value
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            return Channel.parse(value)
+        except (ValueError, TypeError):
+            pass
+    raise InvalidRecordError(
+        f"{what}: unknown channel {short_repr(value)}; a channel is a Channel, one of the names "
+        f"{', '.join(c.name.lower() for c in Channel)} (any case), or its code "
+        f"0-{len(Channel) - 1}"
+    )
+
+
+def _tags(value: object) -> frozenset[str]:
     if value is None:
         return frozenset()
     if isinstance(value, str):
         raise InvalidRecordError("tags must be a collection of str, not a single str")
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise InvalidRecordError(
+            f"tags must be a collection of str, got {type(value).__name__}: {short_repr(value)}"
+        )
     return frozenset(check_id(t, what="tag") for t in value)
 
 
-def _consent(value: Iterable[Channel | str] | None) -> frozenset[Channel]:
+def _consent(value: object) -> frozenset[Channel]:
     if value is None:
         return frozenset()
     if isinstance(value, str | Channel):
         value = [value]
-    try:
-        channels = frozenset(Channel.parse(c) for c in value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRecordError(f"consent: {exc}") from None
+    if isinstance(value, bytes) or not isinstance(value, Iterable):
+        raise InvalidRecordError(
+            "consent must be a collection of owned channels, "
+            f"got {type(value).__name__}: {short_repr(value)}"
+        )
+    channels = frozenset(parse_channel(c, what="consent") for c in value)
     public = sorted(c.name for c in channels if not c.owned)
     if public:
         raise InvalidRecordError(f"consent is given for owned channels only, not {public}")
@@ -85,6 +141,11 @@ def _consent(value: Iterable[Channel | str] | None) -> frozenset[Channel]:
 def _attributes(value: Mapping[str, AttributeValue] | None) -> Mapping[str, AttributeValue]:
     if value is None:
         return FrozenMap({})
+    if not isinstance(value, Mapping):
+        raise InvalidRecordError(
+            "attributes must be a mapping of str to str, int, float, bool or None, "
+            f"got {type(value).__name__}: {short_repr(value)}"
+        )
     out: dict[str, AttributeValue] = {}
     for key, item in dict(value).items():
         check_id(key, what="attribute name")
@@ -104,14 +165,15 @@ def _mapping_repr(value: Mapping[str, AttributeValue]) -> str:
 
 
 def _source(value: Channel | str) -> Channel:
-    try:
-        return Channel.parse(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRecordError(f"source: {exc}") from None
+    return parse_channel(value, what="source")
+
+
+def _updated(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else as_utc_datetime(value, what="updated_at")
 
 
 def _joined(value: dt.datetime) -> dt.datetime:
-    return as_utc_datetime(value, what="joined_at")
+    return check_instant(value, what="joined_at")
 
 
 @attrs.frozen(eq=False)
@@ -125,20 +187,36 @@ class Customer:
     tenant
         The brand (or tenant of a multi-brand host) whose pool this customer belongs to.
     joined_at
-        When the customer entered the pool; must be timezone-aware.
+        When the customer entered the pool: a timezone-aware ``datetime`` or a ``datetime64``
+        (UTC), in ``[1900-01-01, 2200-01-01)`` UTC.
     source
-        Which public platform, store or referral brought them (e.g. ``Channel.DOUYIN``).
+        Which public platform, store or referral brought them: a :class:`Channel`, its name
+        (any case) or its code (e.g. ``Channel.DOUYIN`` or ``"douyin"``).
     attributes
-        Basic attributes (gender, age, region, vertical-specific facts), ``str`` keys to scalar
-        values.
+        Basic attributes (gender, age, region, vertical-specific facts): a mapping of ``str``
+        keys to ``str``, ``int``, ``float`` or ``bool`` values (``None`` means unset).
     tags
-        The operator's tags (标签).
+        The operator's tags (标签): a collection of ``str`` (not a single ``str``).
     consent
-        Owned channels on which the customer agreed to be contacted.
+        Owned channels on which the customer agreed to be contacted (one channel, or a
+        collection of them).
     referrer_id
         The customer who brought this one (老带新), if any.
     agent_id
-        The small-B agent (导购, store, partner) who serves this customer, if any.
+        The small-B agent (导购, store staff, consultant, partner) bound to this customer, if any.
+    store_id
+        The store this customer is bound to, if any.
+    updated_at
+        When this version of the profile (attributes, tags, consent, agent, store) took effect.
+        A customer's first record takes effect when they join unless ``updated_at`` says later;
+        a later record that changes the profile needs it, since a pool never guesses when
+        something happened (see :meth:`Pool.ingest <privdomain.Pool.ingest>`).
+
+    Raises
+    ------
+    InvalidRecordError
+        If a field has the wrong type or a value the domain does not allow; the message names
+        the field. (:class:`~privdomain.errors.NaiveDatetimeError` for a naive ``joined_at``.)
     """
 
     id: str = attrs.field(converter=customer_id_converter)
@@ -150,8 +228,10 @@ class Customer:
     )
     tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
     consent: frozenset[Channel] = attrs.field(factory=frozenset, converter=_consent)
-    referrer_id: str | None = attrs.field(default=None, converter=optional_id_converter)
-    agent_id: str | None = attrs.field(default=None, converter=optional_id_converter)
+    referrer_id: str | None = attrs.field(default=None, converter=_referrer_id)
+    agent_id: str | None = attrs.field(default=None, converter=_agent_id)
+    store_id: str | None = attrs.field(default=None, converter=_store_id)
+    updated_at: dt.datetime | None = attrs.field(default=None, converter=_updated)
 
     def __attrs_post_init__(self) -> None:
         if self.referrer_id == self.id:

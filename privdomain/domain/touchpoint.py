@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import attrs
+import numpy as np
 
-from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.channels import Channel, TouchKind
 from privdomain.domain.customer import (
     check_id,
+    check_instant,
     customer_id_converter,
-    optional_id_converter,
+    parse_channel,
     tenant_converter,
 )
 from privdomain.domain.money import Money
-from privdomain.errors import InvalidMoneyError, InvalidRecordError
+from privdomain.errors import InvalidMoneyError, InvalidRecordError, short_repr
 
 __all__ = ["Touchpoint"]
 
@@ -25,32 +26,50 @@ def _touchpoint_id(value: object) -> str:
 
 
 def _at(value: object) -> dt.datetime:
-    return as_utc_datetime(value, what="touchpoint time")
+    return check_instant(value, what="touchpoint time")
 
 
-def _channel(value: Channel | str) -> Channel:
-    try:
-        return Channel.parse(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRecordError(f"channel: {exc}") from None
+def _related_customer_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="related_customer_id")
 
 
-def _kind(value: TouchKind | str) -> TouchKind:
-    try:
-        return TouchKind.parse(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRecordError(f"kind: {exc}") from None
+def _agent_id(value: object) -> str | None:
+    return None if value is None else check_id(value, what="agent_id")
 
 
-def _is_bool(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
-    if not isinstance(value, bool):
-        raise InvalidRecordError(f"{attribute.name} must be True or False, got {value!r}")
+def _channel(value: object) -> Channel:
+    return parse_channel(value, what="channel")
+
+
+def _kind(value: object) -> TouchKind:
+    if isinstance(value, np.integer):
+        value = int(value)
+    if isinstance(value, TouchKind):
+        return value
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            return TouchKind.parse(value)
+        except (ValueError, TypeError):
+            pass
+    raise InvalidRecordError(
+        f"kind: unknown touch kind {short_repr(value)}; a kind is a TouchKind, one of the names "
+        f"{', '.join(k.name.lower() for k in TouchKind)} (any case), or its code "
+        f"0-{len(TouchKind) - 1}"
+    )
+
+
+def _promotion(value: object) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise InvalidRecordError(f"promotion must be True or False, got {short_repr(value)}")
 
 
 def _money(value: Money | None) -> Money | None:
     if value is None or isinstance(value, Money):
         return value
-    raise InvalidMoneyError(f"amounts are Money (e.g. Money.of('9.90', 'CNY')), got {value!r}")
+    raise InvalidMoneyError(
+        f"amounts are Money (e.g. Money.of('9.90', 'CNY')), got {short_repr(value)}"
+    )
 
 
 @attrs.frozen
@@ -66,23 +85,34 @@ class Touchpoint:
     customer_id
         The customer involved.
     at
-        When it happened; must be timezone-aware.
+        When it happened: a timezone-aware ``datetime`` or a ``datetime64`` (UTC), in
+        ``[1900-01-01, 2200-01-01)`` UTC.
     channel
-        Where it happened (an owned channel, or a public platform for purchases made there).
+        Where it happened (an owned channel, or a public platform for purchases made there): a
+        :class:`Channel`, its name (any case) or its code.
     kind
-        What happened (:class:`TouchKind`).
+        What happened: a :class:`TouchKind`, its name (any case) or its code.
     amount
-        For ``PURCHASED`` and ``REFUNDED`` only: the amount paid or refunded, never negative
-        (a refund is its own kind, not a negative purchase).
+        For ``PURCHASED`` and ``REFUNDED`` only: the :class:`Money` paid or refunded, never
+        negative (a refund is its own kind, not a negative purchase).
     promotion
         Whether the touch was promotion-driven: a discount message, or a purchase made with a
-        coupon or during a promotion.
+        coupon or during a promotion (``True`` or ``False``).
     discount
-        For ``PURCHASED`` only: how much was taken off the full price.
+        For ``PURCHASED`` only: the :class:`Money` taken off the full price, in the amount's
+        currency.
     related_customer_id
         For ``INVITED`` and ``SHARED``: the customer who was invited or reached, if known.
     agent_id
         The small-B agent (导购, store, partner) behind this touch, if any.
+
+    Raises
+    ------
+    InvalidRecordError
+        If a field has the wrong type or a value the domain does not allow; the message names
+        the field. :class:`~privdomain.errors.InvalidMoneyError` for a missing, foreign or
+        negative amount or discount, :class:`~privdomain.errors.NaiveDatetimeError` for a naive
+        ``at``.
     """
 
     id: str = attrs.field(converter=_touchpoint_id)
@@ -92,10 +122,10 @@ class Touchpoint:
     channel: Channel = attrs.field(converter=_channel)
     kind: TouchKind = attrs.field(converter=_kind)
     amount: Money | None = attrs.field(default=None, converter=_money)
-    promotion: bool = attrs.field(default=False, validator=_is_bool)
+    promotion: bool = attrs.field(default=False, converter=_promotion)
     discount: Money | None = attrs.field(default=None, converter=_money)
-    related_customer_id: str | None = attrs.field(default=None, converter=optional_id_converter)
-    agent_id: str | None = attrs.field(default=None, converter=optional_id_converter)
+    related_customer_id: str | None = attrs.field(default=None, converter=_related_customer_id)
+    agent_id: str | None = attrs.field(default=None, converter=_agent_id)
 
     def __attrs_post_init__(self) -> None:
         if self.kind.monetary:
