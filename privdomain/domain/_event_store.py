@@ -97,9 +97,8 @@ class EventStore:
         batch, and their keys sorted (to :meth:`remember` once the rows are written). The mask
         is ``None`` when every row is new."""
         int_ids = cols.id.dtype.kind in "iu"
-        keys: NDArray[Any] = cols.id if int_ids else fingerprint_strings(cols.id)
-        if rows is not None:
-            keys = keys[rows]
+        ids = cols.id if rows is None else cols.id[rows]  # rejected ids are never hashed
+        keys: NDArray[Any] = ids if int_ids else fingerprint_strings(ids)
         seen = self.seen_int if int_ids else self.seen_str
         return first_unseen(keys.astype(seen.dtype, copy=False), seen)
 
