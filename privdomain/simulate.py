@@ -413,10 +413,13 @@ class _Simulation:
         referrer = self._referral_tree(share_propensity)
         source[referrer >= 0] = Channel.REFERRAL.value
 
-        owned = [c for c in Channel if c.owned]
+        # the simulator's owned channels: the ten of the first release (the web shop and phone,
+        # added later, would change every seeded pool's random stream)
+        owned = [c for c in Channel if c.owned and c.value <= Channel.OFFLINE_STORE.value]
         consent_p = np.array([prm.consent.get(c, 0.0) for c in owned])
         consent_bits = rng.random((n, len(owned))) < consent_p
-        consent = (consent_bits * (1 << np.arange(len(owned)))).sum(axis=1).astype(np.uint16)
+        bits = np.array([1 << c.value for c in owned], dtype=np.int64)
+        consent = (consent_bits * bits).sum(axis=1).astype(np.uint32)
 
         agent = np.where(
             rng.random(n) < prm.agent_share, rng.integers(0, max(prm.n_agents, 1), n), -1

@@ -49,6 +49,8 @@ def test_owned_and_public_channels() -> None:
         Channel.APP,
         Channel.SMS,
         Channel.EMAIL,
+        Channel.WEB_SHOP,
+        Channel.PHONE,
         Channel.OFFLINE_STORE,
     }
     assert Channel.DOUYIN in public
@@ -103,3 +105,49 @@ def test_connecting_and_disconnecting_kinds_pair_up() -> None:
     assert {TouchKind.JOINED, TouchKind.ADDED, TouchKind.SUBSCRIBED} == CONNECT_KINDS
     assert {TouchKind.LEFT, TouchKind.DELETED, TouchKind.UNSUBSCRIBED} == DISCONNECT_KINDS
     assert not CONNECT_KINDS & DISCONNECT_KINDS
+
+
+def test_owned_channels_have_columns_and_consent_bits() -> None:
+    from privdomain.domain.channels import CONSENT_BITS, OWNED_CHANNELS, OWNED_COLUMN
+
+    assert [int(OWNED_COLUMN[c.value]) for c in OWNED_CHANNELS] == list(range(len(OWNED_CHANNELS)))
+    assert all(OWNED_COLUMN[c.value] == -1 for c in Channel if not c.owned)
+    assert CONSENT_BITS == sum(1 << c.value for c in Channel if c.owned)
+
+
+def test_a_web_shop_purchase_log_files_under_the_web_shop() -> None:
+    import datetime as dt
+
+    import numpy as np
+
+    from privdomain import CustomerColumns, Pool, TouchpointColumns
+
+    pool = Pool("shop", currency="USD")
+    pool.ingest(
+        CustomerColumns.from_arrays(
+            id=["00001"],
+            tenant="shop",
+            joined_at=np.array(["1997-01-01"], dtype="datetime64[D]"),
+            source="web_shop",
+            consent=1 << Channel.WEB_SHOP.value | 1 << Channel.PHONE.value,
+        )
+    )
+    report = pool.ingest(
+        TouchpointColumns.from_arrays(
+            id=[1, 2],
+            tenant="shop",
+            customer_id=["00001", "00001"],
+            at=np.array(["1997-01-01", "1997-02-03"], dtype="datetime64[D]"),
+            channel="web_shop",
+            kind=["purchased", "sent"],
+            amount=[11.77, np.nan],
+            currency="USD",
+        )
+    )
+    assert report.ok, report.rejected
+    snap = pool.snapshot(dt.datetime(1997, 3, 1, tzinfo=dt.UTC))
+    assert snap.feature("touches_web_shop").tolist() == [2]
+    assert snap.feature("consent_web_shop").tolist() == [True]
+    assert snap.feature("consent_phone").tolist() == [True]
+    assert snap.feature("days_since_contact_web_shop").tolist() == [26.0]
+    assert snap.contact_counts("month")[0].sum() == 0

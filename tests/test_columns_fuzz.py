@@ -342,7 +342,7 @@ def test_customer_columns_constructor(replaced: list[str], data: st.DataObject) 
     except PrivdomainError:
         return
     assert columns.joined_at.dtype == np.int64
-    assert columns.consent.dtype == np.uint16
+    assert columns.consent.dtype == np.uint32
     ingests_every_row(columns)
 
 

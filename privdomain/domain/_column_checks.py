@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain.domain._time import epoch_micros_array
-from privdomain.domain.channels import Channel, TouchKind
+from privdomain.domain.channels import CONSENT_BITS, Channel, TouchKind
 from privdomain.domain.money import (
     MAX_MINOR_UNITS,
     Money,
@@ -26,7 +26,7 @@ _INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 _UNKNOWN_CODE = 255
-_CONSENT_LIMIT = 1 << (Channel.OFFLINE_STORE.value + 1)  # one bit per owned channel
+_CONSENT_BITS_ALLOWED = CONSENT_BITS  # one bit per owned channel, bit = the channel's code
 
 
 # ---------------------------------------------------------------------------- column helpers

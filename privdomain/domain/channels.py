@@ -12,6 +12,7 @@ __all__ = [
     "DISCONNECT_KINDS",
     "IS_MONETARY",
     "OWNED_CHANNELS",
+    "OWNED_COLUMN",
     "Channel",
     "TouchKind",
     "kind_table",
@@ -75,11 +76,16 @@ class Channel(enum.Enum):
     """Any other public platform."""
     REFERRAL = 22
     """Brought in by an existing customer or agent (老带新), as a source only."""
+    # owned channels added later (codes are only ever appended)
+    WEB_SHOP = 23
+    """The brand's own e-commerce site or web shop (官网/自营商城)."""
+    PHONE = 24
+    """Phone calls: hotline, customer service, telesales (电话)."""
 
     @property
     def owned(self) -> bool:
         """Whether the brand owns this channel (a private-domain channel)."""
-        return self.value <= Channel.OFFLINE_STORE.value
+        return self.value <= Channel.OFFLINE_STORE.value or self.value >= Channel.WEB_SHOP.value
 
     @property
     def public(self) -> bool:
@@ -164,6 +170,20 @@ class TouchKind(enum.Enum):
 
 #: The owned channels, in the column order of the snapshot's per-channel matrices.
 OWNED_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c.owned)
+
+
+def _owned_column() -> NDArray[np.int64]:
+    table = np.full(256, -1, dtype=np.int64)
+    table[[c.value for c in OWNED_CHANNELS]] = np.arange(len(OWNED_CHANNELS))
+    table.flags.writeable = False
+    return table
+
+
+#: ``OWNED_COLUMN[code]`` is the column of owned channel ``code`` in the snapshot's
+#: per-channel matrices, -1 for a channel the brand does not own.
+OWNED_COLUMN = _owned_column()
+#: The consent bits that name owned channels (bit ``c.value`` for each owned channel ``c``).
+CONSENT_BITS = sum(1 << c.value for c in OWNED_CHANNELS)
 
 #: Kinds that (re)open a channel: after one of these the customer can be reached there again.
 CONNECT_KINDS = frozenset({TouchKind.JOINED, TouchKind.ADDED, TouchKind.SUBSCRIBED})

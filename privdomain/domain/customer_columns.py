@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain.domain._column_checks import (
-    _CONSENT_LIMIT,
+    _CONSENT_BITS_ALLOWED,
     _code_column,
     _code_column_of_codes,
     _column,
@@ -26,7 +26,7 @@ from privdomain.domain._column_checks import (
     _tenant_column,
 )
 from privdomain.domain._time import epoch_micros, epoch_micros_array
-from privdomain.domain.channels import Channel
+from privdomain.domain.channels import OWNED_CHANNELS, Channel
 from privdomain.domain.customer import Customer
 from privdomain.errors import ValidationError, short_repr
 
@@ -40,7 +40,7 @@ def _ids_or_id(values: Any, n: int, what: str) -> NDArray[np.object_]:
     return _none_for_missing(_id_column(values, n, what))
 
 
-def _consent_column(values: Any, n: int) -> NDArray[np.uint16]:
+def _consent_column(values: Any, n: int) -> NDArray[np.uint32]:
     """Consent bit masks, one per row or one for all; each bit names an owned channel."""
     if isinstance(values, np.ndarray) and values.ndim == 0:
         values = values.item()
@@ -49,24 +49,28 @@ def _consent_column(values: Any, n: int) -> NDArray[np.uint16]:
             raise ValidationError(
                 f"consent must be an integer bit mask per customer, got {short_repr(values)}"
             )
-        if not 0 <= int(values) < _CONSENT_LIMIT:
+        if int(values) < 0 or int(values) & ~_CONSENT_BITS_ALLOWED:
             raise ValidationError(_CONSENT_BITS)
-        return np.full(n, int(values), dtype=np.uint16)
+        return np.full(n, int(values), dtype=np.uint32)
     return _consent_masks(values, n)
 
 
-_CONSENT_BITS = "consent bits name owned channels only (bits 0-9)"
+_CONSENT_BITS = (
+    "consent bits name owned channels only (bit c.value of each owned channel c: "
+    + ", ".join(f"{c.name.lower()}={c.value}" for c in OWNED_CHANNELS)
+    + ")"
+)
 
 
-def _consent_masks(values: Any, n: int) -> NDArray[np.uint16]:
+def _consent_masks(values: Any, n: int) -> NDArray[np.uint32]:
     arr = _column(values, n, "consent")
     if arr.dtype.kind not in "iu":
         raise ValidationError(
             f"consent must be an integer bit mask per customer, got dtype {arr.dtype}"
         )
-    if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= _CONSENT_LIMIT):
+    if arr.size and (int(arr.min()) < 0 or (arr.astype(np.int64) & ~_CONSENT_BITS_ALLOWED).any()):
         raise ValidationError(_CONSENT_BITS)
-    return arr.astype(np.uint16)
+    return arr.astype(np.uint32)
 
 
 def _checked_tags(tags: Any, n: int) -> dict[str, NDArray[np.bool_]] | None:
@@ -122,7 +126,7 @@ class CustomerColumns:
         ``uint8`` codes of :class:`Channel`; 255 marks an unknown value (any other integer
         that is no code becomes 255 too).
     consent
-        ``uint16`` bit mask per row: bit ``c.value`` is set when the customer consents to owned
+        ``uint32`` bit mask per row: bit ``c.value`` is set when the customer consents to owned
         channel ``c`` (bits 0-9 only).
     referrer_id, agent_id
         Object arrays of ids, ``None`` where absent.
@@ -152,7 +156,7 @@ class CustomerColumns:
     tenant: str | NDArray[np.object_]
     joined_at: NDArray[np.int64]
     source: NDArray[np.uint8]
-    consent: NDArray[np.uint16]
+    consent: NDArray[np.uint32]
     referrer_id: NDArray[np.object_]
     agent_id: NDArray[np.object_]
     tags: Mapping[str, NDArray[np.bool_]] | None = None
@@ -267,7 +271,7 @@ class CustomerColumns:
             tenant=_object_column([c.tenant for c in cs], n, "tenant"),
             joined_at=np.fromiter((epoch_micros(c.joined_at) for c in cs), np.int64, n),
             source=np.fromiter((c.source.value for c in cs), np.uint8, n),
-            consent=np.fromiter((consent_mask(c.consent) for c in cs), np.uint16, n),
+            consent=np.fromiter((consent_mask(c.consent) for c in cs), np.uint32, n),
             referrer_id=_object_column([c.referrer_id for c in cs], n, "referrer_id"),
             agent_id=_object_column([c.agent_id for c in cs], n, "agent_id"),
             tags=_tag_columns([c.tags for c in cs], n),

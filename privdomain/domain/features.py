@@ -23,6 +23,7 @@ from privdomain.domain.channels import (
     DISCONNECT_KINDS,
     IS_MONETARY,
     OWNED_CHANNELS,
+    OWNED_COLUMN,
     Channel,
     TouchKind,
     kind_table,
@@ -63,7 +64,7 @@ def _group_max(key: NDArray[np.intp], values: NDArray[np.int64], size: int) -> N
     return out
 
 
-def _key(rows: NDArray[np.integer[Any]], width: int, codes: NDArray[np.uint8]) -> NDArray[np.intp]:
+def _key(rows: NDArray[np.integer[Any]], width: int, codes: NDArray[Any]) -> NDArray[np.intp]:
     """``rows * width + codes`` as one new ``intp`` array, computed in place."""
     key = rows.astype(np.intp)
     key *= width
@@ -162,8 +163,8 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         return _counts(_key(rows, _N_CHANNELS, channel), m * _N_CHANNELS).reshape(m, _N_CHANNELS)
 
     def contact() -> NDArray[np.int64]:
-        sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
-        key = _key(rows[sent], _N_OWNED, channel[sent])
+        sent = np.flatnonzero((kind == TouchKind.SENT.value) & (OWNED_COLUMN[channel] >= 0))
+        key = _key(rows[sent], _N_OWNED, OWNED_COLUMN[channel[sent]])
         return _group_max(key, at[sent], m * _N_OWNED)
 
     def activity() -> NDArray[np.int64]:
@@ -171,10 +172,10 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         return _group_max(rows[inbound].astype(np.intp), at[inbound], m)
 
     def reach() -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        link = np.flatnonzero(_IS_LINK[kind] & (channel < _N_OWNED))
+        link = np.flatnonzero(_IS_LINK[kind] & (OWNED_COLUMN[channel] >= 0))
         # a removal at the same instant as a (re)connection wins: better miss than spam
         disconnected = _last_state_is_off(
-            _key(rows[link], _N_OWNED, channel[link]),
+            _key(rows[link], _N_OWNED, OWNED_COLUMN[channel[link]]),
             at[link],
             _IS_OFF[kind[link]],
             m * _N_OWNED,
@@ -414,7 +415,7 @@ def _relations(
     out: dict[str, Any] = {}
 
     # contacts: owned-channel messages of the recent past
-    sent = np.flatnonzero((kind == TouchKind.SENT.value) & (channel < _N_OWNED))
+    sent = np.flatnonzero((kind == TouchKind.SENT.value) & (OWNED_COLUMN[channel] >= 0))
     recent = sent[at[sent] >= as_of - CONTACT_HISTORY_DAYS * MICROS_PER_DAY]
     out["contacts"] = Contacts(
         row=_readonly(rows[recent].astype(np.int64)),

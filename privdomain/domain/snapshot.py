@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
 from privdomain.domain._time import MICROS_PER_DAY, epoch_micros, micros_to_datetime
-from privdomain.domain.channels import OWNED_CHANNELS, Channel, TouchKind
+from privdomain.domain.channels import OWNED_CHANNELS, OWNED_COLUMN, Channel, TouchKind
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ class Snapshot:
             raise ValidationError(f"window must be 'day', 'week' or 'month', got {window!r}")
         contacts = self.contacts
         inside = contacts.at.view(np.int64) >= starts[window]
-        column = _OWNED_COLUMN[contacts.channel[inside]]
+        column = OWNED_COLUMN[contacts.channel[inside]]
         key = contacts.row[inside] * len(OWNED_CHANNELS) + column
         counts = np.bincount(key, minlength=len(self) * len(OWNED_CHANNELS))
         return counts.astype(np.int32).reshape(len(self), len(OWNED_CHANNELS))
@@ -465,10 +465,6 @@ def _calendar_starts(as_of_dt: dt.datetime, utc_offset: dt.timedelta) -> tuple[i
         (day - weekday) * MICROS_PER_DAY - offset,
         month_day * MICROS_PER_DAY - offset,
     )
-
-
-_OWNED_COLUMN = np.full(256, 0, dtype=np.int64)
-_OWNED_COLUMN[[c.value for c in OWNED_CHANNELS]] = np.arange(len(OWNED_CHANNELS))
 
 
 def _renumber(rows: NDArray[np.int64], new_row: NDArray[np.int64]) -> NDArray[np.bool_]:
