@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 import numpy as np
@@ -19,15 +18,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 from threadpoolctl import ThreadpoolController
 
-from privdomain.errors import ConvergenceError, EmptyPoolError, NotFittedError, ValidationError
+from privdomain.errors import ConvergenceError, ValidationError
 from privdomain.value._show import shown
 
 __all__ = [
     "FitResult",
     "RepeatData",
     "as_float_array",
-    "check_fitted",
     "check_max_iter",
+    "check_number",
     "check_penalizer",
     "maximize_log_likelihood",
     "unique_rows",
@@ -140,22 +139,6 @@ class RepeatData:
     pair_x: FloatArray
     pair_t: FloatArray
     pair_index: NDArray[np.intp]  # rows [0, n) at t_x, [n, 2n) at T
-
-    @classmethod
-    def build(
-        cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None
-    ) -> RepeatData:
-        x, tx, age = check_repeat_inputs(frequency, recency, T)
-        if x.shape[0] == 0:
-            raise EmptyPoolError("cannot fit a model on zero customers")
-        w = as_weights(weights, x.shape[0])
-        if not (w * x).sum() > 0:
-            raise ValidationError(
-                "no customer has a repeat purchase (all frequencies are 0): the purchase "
-                "and dropout rates cannot be told apart"
-            )
-        (x, tx, age), w = unique_rows((x, tx, age), w)
-        return cls.of_rows(x, tx, age, w)
 
     @classmethod
     def of_rows(cls, x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> RepeatData:
@@ -321,14 +304,6 @@ def _maximize(
     return FitResult(theta, log_likelihood, se, n_iter)
 
 
-def check_fitted(model: Any, attribute: str = "params_") -> None:
-    if not hasattr(model, attribute):
-        raise NotFittedError(
-            f"this {type(model).__name__} is not fitted yet; call fit(...) or "
-            f"{type(model).__name__}.from_params(...) first"
-        )
-
-
 def params_dict(names: tuple[str, ...], values: FloatArray) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values, strict=True)}
 
@@ -359,6 +334,23 @@ def check_penalizer(value: object) -> float:
         number = float("inf")
     if not (np.isfinite(number) and number >= 0):
         raise ValidationError(f"penalizer_coef must be finite and >= 0, got {shown(value)}")
+    return number
+
+
+def check_number(value: object, name: str, *, zero_ok: bool) -> float:
+    """A setting (horizon, rate, margin...) as a finite number ``>= 0`` (``> 0`` unless
+    ``zero_ok``), at most :data:`MAX_MAGNITUDE`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"{name} must be a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float64
+        number = float("inf")
+    if not np.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
+        bound = ">= 0" if zero_ok else "> 0"
+        raise ValidationError(f"{name} must be finite and {bound}, got {shown(value)}")
+    if number > MAX_MAGNITUDE:
+        raise ValidationError(f"{name} must be at most {MAX_MAGNITUDE:.0e}, got {shown(value)}")
     return number
 
 

@@ -19,6 +19,7 @@ from privdomain.value._show import shown
 __all__ = [
     "PERIODS",
     "TIME_UNITS",
+    "UNIT_NAMES",
     "Period",
     "PeriodUnitWarning",
     "TimeUnit",
@@ -47,7 +48,8 @@ UNIT_SECONDS: Final[dict[str, float]] = {
 }
 
 
-_NAMES: Final = {"h": "hours", "D": "days", "W": "weeks", "M": "months"}
+#: Plural names of the time units, for messages.
+UNIT_NAMES: Final = {"h": "hours", "D": "days", "W": "weeks", "M": "months"}
 
 
 class PeriodUnitWarning(UserWarning):
@@ -85,8 +87,9 @@ def check_period_and_unit(period: object, time_unit: object) -> tuple[Period, Ti
     unit = check_time_unit(time_unit)
     if PERIODS.index(bucket) > TIME_UNITS.index(unit):
         warnings.warn(
-            f"period={bucket!r} buckets purchases in {_NAMES[bucket]} but recency and T will "
-            f"be in {_NAMES[unit]} (time_unit={unit!r}), multiples of one {_NAMES[bucket][:-1]}. "
+            f"period={bucket!r} buckets purchases in {UNIT_NAMES[bucket]} but recency and T "
+            f"will be in {UNIT_NAMES[unit]} (time_unit={unit!r}), multiples of one "
+            f"{UNIT_NAMES[bucket][:-1]}. "
             f"lifetimes' freq={bucket!r} is period={bucket!r} with the same unit: leave "
             f"time_unit out; freq='D' with freq_multiplier=7 is period='D', time_unit='W'",
             PeriodUnitWarning,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeGuard
 
 import attrs
 import numpy as np
@@ -11,25 +11,32 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 
 from privdomain._optional import import_optional
-from privdomain.errors import ValidationError
+from privdomain.errors import EmptyPoolError, ValidationError
+from privdomain.strategy import check_fitted
 from privdomain.value._fitting import (
     FloatArray,
     RepeatData,
     as_float_array,
-    check_fitted,
     check_max_iter,
+    check_number,
     check_penalizer,
     check_repeat_inputs,
+    distinct_rows,
     maximize_log_likelihood,
     merged_params,
     params_dict,
     params_from_mapping,
 )
-from privdomain.value._frames import summary_columns
-from privdomain.value._periods import check_time_unit
+from privdomain.value._frames import is_frame, summary_columns
+from privdomain.value._periods import UNIT_NAMES, check_time_unit
 from privdomain.value._results import records, text_table
 from privdomain.value._show import shown
-from privdomain.value.summary import RFMSummary
+from privdomain.value.forecast import PurchaseForecast
+from privdomain.value.sufficient import RepeatSummary, summary_of
+from privdomain.value.summary import RFMSummary, snapshot_rows
+
+if TYPE_CHECKING:
+    from privdomain.domain.snapshot import Snapshot
 
 __all__ = ["RepeatPurchaseModel", "SimulatedPurchases", "repeat_columns"]
 
@@ -53,6 +60,29 @@ def repeat_columns(frequency: Any, recency: Any, T: Any) -> tuple[Any, Any, Any]
             "(an RFMSummary or a frame with those columns) as the only argument"
         )
     return frequency, recency, T
+
+
+def is_snapshot(value: object) -> TypeGuard[Snapshot]:
+    """Whether ``value`` is a :class:`~privdomain.Snapshot` (what ``fit`` dispatches on)."""
+    from privdomain.domain.snapshot import Snapshot
+
+    return isinstance(value, Snapshot)
+
+
+def check_snapshot(value: Any, method: str) -> Snapshot:
+    """``value`` if it is a :class:`~privdomain.Snapshot`, else a ValidationError."""
+    if not is_snapshot(value):
+        raise ValidationError(
+            f"{method}() takes a Snapshot, got {type(value).__name__}; for columns or an "
+            "RFMSummary use fit(...) and the predictions"
+        )
+    return value
+
+
+def _unit_of(summary: object) -> str | None:
+    """The time unit a summary object declares (an RFMSummary does; columns and frames not)."""
+    unit = None if is_frame(summary) else getattr(summary, "time_unit", None)
+    return unit if isinstance(unit, str) else None
 
 
 def as_rng(seed: object) -> np.random.Generator:
@@ -117,6 +147,13 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         ``penalizer_coef``. Leave at 0 for maximum likelihood.
     max_iter : int
         Iteration cap of the optimiser.
+    time_unit : {"h", "D", "W", "M"}
+        Unit of recency and ``T`` when the model reads a snapshot (``summarize``,
+        ``fit(snapshot)``, ``apply``): purchases are counted per business day, as
+        :func:`customer_rfm` counts them, and measured in this unit. Columns and summaries
+        passed to ``fit`` and the predictions are taken in their own unit.
+    horizon : float
+        Length of the future window of ``expected_purchases`` in ``apply``, in ``time_unit``.
     """
 
     _param_names: ClassVar[tuple[str, ...]]
@@ -127,15 +164,24 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
     standard_errors_: dict[str, float]
     n_customers_: float
     n_iter_: int
+    time_unit_: str | None
 
-    def __init__(self, penalizer_coef: float = 0.0, max_iter: int = 2000) -> None:
+    def __init__(
+        self,
+        penalizer_coef: float = 0.0,
+        max_iter: int = 2000,
+        time_unit: str = "D",
+        horizon: float = 30.0,
+    ) -> None:
         self.penalizer_coef = penalizer_coef
         self.max_iter = max_iter
+        self.time_unit = time_unit
+        self.horizon = horizon
 
     # -- fitting -------------------------------------------------------------------------
     def fit(
         self,
-        frequency: ArrayLike | Any,
+        frequency: ArrayLike | Snapshot | Any,
         recency: ArrayLike | None = None,
         T: ArrayLike | None = None,
         weights: ArrayLike | None = None,
@@ -149,6 +195,8 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
             from the first purchase in one time unit (see :func:`rfm_summary`). Or pass one
             summary as ``frequency`` alone: an :class:`RFMSummary`, or a pandas or polars
             frame with ``frequency``, ``recency`` and ``T`` columns (as lifetimes' tables).
+            Or pass a :class:`~privdomain.Snapshot` alone: the model is fitted on its buyers,
+            summarised in ``time_unit`` (``fit_summary(summarize(snapshot))``).
         weights : array-like, shape (n,), optional
             Number of customers each row stands for. Identical rows are merged automatically,
             so a million customers cost what their distinct rows cost.
@@ -167,9 +215,54 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         ConvergenceError
             The data do not identify the model (set ``penalizer_coef``).
         """
+        if is_snapshot(frequency):
+            if recency is not None or T is not None or weights is not None:
+                raise ValidationError(
+                    "fit(snapshot) takes the snapshot alone: its customers are the rows"
+                )
+            return self.fit_summary(self.summarize(frequency))
+        check_penalizer(self.penalizer_coef)
+        check_max_iter(self.max_iter)
+        unit = _unit_of(frequency) if recency is None and T is None else None
+        x, tx, age = check_repeat_inputs(*repeat_columns(frequency, recency, T))
+        if x.shape[0] == 0:
+            raise EmptyPoolError("cannot fit a model on zero customers")
+        return self.fit_summary(RepeatSummary.of(x, tx, age, weights, time_unit=unit))
+
+    def summarize(self, snapshot: Snapshot) -> RepeatSummary:
+        """The sufficient statistics of a snapshot's buyers, for :meth:`fit_summary`.
+
+        Every buyer's (frequency, recency, T) in ``time_unit``, as distinct rows with the
+        number of customers on each. Summaries of partitions of the customers merge
+        (:meth:`RepeatSummary.merge`) into the summary of the whole, exactly.
+        """
+        rows = snapshot_rows(check_snapshot(snapshot, "summarize"), time_unit=self.time_unit)
+        b = rows.buyer
+        return RepeatSummary.of(
+            rows.frequency[b],
+            rows.recency[b],
+            rows.T[b],
+            time_unit=rows.time_unit,
+            never_bought=float(np.count_nonzero(~b)),
+        )
+
+    def fit_summary(self, summary: RepeatSummary) -> Self:
+        """Fit on sufficient statistics: a :class:`RepeatSummary`, merged from any partitions.
+
+        The fit reads nothing else, so fitting on merged summaries of partitions gives the
+        same parameters as fitting on the whole.
+        """
+        summary = summary_of(summary, RepeatSummary, "fit_summary")
         penalizer = check_penalizer(self.penalizer_coef)
         max_iter = check_max_iter(self.max_iter)
-        data = RepeatData.build(*repeat_columns(frequency, recency, T), weights)
+        if len(summary) == 0:
+            raise EmptyPoolError("cannot fit a model on zero customers")
+        if not float(summary.weights @ summary.frequency) > 0:
+            raise ValidationError(
+                "no customer has a repeat purchase (all frequencies are 0): the purchase "
+                "and dropout rates cannot be told apart"
+            )
+        data = RepeatData.of_rows(summary.frequency, summary.recency, summary.T, summary.weights)
         result = maximize_log_likelihood(
             lambda theta: self._row_loglik(theta, data),
             data.weights,
@@ -182,9 +275,68 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         self.params_ = params_dict(self._param_names, result.params)
         self.log_likelihood_ = result.log_likelihood
         self.standard_errors_ = params_dict(self._param_names, result.standard_errors)
-        self.n_customers_ = float(data.weights.sum())
+        self.n_customers_ = summary.n_customers
         self.n_iter_ = result.n_iter
+        self.time_unit_ = summary.time_unit
         return self
+
+    def apply(self, snapshot: Snapshot) -> PurchaseForecast:
+        """P(alive) and expected purchases of every customer of a snapshot, in its row order.
+
+        Histories are read in ``time_unit``; customers who never bought are read as no
+        purchase since joining (see :class:`PurchaseForecast`). Each row depends on that
+        customer and the fitted parameters only, so applying partition by partition and
+        concatenating gives what applying once gives.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValidationError
+            When the model was fitted on a summary in another unit than ``time_unit``.
+        """
+        check_fitted(self, "params_")
+        unit = self._snapshot_unit()
+        horizon = check_number(self.horizon, "horizon", zero_ok=True)
+        rows = snapshot_rows(check_snapshot(snapshot, "apply"), time_unit=unit)
+        n = rows.customer_ids.shape[0]
+        alive = np.ones(n)
+        purchases = np.zeros(n)
+        if n:
+            # Each distinct history once: many customers share one (all who never bought and
+            # joined on one day, every one-time buyer of one day).
+            (x, tx, age), inverse = distinct_rows((rows.frequency, rows.recency, rows.T))
+            horizons = np.full(x.shape[0], horizon)
+            alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)[inverse]
+            purchases = np.asarray(self.predict_purchases(horizons, x, tx, age), dtype=np.float64)[
+                inverse
+            ]
+        return PurchaseForecast(
+            customer_ids=rows.customer_ids,
+            buyer=rows.buyer,
+            frequency=rows.frequency,
+            recency=rows.recency,
+            T=rows.T,
+            p_alive=alive,
+            expected_purchases=purchases,
+            model=self._model_name,
+            params=dict(self.params_),
+            horizon=horizon,
+            time_unit=unit,
+            as_of=rows.as_of,
+        )
+
+    def _snapshot_unit(self) -> str:
+        """``time_unit``, checked against the unit of the data the model was fitted on."""
+        unit = check_time_unit(self.time_unit)
+        fitted = getattr(self, "time_unit_", None)
+        if fitted is not None and fitted != unit:
+            raise ValidationError(
+                f"this {type(self).__name__} was fitted on recency and T in "
+                f"{UNIT_NAMES[fitted]} but reads snapshots in {UNIT_NAMES[unit]} "
+                f"(time_unit={unit!r}): set time_unit={fitted!r}"
+            )
+        return unit
 
     @classmethod
     def from_params(cls, params: Mapping[str, float] | None = None, **kwargs: float) -> Self:
@@ -217,7 +369,7 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         return self._row_loglik(theta, data)[0]
 
     def _theta(self) -> FloatArray:
-        check_fitted(self)
+        check_fitted(self, "params_")
         return np.array([self.params_[n] for n in self._param_names])
 
     # -- what each model defines -----------------------------------------------------------
@@ -288,12 +440,17 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         computed once (what :func:`customer_lifetime_value` needs).
         """
         x, tx, age, _ = broadcast_inputs(frequency, recency, T)
-        edges = as_horizon(horizons)
+        return self._alive_and_cumulative(as_horizon(horizons), x, tx, age)[1]
+
+    def _alive_and_cumulative(
+        self, edges: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """P(alive) and the expected purchases up to each edge, of validated 1-D inputs."""
         alive = np.asarray(self.p_alive(x, tx, age), dtype=np.float64)
         out = np.empty((edges.shape[0], x.shape[0]))
         for k, edge in enumerate(edges):
             out[k] = alive * self._purchases_if_alive(np.full_like(x, edge), x, age)
-        return out
+        return alive, out
 
     # -- simulation --------------------------------------------------------------------------
     def simulate(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Self
 
 import attrs
@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.errors import ValidationError
+from privdomain.errors import UnknownCustomerError, ValidationError
 from privdomain.value._show import shown
 
 __all__ = ["ColumnarResult", "frame", "html_table", "records", "row_numbers", "text_table"]
@@ -153,6 +153,42 @@ class ColumnarResult:
     def __getitem__(self, rows: Any) -> Self:
         """``result[mask]``, ``result[[0, 5]]`` or ``result[2:10]``: see :meth:`take`."""
         return self.take(rows)
+
+    @classmethod
+    def concat(cls, parts: Iterable[Self]) -> Self:
+        """One result of the customers of several (partitions of one snapshot), rows in order.
+
+        Every attribute that is not per row is taken from the first part.
+        """
+        items = list(parts)
+        if not items or not all(type(p) is cls for p in items):
+            raise ValidationError(f"concat needs at least one {cls.__name__}, and only those")
+        changes: dict[str, Any] = {}
+        for name in cls._row_fields:
+            values = [getattr(p, name) for p in items]
+            if any(v is None for v in values):
+                changes[name] = None
+            else:
+                changes[name] = np.concatenate([np.asarray(v) for v in values])
+        return attrs.evolve(items[0], **changes)  # type: ignore[misc]
+
+    def row(self, customer_id: Any) -> int:
+        """The row of ``customer_id`` (:class:`UnknownCustomerError` if it has none)."""
+        hits = np.flatnonzero(np.asarray(getattr(self, self._row_fields[0])) == customer_id)
+        if hits.size == 0:
+            raise UnknownCustomerError(f"{shown(customer_id)} is not in this {type(self).__name__}")
+        return int(hits[0])
+
+    def explain(self, customer_id: Any) -> str:
+        """One customer's row in words: every column and its value."""
+        i = self.row(customer_id)
+        lines = [f"customer {shown(customer_id)} in {self._title()}"]
+        lines += [
+            f"  {name} = {_cell(np.asarray(col)[i])}"
+            for name, col in self.columns().items()
+            if name != "customer_id"
+        ]
+        return "\n".join(lines)
 
     def columns(self) -> dict[str, NDArray[Any]]:
         raise NotImplementedError

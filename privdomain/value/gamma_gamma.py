@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -11,21 +11,26 @@ from scipy.special import digamma, gammaln
 from sklearn.base import BaseEstimator
 
 from privdomain.errors import ValidationError
+from privdomain.strategy import check_fitted
 from privdomain.value._fitting import (
     FloatArray,
     as_float_array,
     as_weights,
-    check_fitted,
     check_max_iter,
     check_penalizer,
     maximize_log_likelihood,
     merged_params,
     params_dict,
     params_from_mapping,
-    unique_rows,
 )
 from privdomain.value._frames import summary_columns
-from privdomain.value._repeat_model import as_rng, shaped
+from privdomain.value._repeat_model import as_rng, check_snapshot, is_snapshot, shaped
+from privdomain.value.forecast import SpendForecast
+from privdomain.value.sufficient import SpendSummary, summary_of
+from privdomain.value.summary import snapshot_rows
+
+if TYPE_CHECKING:
+    from privdomain.domain.snapshot import Snapshot
 
 __all__ = ["GammaGamma"]
 
@@ -138,7 +143,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
 
     def fit(
         self,
-        frequency: ArrayLike | Any,
+        frequency: ArrayLike | Snapshot | Any,
         monetary_value: ArrayLike | None = None,
         weights: ArrayLike | None = None,
     ) -> Self:
@@ -149,7 +154,8 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         frequency : array-like, shape (n,)
             Repeat purchases of each customer; rows with 0 are ignored. Or one summary alone:
             an :class:`RFMSummary` built with amounts, or a frame with ``frequency`` and
-            ``monetary_value`` columns.
+            ``monetary_value`` columns. Or a :class:`~privdomain.Snapshot` alone
+            (``fit_summary(summarize(snapshot))``).
         monetary_value : array-like, shape (n,)
             Mean spend of the repeat purchases. Repeat buyers with 0 (or less) are left out
             and counted in ``n_excluded_``.
@@ -166,18 +172,41 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
             NaN or infinite values, fractional or negative frequencies, columns of different
             lengths, or no repeat buyer with positive spend at all.
         """
-        penalizer = check_penalizer(self.penalizer_coef)
-        max_iter = check_max_iter(self.max_iter)
+        if is_snapshot(frequency):
+            if monetary_value is not None or weights is not None:
+                raise ValidationError(
+                    "fit(snapshot) takes the snapshot alone: its customers are the rows"
+                )
+            return self.fit_summary(self.summarize(frequency))
+        check_penalizer(self.penalizer_coef)
+        check_max_iter(self.max_iter)
         x, m, _ = _spend_inputs(frequency, monetary_value)
         w = as_weights(weights, x.shape[0])
-        buyers = _informative(x, m) & (w > 0)
-        excluded = float(w[(x > 0) & (m <= 0)].sum())
-        if not buyers.any():
+        return self.fit_summary(SpendSummary.of_checked(x, m, w))
+
+    def summarize(self, snapshot: Snapshot) -> SpendSummary:
+        """The sufficient statistics of a snapshot: its repeat buyers' (frequency, mean repeat
+        spend) pairs with their weights, for :meth:`fit_summary`.
+
+        Summaries of partitions of the customers merge (:meth:`SpendSummary.merge`) into the
+        summary of the whole, exactly.
+        """
+        rows = snapshot_rows(check_snapshot(snapshot, "summarize"), time_unit="D")
+        return SpendSummary.of_checked(
+            rows.frequency, rows.monetary_value, np.ones(rows.frequency.shape[0])
+        )
+
+    def fit_summary(self, summary: SpendSummary) -> Self:
+        """Fit on sufficient statistics: a :class:`SpendSummary`, merged from any partitions."""
+        summary = summary_of(summary, SpendSummary, "fit_summary")
+        penalizer = check_penalizer(self.penalizer_coef)
+        max_iter = check_max_iter(self.max_iter)
+        if len(summary) == 0:
             raise ValidationError(
                 "no customer has a repeat purchase with positive spend: spend cannot be "
-                f"modelled ({excluded:g} repeat buyers spent nothing)"
+                f"modelled ({summary.excluded:g} repeat buyers spent nothing)"
             )
-        (x, m), w = unique_rows((x[buyers], m[buyers]), w[buyers])
+        x, m, w = summary.frequency, summary.monetary_value, summary.weights
         mean_spend = float(np.einsum("i,i->", w, m)) / float(w.sum())
         result = maximize_log_likelihood(
             lambda theta: _row_loglik(theta, x, m),
@@ -191,10 +220,30 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         self.params_ = params_dict(_NAMES, result.params)
         self.log_likelihood_ = result.log_likelihood
         self.standard_errors_ = params_dict(_NAMES, result.standard_errors)
-        self.n_customers_ = float(w.sum())
-        self.n_excluded_ = excluded
+        self.n_customers_ = summary.n_customers
+        self.n_excluded_ = summary.excluded
         self.n_iter_ = result.n_iter
         return self
+
+    def apply(self, snapshot: Snapshot) -> SpendForecast:
+        """Expected spend per purchase of every customer of a snapshot, in its row order.
+
+        Customers without usable spend (never bought, no repeat purchase, or repeat purchases
+        that cost nothing) get the population mean. Each row depends on that customer and the
+        fitted parameters only.
+        """
+        check_fitted(self, "params_")
+        rows = snapshot_rows(check_snapshot(snapshot, "apply"), time_unit="D")
+        spend = np.asarray(self.expected_spend(rows.frequency, rows.monetary_value))
+        return SpendForecast(
+            customer_ids=rows.customer_ids,
+            buyer=rows.buyer,
+            frequency=rows.frequency,
+            monetary_value=rows.monetary_value,
+            expected_spend=spend.astype(np.float64).reshape(-1),
+            params=dict(self.params_),
+            as_of=rows.as_of,
+        )
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         # scikit-learn's repr (the parameters), then what the fit saw, as lifetimes shows it
@@ -226,7 +275,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
 
         0 for the customers a fit leaves out (no repeat purchase, or no positive spend).
         """
-        check_fitted(self)
+        check_fitted(self, "params_")
         x, m, _ = _spend_inputs(frequency, monetary_value)
         out = np.zeros(x.shape[0])
         buyers = _informative(x, m)
@@ -249,7 +298,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         frequency, monetary_value : array-like
             As for :meth:`fit`, or one summary as ``frequency`` alone.
         """
-        check_fitted(self)
+        check_fitted(self, "params_")
         p, q, v = (self.params_[n] for n in _NAMES)
         x, m, shape = _spend_inputs(frequency, monetary_value)
         usable = _informative(x, m)
@@ -265,7 +314,7 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
         self, frequency: ArrayLike, *, seed: int | np.random.Generator | None = None
     ) -> FloatArray:
         """Draw each customer's mean repeat spend given her frequency (0 without repeats)."""
-        check_fitted(self)
+        check_fitted(self, "params_")
         p, q, v = (self.params_[n] for n in _NAMES)
         x: FloatArray = as_float_array(frequency, "frequency")
         if (x < 0).any() or (x != np.round(x)).any():

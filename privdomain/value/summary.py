@@ -366,7 +366,8 @@ def _datetime_column(column: Any, name: str) -> NDArray[np.datetime64]:
 def _snapshot_columns(
     snapshot: Any, as_of: object, utc_offset: object
 ) -> tuple[NDArray[Any], dict[str, Any], object, object]:
-    """Customer ids, the five purchase columns, ``as_of`` and ``utc_offset`` of the input."""
+    """Customer ids, the five purchase columns (and ``joined_at`` when present), ``as_of`` and
+    ``utc_offset`` of the input."""
     if is_frame(snapshot):
         names = [str(c) for c in list(snapshot.columns)]
         missing = [c for c in _SNAPSHOT_COLUMNS if c not in names]
@@ -387,7 +388,9 @@ def _snapshot_columns(
             index = frame_index(snapshot)
             ids = np.arange(len(snapshot)) if index is None else index
         cols = {
-            c: frame_column(snapshot, c, argument="snapshot", raw=True) for c in _SNAPSHOT_COLUMNS
+            c: frame_column(snapshot, c, argument="snapshot", raw=True)
+            for c in (*_SNAPSHOT_COLUMNS, "joined_at")
+            if c in names
         }
         return ids, cols, as_of, utc_offset
     needed = ("customer_ids", "as_of", "utc_offset", *_SNAPSHOT_COLUMNS)
@@ -399,7 +402,9 @@ def _snapshot_columns(
         )
     if as_of is not None or utc_offset is not None:
         raise ValidationError("as_of and utc_offset are for frames; a Snapshot knows its own")
-    cols = {c: getattr(snapshot, c) for c in _SNAPSHOT_COLUMNS}
+    cols = {
+        c: getattr(snapshot, c) for c in (*_SNAPSHOT_COLUMNS, "joined_at") if hasattr(snapshot, c)
+    }
     return np.asarray(snapshot.customer_ids), cols, snapshot.as_of, snapshot.utc_offset
 
 
@@ -419,13 +424,16 @@ def rfm_summary_from_snapshot(
     as_of: dt.datetime | np.datetime64 | None = None,
     utc_offset: dt.timedelta | None = None,
 ) -> RFMSummary:
-    """The RFM summary of a pool snapshot, with daily periods cut in the pool's UTC offset.
+    """The RFM summary of a pool snapshot's buyers, with daily periods cut in the pool's UTC offset.
 
     Gives exactly what :func:`rfm_summary` gives with ``period="D"``,
     ``utc_offset=snapshot.utc_offset`` and ``observation_end=snapshot.as_of`` on the same
     purchases, without re-reading the event log: the snapshot already holds each customer's
     first and last purchase, number of distinct purchase days, gross spend and first-day spend.
-    Only customers with a purchase appear.
+
+    This is lifetimes' summary table: only customers with a purchase appear, sorted by customer
+    id, ready to fit a model on. For one row per customer of the snapshot, in its row order
+    (customers who never bought included), use :func:`customer_rfm`.
 
     Parameters
     ----------
@@ -443,7 +451,52 @@ def rfm_summary_from_snapshot(
     -------
     RFMSummary
     """
-    time_unit = check_time_unit(time_unit)
+    rows = snapshot_rows(snapshot, time_unit=time_unit, as_of=as_of, utc_offset=utc_offset)
+    buyers = rows.buyer
+    ids = rows.customer_ids[buyers]
+    try:
+        order = np.argsort(ids, kind="stable")
+    except TypeError as exc:
+        raise ValidationError(f"customer ids must be comparable with each other: {exc}") from None
+    keep = np.flatnonzero(buyers)[order]
+    return RFMSummary(
+        customer_ids=rows.customer_ids[keep],
+        frequency=rows.frequency[keep],
+        recency=rows.recency[keep],
+        T=rows.T[keep],
+        monetary_value=rows.monetary_value[keep],
+        period="D",
+        time_unit=rows.time_unit,
+    )
+
+
+@attrs.frozen
+class SnapshotRows:
+    """The RFM columns of every customer of a snapshot, in its row order (see :func:`customer_rfm`).
+
+    Customers who never bought have ``buyer`` False, frequency, recency and monetary value 0,
+    and ``T`` counted from the day they joined (NaN when the input has no ``joined_at``).
+    """
+
+    customer_ids: NDArray[Any]
+    buyer: NDArray[np.bool_]
+    frequency: NDArray[np.float64]
+    recency: NDArray[np.float64]
+    T: NDArray[np.float64]
+    monetary_value: NDArray[np.float64]
+    as_of: dt.datetime
+    time_unit: TimeUnit
+
+
+def snapshot_rows(
+    snapshot: SnapshotLike | Any,
+    *,
+    time_unit: object,
+    as_of: dt.datetime | np.datetime64 | None = None,
+    utc_offset: dt.timedelta | None = None,
+) -> SnapshotRows:
+    """Validated RFM columns of every customer of a snapshot (or its frame), in row order."""
+    unit = check_time_unit(time_unit)
     ids, cols, instant, offset_value = _snapshot_columns(snapshot, as_of, utc_offset)
     offset = offset_seconds(offset_value)
     if ids.ndim != 1:
@@ -469,29 +522,45 @@ def rfm_summary_from_snapshot(
         )
     when = as_utc_datetime(instant, what="snapshot.as_of")
     end_day = np.int64((epoch_seconds(when) + offset) // 86_400)
-    first_day = (first[buyers].astype("datetime64[s]").astype(np.int64) + offset) // 86_400
-    last_day = (last[buyers].astype("datetime64[s]").astype(np.int64) + offset) // 86_400
-    frequency = days[buyers] - 1.0
-    if (frequency < 0).any():
+    first_day = _local_days(first[buyers], offset)
+    last_day = _local_days(last[buyers], offset)
+    buyer_frequency = days[buyers] - 1.0
+    if (buyer_frequency < 0).any():
         raise ValidationError("snapshot has buyers with no purchase day")
     if (last_day < first_day).any() or (last_day > end_day).any():
         raise ValidationError("snapshot purchases must lie between the first purchase and as_of")
     repeat_spend = gross[buyers] - first_spend[buyers]
-    monetary = np.divide(repeat_spend, frequency, out=np.zeros_like(frequency), where=frequency > 0)
-    ids = ids[buyers]
-    try:
-        order = np.argsort(ids, kind="stable")
-    except TypeError as exc:
-        raise ValidationError(f"customer ids must be comparable with each other: {exc}") from None
-    day_unit = UNIT_SECONDS["D"] / UNIT_SECONDS[time_unit]
-    recency = ((last_day - first_day) * day_unit).astype(np.float64)
-    age = ((end_day - first_day) * day_unit).astype(np.float64)
-    return RFMSummary(
-        customer_ids=ids[order],
-        frequency=frequency[order],
-        recency=recency[order],
-        T=age[order],
-        monetary_value=monetary[order],
-        period="D",
-        time_unit=time_unit,
+    unit_seconds = UNIT_SECONDS[unit]  # seconds over the unit, as rfm_summary: the same rounding
+    frequency = np.zeros(n)
+    recency = np.zeros(n)
+    monetary = np.zeros(n)
+    frequency[buyers] = buyer_frequency
+    recency[buyers] = (last_day - first_day) * 86_400 / unit_seconds
+    monetary[buyers] = np.divide(
+        repeat_spend,
+        buyer_frequency,
+        out=np.zeros_like(buyer_frequency),
+        where=buyer_frequency > 0,
     )
+    age = np.full(n, np.nan)
+    age[buyers] = (end_day - first_day) * 86_400 / unit_seconds
+    joined = cols.get("joined_at")
+    if joined is not None and not buyers.all():
+        joined_at = _datetime_column(joined, "snapshot joined_at")
+        if joined_at.shape[0] != n:
+            raise ValidationError("snapshot columns must have one entry per customer")
+        never = ~buyers
+        if np.isnat(joined_at[never]).any():
+            raise ValidationError("snapshot has customers without joined_at")
+        joined_day = _local_days(joined_at[never], offset)
+        if (joined_day > end_day).any():
+            raise ValidationError("snapshot has customers who joined after as_of")
+        age[never] = (end_day - joined_day) * 86_400 / unit_seconds
+    return SnapshotRows(ids, buyers, frequency, recency, age, monetary, when, unit)
+
+
+def _local_days(values: NDArray[np.datetime64], offset: int) -> NDArray[np.int64]:
+    """The local calendar day (days since 1970-01-01) of each instant."""
+    seconds = values.astype("datetime64[s]").astype(np.int64)
+    days: NDArray[np.int64] = (seconds + offset) // 86_400
+    return days

@@ -88,13 +88,22 @@ def test_result_views() -> None:
     value = customer_lifetime_value(BG, GG, SUMMARY, horizon=52, discount_rate=0.01)
     assert len(value) == 4
     assert value.to_frame().index.name == "customer_id"
-    assert set(value.to_records()[0]) == {
+    # the history the models read, then the value (no buyer column: a summary holds buyers)
+    assert list(value.to_records()[0]) == [
         "customer_id",
+        "frequency",
+        "recency",
+        "T",
+        "monetary_value",
+        "p_alive",
         "expected_purchases",
         "expected_spend",
         "clv",
-    }
+    ]
     assert "CustomerValue(4 customers" in repr(value)
+    np.testing.assert_allclose(value.p_alive, BG.p_alive(SUMMARY))
+    first = value.customer_ids[0]
+    assert f"CLV = {value.clv[0]:.2f}" in value.explain(first)
 
 
 @pytest.mark.parametrize(

@@ -371,7 +371,12 @@ def test_scikit_learn_conventions() -> None:
     from sklearn.base import clone
 
     model = ParetoNBD(penalizer_coef=0.01)
-    assert model.get_params() == {"penalizer_coef": 0.01, "max_iter": 2000}
+    assert model.get_params() == {
+        "penalizer_coef": 0.01,
+        "max_iter": 2000,
+        "time_unit": "D",
+        "horizon": 30.0,
+    }
     assert clone(model).get_params() == model.get_params()
     assert not hasattr(model, "params_")
 
