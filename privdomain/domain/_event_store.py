@@ -15,7 +15,7 @@ from privdomain.domain.batch import TouchpointColumns
 from privdomain.domain.channels import IS_MONETARY, TouchKind
 from privdomain.domain.tables import EventLog
 
-__all__ = ["EventStore"]
+__all__ = ["EventStore", "order_keys"]
 
 _PROMOTION = np.uint8(1)
 
@@ -156,31 +156,49 @@ class EventStore:
     def _append_orders(
         self, cols: TouchpointColumns, rows: NDArray[np.intp], kinds: NDArray[np.uint8]
     ) -> None:
-        """Order keys of the monetary rows ``rows``: a purchase's order is its ``order_id``
-        (or, without one, its touchpoint id); a refund names the order it reverses, if any."""
-        given = getattr(cols, "order_id", None)
-        purchase = kinds == TouchKind.PURCHASED.value
-        ids: NDArray[Any] = cols.id[rows]
-        if given is not None:
-            named_order = np.asarray(given)[rows]
-            has = named_order != None  # noqa: E711 - elementwise on objects
-            ids = np.where(has, named_order, ids).astype(object)
-            named = has | purchase
-        else:
-            named = purchase
-        keys = np.zeros(rows.size, dtype=np.int64)
-        if ids.dtype.kind in "iu":
-            keys[:] = ids
-        elif named.any():
-            values = ids[named]
-            is_str = np.fromiter((isinstance(v, str) for v in values.tolist()), bool, values.size)
-            numbers = np.zeros(values.size, dtype=np.int64)
-            numbers[~is_str] = values[~is_str].astype(np.int64)
-            if is_str.any():
-                strings = values[is_str]
-                prints = fingerprint_strings(strings).view(np.int64)
-                numbers[is_str] = prints
-                self.order_labels.update(zip(prints.tolist(), strings.tolist(), strict=True))
-            keys[named] = numbers
+        keys, named, labels = order_keys(cols, rows, kinds)
+        self.order_labels.update(labels)
         self.money_order.extend(keys)
         self.money_order_named.extend(named)
+
+    def orders_of(self, kind: TouchKind) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """Positions among the monetary events (aligned with the money columns) of the ones of
+        ``kind`` that name an order, and their order keys."""
+        money_kind = self.kind.values[np.flatnonzero(IS_MONETARY[self.kind.values])]
+        which = np.flatnonzero((money_kind == kind.value) & self.money_order_named.values)
+        return which, self.money_order.values[which]
+
+
+def order_keys(
+    cols: TouchpointColumns, rows: NDArray[np.intp], kinds: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], dict[int, object]]:
+    """Order keys of the monetary rows ``rows`` of ``cols`` (of kinds ``kinds``): a purchase's
+    order is its ``order_id`` or, without one, its touchpoint id; a refund names the order it
+    reverses, if any. Integer ids are their own key, string ids are fingerprinted (the labels
+    map each fingerprint back to its id). Returns the keys, which rows name an order, and the
+    labels."""
+    purchase = kinds == TouchKind.PURCHASED.value
+    ids: NDArray[Any] = cols.id[rows]
+    if cols.order_id is not None:
+        named_order = cols.order_id[rows]
+        has = named_order != None  # noqa: E711 - elementwise on objects
+        ids = np.where(has, named_order, ids.astype(object))
+        named = has | purchase
+    else:
+        named = purchase
+    keys = np.zeros(rows.size, dtype=np.int64)
+    labels: dict[int, object] = {}
+    if ids.dtype.kind in "iu":
+        keys[:] = ids
+    elif named.any():
+        values = ids[named]
+        is_str = np.fromiter((isinstance(v, str) for v in values.tolist()), bool, values.size)
+        numbers = np.zeros(values.size, dtype=np.int64)
+        numbers[~is_str] = values[~is_str].astype(np.int64)
+        if is_str.any():
+            strings = values[is_str]
+            prints = fingerprint_strings(strings).view(np.int64)
+            numbers[is_str] = prints
+            labels = dict(zip(prints.tolist(), strings.tolist(), strict=True))
+        keys[named] = numbers
+    return keys, np.asarray(named, dtype=bool), labels

@@ -25,7 +25,7 @@ from privdomain.domain._checks import (
 )
 from privdomain.domain._columns import Column
 from privdomain.domain._customer_store import CustomerRegistry, consent_field
-from privdomain.domain._event_store import EventStore
+from privdomain.domain._event_store import EventStore, order_keys
 from privdomain.domain._time import micros_to_datetime
 from privdomain.domain.batch import (
     CustomerColumns,
@@ -35,7 +35,7 @@ from privdomain.domain.batch import (
     TouchpointColumns,
 )
 from privdomain.domain.changes import ProfileChanges
-from privdomain.domain.channels import OWNED_CHANNELS, Channel, TouchKind
+from privdomain.domain.channels import IS_MONETARY, OWNED_CHANNELS, Channel, TouchKind
 from privdomain.domain.customer import MAX_ID_LENGTH
 
 __all__ = ["NO_INSTANT", "Ingest"]
@@ -574,6 +574,19 @@ class Ingest:
         else:
             duplicates = np.empty(0, dtype=np.int64)
 
+        if cols.order_id is not None:
+            checked = np.arange(n) if everything else rows
+            bad_orders = self._check_orders(cols, checked, customer)
+            if bad_orders:
+                for row, (why, text) in bad_orders.items():
+                    reason[row] = _CODE[why]
+                    texts.setdefault(why, []).append((np.arange(n) == row, text))
+                ok = reason == _OK
+                rows = checked[ok[checked]]
+                everything = False
+                # only what is written is remembered: a refused row may come again, corrected
+                _, sorted_fresh = self.events.unseen(cols, rows)
+
         written = None if everything else rows
         agent_codes = cols.agent_id.codes if written is None else cols.agent_id.codes[written]
         agent = np.full(len(cols), -1, dtype=np.int32)
@@ -615,3 +628,100 @@ class Ingest:
             duplicate_touchpoints=duplicates.astype(np.int64),
             rejected=rejected,
         )
+
+    def _check_orders(
+        self, cols: TouchpointColumns, rows: NDArray[np.intp], customer: NDArray[np.int32]
+    ) -> dict[int, tuple[RejectReason, str]]:
+        """Refunds must name an order their customer placed and may not exceed what is left
+        of it; a purchase may not reuse another purchase's order id. Rows ``rows`` are the
+        batch's new touchpoints, in order; returns the refused ones with their reasons."""
+        money = rows[IS_MONETARY[cols.kind[rows]]]
+        if money.size == 0:
+            return {}
+        kinds = cols.kind[money]
+        keys, named, _ = order_keys(cols, money, kinds)
+        is_purchase = kinds == TouchKind.PURCHASED.value
+        is_refund = (kinds == TouchKind.REFUNDED.value) & named
+        out: dict[int, tuple[RejectReason, str]] = {}
+
+        def label(k: int) -> object:
+            return cols.order_id[money[k]] if cols.order_id is not None else None
+
+        # the pool's orders: key, customer, gross and what was refunded against each
+        events = self.events
+        money_events = np.flatnonzero(IS_MONETARY[events.kind.values])
+        p_pos, p_keys = events.orders_of(TouchKind.PURCHASED)
+        r_pos, r_keys = events.orders_of(TouchKind.REFUNDED)
+        # purchases: an order id already used (in the pool or earlier in this batch)
+        purchases = np.flatnonzero(is_purchase)
+        taken = np.isin(keys[purchases], p_keys)
+        _, first = np.unique(keys[purchases], return_index=True)
+        repeated = np.ones(purchases.size, dtype=bool)
+        repeated[first] = False
+        for k in purchases[taken | repeated].tolist():
+            out[int(money[k])] = (
+                RejectReason.DUPLICATE_ORDER,
+                f"order {label(k)!r} already has a purchase",
+            )
+        refunds = np.flatnonzero(is_refund)
+        if refunds.size == 0:
+            return out
+        new_orders = purchases[~(taken | repeated)]
+        order_key = np.concatenate([p_keys, keys[new_orders]])
+        order_customer = np.concatenate(
+            [events.customer.values[money_events[p_pos]], customer[money[new_orders]]]
+        ).astype(np.int64)
+        gross = np.concatenate(
+            [events.money_amount.values[p_pos], cols.amount_minor[money[new_orders]]]
+        )
+        sort = np.argsort(order_key, kind="stable")
+        found = np.minimum(np.searchsorted(order_key[sort], keys[refunds]), max(sort.size - 1, 0))
+        target = sort[found] if sort.size else np.zeros(refunds.size, dtype=np.int64)
+        known = (
+            (order_key[target] == keys[refunds])
+            & (order_customer[target] == customer[money[refunds]])
+            if sort.size
+            else np.zeros(refunds.size, dtype=bool)
+        )
+        for k in refunds[~known].tolist():
+            out[int(money[k])] = (
+                RejectReason.UNKNOWN_ORDER,
+                f"the refund names order {label(k)!r}, which this customer never placed",
+            )
+        refunded = np.zeros(order_key.size, dtype=np.int64)
+        if r_pos.size and sort.size:
+            at = np.minimum(np.searchsorted(order_key[sort], r_keys), sort.size - 1)
+            hit = order_key[sort[at]] == r_keys
+            np.add.at(refunded, sort[at[hit]], events.money_amount.values[r_pos[hit]])
+        matched, orders = refunds[known], target[known]
+        if matched.size == 0:
+            return out
+        amounts = cols.amount_minor[money[matched]]
+        # a refund may take what is left of its order; in row order, refused ones take nothing
+        left = gross - refunded
+        order_of = np.argsort(orders, kind="stable")
+        running = np.zeros(matched.size, dtype=np.int64)
+        grouped = orders[order_of]
+        sums = np.cumsum(amounts[order_of])
+        starts = np.r_[0, np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]
+        base = np.repeat(
+            sums[starts] - amounts[order_of][starts], np.diff(np.r_[starts, grouped.size])
+        )
+        running[order_of] = sums - base
+        over = running > left[orders]
+        if over.any():
+            # once a refund is refused the running sum overstates what later ones take: settle
+            # the (few) orders concerned refund by refund, in row order
+            concerned = np.flatnonzero(np.isin(orders, orders[over]))
+            remaining = left.copy()
+            for j in concerned.tolist():
+                if amounts[j] <= remaining[orders[j]]:
+                    remaining[orders[j]] -= amounts[j]
+                else:
+                    k = int(matched[j])
+                    out[int(money[k])] = (
+                        RejectReason.REFUND_EXCEEDS_ORDER,
+                        f"the refund of {int(amounts[j])} minor units exceeds the "
+                        f"{int(remaining[orders[j]])} left of order {label(k)!r}",
+                    )
+        return out

@@ -33,6 +33,12 @@ class RejectReason(enum.Enum):
     """The referrer chain would loop back."""
     CONFLICT = "conflict"
     """Changes a customer's fixed facts (joined_at, source, referrer)."""
+    UNKNOWN_ORDER = "unknown_order"
+    """A refund names an order the customer never placed."""
+    REFUND_EXCEEDS_ORDER = "refund_exceeds_order"
+    """A refund is larger than what is left of the order it names."""
+    DUPLICATE_ORDER = "duplicate_order"
+    """A purchase reuses an order id that another purchase already has."""
 
 
 @attrs.frozen

@@ -37,6 +37,16 @@ def _agent_id(value: object) -> str | None:
     return None if value is None else check_id(value, what="agent_id")
 
 
+def _order_id(value: object) -> str | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        if not -(2**63) <= int(value) < 2**63:
+            raise InvalidRecordError("order_id: an integer order id must fit in int64")
+        return int(value)
+    return check_id(value, what="order_id")
+
+
 def _channel(value: object) -> Channel:
     return parse_channel(value, what="channel")
 
@@ -105,6 +115,10 @@ class Touchpoint:
         For ``INVITED`` and ``SHARED``: the customer who was invited or reached, if known.
     agent_id
         The small-B agent (导购, store, partner) behind this touch, if any.
+    order_id
+        For ``PURCHASED``: the host's order id (default: the touchpoint's own id). For
+        ``REFUNDED``: the order the refund reverses, wholly or in part (a refund without one
+        counts against the customer only). A ``str`` or an ``int``.
 
     Raises
     ------
@@ -126,6 +140,7 @@ class Touchpoint:
     discount: Money | None = attrs.field(default=None, converter=_money)
     related_customer_id: str | None = attrs.field(default=None, converter=_related_customer_id)
     agent_id: str | None = attrs.field(default=None, converter=_agent_id)
+    order_id: str | int | None = attrs.field(default=None, converter=_order_id)
 
     def __attrs_post_init__(self) -> None:
         if self.kind.monetary:
@@ -147,3 +162,5 @@ class Touchpoint:
                 raise InvalidMoneyError("discount and amount must share one currency")
         if self.related_customer_id == self.customer_id:
             raise InvalidRecordError("a customer cannot invite or reach themselves")
+        if self.order_id is not None and not self.kind.monetary:
+            raise InvalidRecordError("only purchases and refunds carry an order_id")

@@ -38,6 +38,34 @@ from privdomain.errors import ValidationError, short_repr
 __all__ = ["TouchpointColumns"]
 
 
+def _order_ids(values: Any, n: int) -> NDArray[np.object_] | None:
+    """Order ids: ``None`` (none given) or an object column of ``str``, ``int`` or ``None``."""
+    if values is None:
+        return None
+    arr = _column(values, n, "order_id", objects=True)
+    if arr.dtype.kind in "iu":
+        return _int64_column(arr, n, "order_id").astype(object)
+    if arr.dtype.kind == "U":
+        return arr.astype(object)
+    if arr.dtype.kind != "O":
+        raise ValidationError(f"order_id must hold str or int ids, got dtype {arr.dtype}")
+    _refuse_non_ids(arr, "order_id")
+    out = arr.copy()
+    for i, value in enumerate(out.tolist()):
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+            if not -(2**63) <= int(value) < 2**63:
+                raise ValidationError("order_id holds integers beyond int64")
+            out[i] = int(value)
+            continue
+        if isinstance(value, float) and value != value:  # NaN: none given
+            out[i] = None
+            continue
+        raise ValidationError(f"order_id holds {type(value).__name__}, not a str or int id")
+    return out
+
+
 def _touchpoint_ids(values: Any, n: int) -> NDArray[Any]:
     """Touchpoint ids: ``int64`` integers or an object column of ``str``.
 
@@ -116,6 +144,10 @@ class TouchpointColumns:
         The invited or reached customer, dictionary-encoded, code -1 where absent.
     agent_id
         The agent behind the touch, dictionary-encoded, code -1 where absent.
+    order_id
+        ``None``, or an object column of order ids (``str`` or ``int``; ``None`` where a row
+        names none): a purchase's order (default: its touchpoint id) or the order a refund
+        reverses.
 
     Raises
     ------
@@ -139,6 +171,7 @@ class TouchpointColumns:
     discount_minor: NDArray[np.int64]
     related_customer_id: EncodedIds
     agent_id: EncodedIds
+    order_id: NDArray[np.object_] | None = None
 
     def __attrs_post_init__(self) -> None:
         at = _instants(self.at, "at")
@@ -171,6 +204,7 @@ class TouchpointColumns:
                 self.related_customer_id, n, what="related_customer_id"
             ),
             "agent_id": EncodedIds.encode(self.agent_id, n, what="agent_id"),
+            "order_id": _order_ids(self.order_id, n),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -195,6 +229,7 @@ class TouchpointColumns:
         discount: Any = None,
         related_customer_id: Any = None,
         agent_id: Any = None,
+        order_id: Any = None,
         epoch_unit: str | None = None,
     ) -> TouchpointColumns:
         """Touchpoint columns from a host's arrays.
@@ -305,6 +340,7 @@ class TouchpointColumns:
                 related_customer_id, n, what="related_customer_id"
             ),
             agent_id=EncodedIds.encode(agent_id, n, what="agent_id"),
+            order_id=order_id,
         )
 
     @classmethod
@@ -337,6 +373,11 @@ class TouchpointColumns:
             discount_minor=discount,
             related_customer_id=EncodedIds.encode([tp.related_customer_id for tp in tps], n),
             agent_id=EncodedIds.encode([tp.agent_id for tp in tps], n),
+            order_id=(
+                np.array([tp.order_id for tp in tps], dtype=object)
+                if any(tp.order_id is not None for tp in tps)
+                else None
+            ),
         )
 
     def take(self, rows: NDArray[np.intp]) -> TouchpointColumns:
@@ -345,7 +386,7 @@ class TouchpointColumns:
         def pick(value: Any) -> Any:
             if isinstance(value, EncodedIds):
                 return value.take(rows)
-            return value if isinstance(value, str) else value[rows]
+            return value if value is None or isinstance(value, str) else value[rows]
 
         return TouchpointColumns(
             **{f.name: pick(getattr(self, f.name)) for f in attrs.fields(TouchpointColumns)}
