@@ -97,12 +97,13 @@ def _ingest_purchases(sim: SimulatedPool) -> Pool:
 
 def ours_layering(snapshot: Any) -> Any:
     """RFM scores and the classic named segments, learned and applied on one snapshot."""
-    return RFMLayering().fit_layer(snapshot)
+    return RFMLayering().fit(snapshot).apply(snapshot)
 
 
 def ours_layering_and_tiers(snapshot: Any) -> tuple[Any, Any]:
     """What the 1M target measures: RFM scores + named segments + value tiers."""
-    return RFMLayering().fit_layer(snapshot), ValueTiers().layer(snapshot)
+    rfm = RFMLayering().fit(snapshot).apply(snapshot)
+    return rfm, ValueTiers().fit(snapshot).apply(snapshot)
 
 
 def ours_from_transactions(sim: SimulatedPool) -> Any:

@@ -33,6 +33,7 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from privdomain.domain.segment import short_repr
 from privdomain.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Mergeable",
+    "NoSummary",
     "QuantileSketch",
+    "RuleBased",
     "Strategy",
     "SummarizingStrategy",
     "check_fitted",
@@ -119,81 +122,323 @@ def _has(obj: object, name: str) -> bool:
     return True
 
 
+# ------------------------------------------------------------------ rule-only strategies
+@attrs.frozen
+class NoSummary:
+    """The summary of a strategy with nothing to learn: it merges into itself."""
+
+    def merge(self, other: NoSummary) -> NoSummary:
+        """Nothing and nothing is nothing."""
+        if not isinstance(other, NoSummary):
+            raise ValidationError(
+                f"a NoSummary merges only with another, not {type(other).__name__}"
+            )
+        return self
+
+
+class RuleBased:
+    """What every rule-only strategy shares: nothing to learn, so ``fit`` returns ``self``.
+
+    It still follows the whole contract (:class:`SummarizingStrategy`), so that a pipeline fits
+    every strategy the same way, on one machine or with :func:`fit_partitioned`.
+    """
+
+    __slots__ = ()
+
+    def summarize(self, snapshot: Snapshot) -> NoSummary:
+        """Nothing to summarise: a :class:`NoSummary`."""
+        _check_snapshot(snapshot, "summarize")
+        return NoSummary()
+
+    def fit_summary(self, summary: NoSummary) -> Self:
+        """Nothing to learn: ``self``."""
+        if not isinstance(summary, NoSummary):
+            raise ValidationError(
+                f"fit_summary() of a rule-only strategy takes a NoSummary, not "
+                f"{type(summary).__name__}"
+            )
+        return self
+
+    def fit(self, snapshot: Snapshot) -> Self:
+        """Nothing to learn: ``self``."""
+        _check_snapshot(snapshot, "fit")
+        return self
+
+
+def _check_snapshot(snapshot: Any, method: str) -> None:
+    from privdomain.domain.snapshot import Snapshot
+
+    if not isinstance(snapshot, Snapshot):
+        raise ValidationError(f"{method}() takes a Snapshot, got {type(snapshot).__name__}")
+
+
 # ------------------------------------------------------------------ a mergeable quantile sketch
+#: Bucket codes of positive values start here (negative values mirror them below zero), so
+#: that codes sort as the values they stand for.
+_OFFSET = 1 << 62
+
+
 @attrs.frozen(eq=False)
 class QuantileSketch:
     """Counts of values on a fixed logarithmic grid: a mergeable summary of a distribution.
 
-    Positive values fall into buckets ``[g**k, g**(k+1))`` with ``g = (1 + e) / (1 - e)``, so
+    Values of magnitude ``m`` fall into buckets ``g**k <= m < g**(k+1)`` with
+    ``g = (1 + e) / (1 - e)``, one grid for positive and a mirrored one for negative values, so
     that the bucket's midpoint ``2 g**k / (1 + 1/g)`` is within relative error ``e`` of every
-    value in it; zero (and values below ``min_value``) has a bucket of its own; negative values
-    are refused (the features strategies rank are counts, money and days). A quantile is read
-    as the midpoint of the bucket that holds it, so it is within relative error
-    :attr:`relative_error` of the exact ``method="inverted_cdf"`` quantile of the values
-    summarised, on one machine or merged from any partitions (merging adds the counts).
+    value in it; values closer to zero than ``min_value`` share a bucket of their own, read as
+    0. A quantile is read from the buckets of the order statistics it needs, so it is within
+    relative error :attr:`relative_error` of the exact quantile of the values summarised (for
+    ``method="linear"``, of each of the two order statistics it interpolates), on one machine or
+    merged from any partitions: merging adds the counts, so the merged sketch is identical to
+    the sketch of all the values.
+
+    **Exact while small.** With ``exact_up_to=n``, the sketch keeps every distinct value and
+    its count while there are at most ``n`` of them, and its quantiles are exact; a merge that
+    passes ``n`` distinct values turns into buckets. Whatever the partitioning, the result is
+    the same: exact when the whole has at most ``n`` distinct values (then every part has too),
+    bucketed otherwise (bucketing commutes with merging).
+
+    The sum of the values is kept exactly (every finite double is an integer multiple of
+    ``2**-1074``; the sketch adds those integers), so :meth:`sum` and :meth:`mean` are the
+    correctly rounded sum and mean, identical for every partitioning.
 
     Build one with :meth:`of`; merge with :meth:`merge`.
     """
 
     relative_error: float
     keys: NDArray[np.int64]
-    """Bucket index of each non-empty bucket (sorted); ``ZERO`` for the zero bucket."""
+    """Bucket code of each non-empty bucket, ascending as the values (0: the zero bucket);
+    empty while the sketch is exact."""
     counts: NDArray[np.int64]
+    """How many values each bucket (or each exact value) holds."""
     min_value: float = 1e-9
+    exact_values: NDArray[np.float64] | None = None
+    """The distinct values, ascending, while the sketch is exact; ``None`` once bucketed."""
+    exact_up_to: int = 0
+    """How many distinct values the sketch keeps exactly (0: always buckets)."""
+    exact_sum: int = 0
+    """The sum of the values, in units of ``2**-1074`` (exact)."""
 
-    ZERO = np.iinfo(np.int64).min
+    ZERO = 0
 
     @classmethod
     def of(
-        cls, values: Any, *, relative_error: float = 0.005, min_value: float = 1e-9
+        cls,
+        values: Any,
+        *,
+        relative_error: float = 0.005,
+        min_value: float = 1e-9,
+        exact_up_to: int = 0,
     ) -> QuantileSketch:
-        """The sketch of ``values`` (finite, non-negative; NaN is skipped)."""
-        if not 0 < relative_error < 0.5:
-            raise ValidationError(f"relative_error must lie in (0, 0.5), got {relative_error!r}")
+        """The sketch of ``values`` (finite numbers; NaN is skipped).
+
+        Raises
+        ------
+        ValidationError
+            When a value is infinite, ``relative_error`` does not lie in ``[1e-9, 0.5)``,
+            ``min_value`` is not a finite number > 0 or ``exact_up_to`` not an integer >= 0.
+        """
+        _check_grid(relative_error, min_value, exact_up_to)
         x = np.asarray(values, dtype=np.float64).ravel()
         x = x[~np.isnan(x)]
-        if not np.isfinite(x).all() or (x < 0).any():
-            raise ValidationError("a quantile sketch takes finite, non-negative values")
-        gamma = _gamma(relative_error)
-        keys = np.full(x.size, cls.ZERO, dtype=np.int64)
-        positive = x >= min_value
-        keys[positive] = np.floor(np.log(x[positive]) / math.log(gamma)).astype(np.int64)
-        unique, counts = np.unique(keys, return_counts=True)
-        return cls(relative_error, unique, counts.astype(np.int64), min_value)
+        if not np.isfinite(x).all():
+            raise ValidationError("a quantile sketch takes finite values")
+        unique, counts = np.unique(x, return_counts=True)
+        sketch = cls(
+            float(relative_error),
+            np.zeros(0, dtype=np.int64),
+            counts.astype(np.int64),
+            float(min_value),
+            unique,
+            int(exact_up_to),
+            _exact_units(x),
+        )
+        return sketch if unique.size <= exact_up_to else sketch._bucketed()
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the sketch still holds every distinct value (its quantiles are exact)."""
+        return self.exact_values is not None
 
     def __len__(self) -> int:
         return int(self.counts.sum())
 
     def merge(self, other: QuantileSketch) -> QuantileSketch:
         """The sketch of both sketches' values."""
-        if (other.relative_error, other.min_value) != (self.relative_error, self.min_value):
-            raise ValidationError("only sketches with the same relative_error and min_value merge")
-        keys = np.concatenate([self.keys, other.keys])
-        counts = np.concatenate([self.counts, other.counts])
-        unique, inverse = np.unique(keys, return_inverse=True)
-        return QuantileSketch(
-            self.relative_error,
-            unique,
-            np.bincount(inverse, weights=counts, minlength=unique.size).astype(np.int64),
-            self.min_value,
-        )
+        if not isinstance(other, QuantileSketch):
+            raise ValidationError(f"a QuantileSketch merges with another, not {type(other)}")
+        mine = (self.relative_error, self.min_value, self.exact_up_to)
+        if (other.relative_error, other.min_value, other.exact_up_to) != mine:
+            raise ValidationError(
+                "only sketches with the same relative_error, min_value and exact_up_to merge"
+            )
+        total = self.exact_sum + other.exact_sum
+        if self.exact_values is not None and other.exact_values is not None:
+            values, counts = _add(
+                np.concatenate([self.exact_values, other.exact_values]),
+                np.concatenate([self.counts, other.counts]),
+            )
+            merged = attrs.evolve(self, counts=counts, exact_values=values, exact_sum=total)
+            return merged if values.size <= self.exact_up_to else merged._bucketed()
+        a, b = self._bucketed(), other._bucketed()
+        keys, counts = _add(np.concatenate([a.keys, b.keys]), np.concatenate([a.counts, b.counts]))
+        return attrs.evolve(a, keys=keys, counts=counts, exact_sum=total)
 
-    def quantile(self, q: Any) -> NDArray[np.float64]:
-        """Quantiles ``q`` (in [0, 1]) of the values summarised, within the relative error."""
+    def _bucketed(self) -> QuantileSketch:
+        if self.exact_values is None:
+            return self
+        codes = _codes(self.exact_values, _gamma(self.relative_error), self.min_value)
+        keys, counts = _add(codes, self.counts)
+        return attrs.evolve(self, keys=keys, counts=counts, exact_values=None)
+
+    # ------------------------------------------------------------------ reading
+    def points(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """``(lower, value, count)`` of every bucket, ascending.
+
+        ``lower`` bounds the bucket's values from below (every value in it is ``>= lower``),
+        ``value`` is what the bucket reads as (its midpoint; 0 for the zero bucket). While the
+        sketch is exact, both are the distinct values themselves.
+        """
+        if self.exact_values is not None:
+            return self.exact_values, self.exact_values, self.counts
+        gamma = _gamma(self.relative_error)
+        codes = self.keys
+        k = np.abs(codes) - _OFFSET
+        k = np.where(codes == 0, 0, k).astype(np.float64)
+        edge = np.power(gamma, k)
+        mid = 2 * edge / (1 + 1 / gamma)
+        above = np.power(gamma, k + 1)
+        lower = np.where(codes > 0, edge, np.where(codes < 0, -above, -self.min_value))
+        value = np.where(codes > 0, mid, np.where(codes < 0, -mid, 0.0))
+        return lower, value, self.counts
+
+    def quantile(self, q: Any, *, method: str = "inverted_cdf") -> NDArray[np.float64]:
+        """Quantiles ``q`` (in [0, 1]) of the values summarised, within the relative error.
+
+        ``method`` is numpy's: ``"inverted_cdf"`` (the smallest value whose cumulative count
+        reaches ``q * n``) or ``"linear"`` (numpy's default: interpolated between the order
+        statistics ``x[lo]`` and ``x[lo + 1]``, ``lo = floor(h)``, ``h = (n - 1) q``, as
+        ``x[lo] + (h - lo) (x[lo + 1] - x[lo])``). While the sketch is exact, both are
+        ``numpy.quantile`` of the values (``"linear"`` up to the rounding of that formula).
+        """
         qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
         if not ((qs >= 0) & (qs <= 1)).all():
             raise ValidationError("quantiles must lie in [0, 1]")
+        if method not in ("inverted_cdf", "linear"):
+            raise ValidationError(f"method must be 'inverted_cdf' or 'linear', not {method!r}")
         n = len(self)
         if n == 0:
             raise ValidationError("an empty sketch has no quantiles")
-        cumulative = np.cumsum(self.counts)
-        # the inverted CDF: the smallest value whose cumulative count reaches q * n
-        target = np.maximum(np.ceil(qs * n), 1)
-        bucket = np.searchsorted(cumulative, target)
-        gamma = _gamma(self.relative_error)
-        keys = self.keys[bucket]
-        midpoint = 2 * gamma ** keys.astype(np.float64) / (1 + 1 / gamma)
-        return np.where(keys == self.ZERO, 0.0, midpoint)
+        _, value, counts = self.points()
+        cumulative = np.cumsum(counts)
+        if method == "inverted_cdf":
+            target = np.maximum(np.ceil(qs * n), 1)
+            return np.asarray(value[np.searchsorted(cumulative, target)], dtype=np.float64)
+        h = (n - 1) * qs
+        lo = np.floor(h).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        w = h - lo
+        a = value[np.searchsorted(cumulative, lo, side="right")]
+        b = value[np.searchsorted(cumulative, hi, side="right")]
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = a + w * (b - a)
+        if not np.isfinite(out).all():  # a gap past the float range: weigh the ends instead
+            out = a * (1 - w) + b * w
+        return np.asarray(out, dtype=np.float64)
+
+    def top(self, k: int) -> float:
+        """The largest ``lower`` (see :meth:`points`) with at least ``k`` values at or above it.
+
+        While the sketch is exact: the ``k``-th largest value (ties with it included). Bucketed:
+        the lower edge of the bucket that holds the ``k``-th largest value, so at least ``k``
+        values reach it and it lies less than ``2 e / (1 + e)`` below that value (for positive
+        values). With fewer than ``k`` values, the lowest ``lower``.
+        """
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise ValidationError(f"k must be an integer >= 1, not {short_repr(k)}")
+        if len(self) == 0:
+            raise ValidationError("an empty sketch has no top values")
+        lower, _, counts = self.points()
+        from_top = np.cumsum(counts[::-1])
+        i = min(int(np.searchsorted(from_top, k)), counts.size - 1)
+        return float(lower[::-1][i])
+
+    def sum(self) -> float:
+        """The sum of the values, correctly rounded (``inf`` past the float range)."""
+        return _units_to_float(self.exact_sum, 1)
+
+    def mean(self) -> float:
+        """The mean of the values, correctly rounded (NaN when empty)."""
+        n = len(self)
+        return math.nan if n == 0 else _units_to_float(self.exact_sum, n)
+
+
+def _check_grid(relative_error: Any, min_value: Any, exact_up_to: Any) -> None:
+    if isinstance(relative_error, bool) or not isinstance(relative_error, int | float):
+        raise ValidationError(f"relative_error must be a number, got {short_repr(relative_error)}")
+    if not 1e-9 <= relative_error < 0.5:
+        raise ValidationError(f"relative_error must lie in [1e-9, 0.5), got {relative_error!r}")
+    if isinstance(min_value, bool) or not isinstance(min_value, int | float):
+        raise ValidationError(f"min_value must be a number, got {short_repr(min_value)}")
+    if not 0 < min_value < math.inf:
+        raise ValidationError(f"min_value must be a finite number > 0, got {min_value!r}")
+    if isinstance(exact_up_to, bool) or not isinstance(exact_up_to, int | np.integer):
+        raise ValidationError(f"exact_up_to must be an integer, got {short_repr(exact_up_to)}")
+    if exact_up_to < 0:
+        raise ValidationError(f"exact_up_to must be >= 0, got {exact_up_to}")
+
+
+def _add(keys: NDArray[Any], counts: NDArray[np.int64]) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """The distinct keys, ascending, and the total count of each."""
+    unique, inverse = np.unique(keys, return_inverse=True)
+    total = np.zeros(unique.size, dtype=np.int64)
+    np.add.at(total, inverse, counts)
+    return unique, total
+
+
+def _codes(x: NDArray[np.float64], gamma: float, min_value: float) -> NDArray[np.int64]:
+    """The bucket code of every value: ``±(OFFSET + k)`` for ``g**k <= |x| < g**(k+1)``."""
+    magnitude = np.abs(x)
+    big = magnitude >= min_value
+    m = magnitude[big]
+    k = np.floor(np.log(m) / math.log(gamma)).astype(np.int64)
+    # the logarithm may round across a bucket's edge: settle it against the edge itself, so
+    # that a bucket holds exactly the values in [g**k, g**(k+1)) as computed by np.power
+    k -= m < np.power(gamma, k.astype(np.float64))
+    with np.errstate(over="ignore"):
+        k += m >= np.power(gamma, (k + 1).astype(np.float64))
+    codes = np.zeros(x.shape, dtype=np.int64)
+    codes[big] = np.where(x[big] > 0, _OFFSET + k, -(_OFFSET + k))
+    return codes
+
+
+def _exact_units(x: NDArray[np.float64]) -> int:
+    """``sum(x)`` exactly, in units of ``2**-1074`` (a Python int)."""
+    if x.size == 0:
+        return 0
+    mantissa, exponent = np.frexp(x)
+    # x = m * 2**(e - 53) with an integer |m| < 2**53: exact in int64
+    m = (mantissa * 2.0**53).astype(np.int64)
+    shift = exponent.astype(np.int64) + (1074 - 53)
+    order = np.argsort(shift, kind="stable")
+    shift, m = shift[order], m[order]
+    starts = np.flatnonzero(np.concatenate([[True], shift[1:] != shift[:-1]]))
+    # halves of 26 bits: their sums stay exact in int64 for up to 2**36 values per exponent
+    high = np.add.reduceat(m >> 26, starts).tolist()
+    low = np.add.reduceat(m & ((1 << 26) - 1), starts).tolist()
+    total = 0
+    for s, h, lo in zip(shift[starts].tolist(), high, low, strict=True):
+        v = (h << 26) + lo
+        # every value is a whole number of units, so a right shift drops only zero bits
+        total += v << s if s >= 0 else v >> -s
+    return total
+
+
+def _units_to_float(units: int, divisor: int) -> float:
+    try:
+        return units / (divisor << 1074)  # int / int is correctly rounded
+    except OverflowError:
+        return math.inf if units > 0 else -math.inf
 
 
 @functools.cache

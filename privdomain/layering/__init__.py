@@ -1,15 +1,18 @@
 """Layering (用户分层): put every customer of a pool into one segment, and say why.
 
 Layering is the precondition of every refined operation: each layer gets different content and
-offers. Every strategy follows the :class:`Layering` protocol (``layer(snapshot)``)
-and returns a :class:`Segmentation`: a partition of the snapshot's customers into named segments,
-with per-customer explanations, counts, records, data frames and :class:`~privdomain.Segment`
-rules.
+offers. Every strategy follows the strategy contract (:mod:`privdomain.strategy`, the
+:class:`Layering` protocol): ``fit(snapshot)`` learns global statistics only, from summaries
+that merge across partitions (``summarize``, ``fit_summary``; rule-only strategies learn
+nothing), and ``apply(snapshot)`` returns a :class:`Segmentation` aligned to the snapshot's rows:
+a partition of its customers into named segments, with per-customer explanations, counts,
+records, data frames and :class:`~privdomain.Segment` rules.
 
 - :class:`RFMLayering`: recency/frequency (distinct purchase days)/monetary scores (quantile,
   centre or fixed edges) and named segments from :class:`RFMTable`\\ s (:data:`CLASSIC_11`,
   :data:`CHINESE_8`); it warns (:class:`RecencyWarning`, :class:`CollapsedBandsWarning`, both
   :class:`LayeringWarning`) when learned bands would mislead on the data at hand;
+  :class:`RFMScorer` scores arrays (a scikit-learn transformer);
 - :class:`AttributeLayers`: new / active / paying / never bought;
 - :class:`ValueTiers`: super users, the fewest customers bringing 80% of revenue;
 - :class:`KOCDetector`: customers whose shares, invitations and content stand out;
@@ -17,6 +20,9 @@ rules.
 - :class:`TagLayering`: ordered segments from tags and features, also written as rule text
   (:func:`parse_rule`);
 - :class:`ValueClusters`: k-means on scaled features, clusters numbered by value.
+
+Model files for new strategies: ``clustering.py`` for a learner, ``attributes.py`` for a
+rule-only strategy.
 """
 
 from __future__ import annotations
@@ -30,12 +36,17 @@ from privdomain.layering._base import (
 )
 from privdomain.layering._result import Segmentation
 from privdomain.layering.attributes import AttributeLayers
-from privdomain.layering.clustering import NOT_CLUSTERED, ValueClusters
+from privdomain.layering.clustering import NOT_CLUSTERED, ClusterSummary, ValueClusters
 from privdomain.layering.coupon_hunters import CouponHunters
 from privdomain.layering.demo import demo_step
-from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector
+from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector, KOCSummary
 from privdomain.layering.plots import plot_rfm_grid, plot_segment_sizes
-from privdomain.layering.rfm import RFMLayering, median_interpurchase_days, rfm_features
+from privdomain.layering.rfm import (
+    RFMLayering,
+    RFMSummary,
+    median_interpurchase_days,
+    rfm_features,
+)
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, NEVER_BOUGHT, OTHER, RFMTable
 from privdomain.layering.rule_text import parse_rule
 from privdomain.layering.scoring import RFMScorer
@@ -49,7 +60,7 @@ from privdomain.layering.tags import (
     tag_dimension,
     tagged,
 )
-from privdomain.layering.value_tiers import ValueTiers, share_from_top
+from privdomain.layering.value_tiers import ValueSummary, ValueTiers, share_from_top
 
 __all__ = [
     "CHINESE_8",
@@ -59,19 +70,23 @@ __all__ = [
     "NOT_CLUSTERED",
     "OTHER",
     "AttributeLayers",
+    "ClusterSummary",
     "CollapsedBandsWarning",
     "CouponHunters",
     "KOCDetector",
+    "KOCSummary",
     "Layering",
     "LayeringWarning",
     "RFMLayering",
     "RFMScorer",
+    "RFMSummary",
     "RFMTable",
     "RecencyWarning",
     "Segmentation",
     "TagDimension",
     "TagLayering",
     "ValueClusters",
+    "ValueSummary",
     "ValueTiers",
     "attribute_in",
     "attribute_is",

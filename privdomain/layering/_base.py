@@ -13,15 +13,31 @@ from privdomain.domain.segment import And, Not, Or, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.layering._result import Segmentation
+from privdomain.strategy import QuantileSketch, SummarizingStrategy
 
 __all__ = [
+    "EXACT_UP_TO",
+    "RELATIVE_ERROR",
     "CollapsedBandsWarning",
     "Layering",
     "LayeringWarning",
     "RecencyWarning",
     "features_from_snapshot",
     "first_match_labels",
+    "sketch",
 ]
+
+#: The relative error of the quantile sketches layering learns from (0.5%).
+RELATIVE_ERROR = 0.005
+#: Layering's sketches keep every distinct value, and their quantiles are exact, up to this
+#: many distinct values (per feature, over the whole pool); beyond, quantiles are read from
+#: buckets within :data:`RELATIVE_ERROR`. Either way, partitions give the same answer.
+EXACT_UP_TO = 1 << 16
+
+
+def sketch(values: Any) -> QuantileSketch:
+    """The quantile sketch of ``values`` that every layering learns from (NaN left out)."""
+    return QuantileSketch.of(values, relative_error=RELATIVE_ERROR, exact_up_to=EXACT_UP_TO)
 
 
 class LayeringWarning(UserWarning):
@@ -53,16 +69,18 @@ class CollapsedBandsWarning(LayeringWarning):
 
 
 @runtime_checkable
-class Layering(Protocol):
+class Layering(SummarizingStrategy, Protocol):
     """A strategy that puts every customer of a snapshot into exactly one segment.
 
-    Rule-based strategies layer directly; learners (:class:`RFMLayering`,
-    :class:`ValueClusters`) are fitted first (``fit(snapshot)``) and then layer any snapshot
-    with what they learned. A host can plug in its own strategy by implementing this method.
+    It follows the strategy contract (:mod:`privdomain.strategy`): ``fit(snapshot)`` learns
+    global statistics only (nothing, for rule-only strategies), from summaries that merge
+    across partitions (``summarize`` / ``fit_summary``); ``apply(snapshot)`` returns a
+    :class:`Segmentation` aligned to the snapshot's rows. A host can plug in its own strategy
+    by implementing these methods.
     """
 
-    def layer(self, snapshot: Snapshot) -> Segmentation:
-        """Layer ``snapshot``: one segment per customer, with the reasons."""
+    def apply(self, snapshot: Snapshot) -> Segmentation:
+        """Layer ``snapshot``: one segment per customer, in the snapshot's order, with reasons."""
         ...
 
 

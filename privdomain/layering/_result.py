@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any, ClassVar, Literal, overload
 
 import attrs
 import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain.segment import Compare, FeatureSource, Rule, Segment, short_repr
-from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
+from privdomain.domain.segment import Compare, Rule, Segment, short_repr
+from privdomain.errors import UnknownFeatureError, ValidationError
+from privdomain.result import Result, shown
 
 __all__ = ["ColumnSource", "LazyRules", "Segmentation"]
 
-_PREVIEW_ROWS = 5
 
 #: What a segment rule of a :class:`Segmentation` is evaluated on.
 RulesOn = Literal["snapshot", "result"]
@@ -100,33 +100,18 @@ def _strategy(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
         raise ValidationError(f"strategy must be a str, not {short_repr(value)}")
 
 
-def _source(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not (
-        callable(getattr(value, "feature", None)) and hasattr(value, "__len__")
-    ):
-        raise ValidationError(
-            f"source must be a feature source (a Snapshot) or None, not {type(value).__name__}"
-        )
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        if v != v:
-            return "NaN"
-        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.6g}"
-    if isinstance(value, np.generic):
-        return str(value.item())
-    return str(value)
-
-
 @attrs.frozen(eq=False, repr=False)
-class Segmentation:
+class Segmentation(Result):
     """A layering of a pool: every customer in exactly one named segment, with the reasons.
 
     Segment ``k`` is ``names[k]``; ``labels[i]`` is the segment of customer ``customer_ids[i]``.
     Segment codes are stable for a given strategy and configuration: a segment that nobody falls
     into keeps its code and shows a count of 0, so results of different days line up.
+
+    A :class:`~privdomain.result.Result`: one row per customer of the snapshot, in its order;
+    :meth:`columns` (``customer_id``, ``segment_code``, ``segment``, then the numbers behind
+    the decision), :meth:`explain`, :meth:`to_records`, :meth:`to_frame`, :meth:`take` and
+    :meth:`concat` (results of partitions join into the result of their union).
 
     Attributes
     ----------
@@ -144,25 +129,31 @@ class Segmentation:
         ``k``.
     rules_on : {"snapshot", "result"}
         ``"snapshot"``: the rules read snapshot features, so :meth:`segments` can be evaluated on
-        this snapshot (or another one, to apply the same fixed thresholds to new data).
+        the snapshot (or another one, to apply the same thresholds to new data); the result
+        holds every feature they read as a column, so they evaluate on the result too.
         ``"result"``: the segment depends on something that is not a snapshot feature (a learned
-        cluster, a weighted score): the rules read this result's own :attr:`columns`, which
+        cluster, a weighted score): the rules read this result's own columns, which
         :meth:`feature` serves, so ``segment.mask(segmentation)`` works.
     descriptions : tuple of str
         Why a customer is in each segment, in words (the condition).
     advice : tuple of str
         What fits each segment (the operating playbook); empty strings where none.
     columns : dict of str to numpy.ndarray
-        Per-customer numbers behind the decision (scores, the values they come from).
+        Constructor argument: the per-customer numbers behind the decision (scores, the values
+        they come from, every feature a rule reads). Read them back with :meth:`columns`.
     column_notes : dict of str to str
         How a column was computed (learned edges, thresholds), shown by :meth:`explain`.
     notes : tuple of str
-        Global remarks: learned thresholds, gaps of a rule table, ...
+        Global remarks: learned thresholds, gaps of a rule table, ... They depend on the
+        strategy and what it learned, never on the customers of this result, so the results of
+        partitions carry the same notes.
     warnings : tuple of str
         Where the data make the result misleading (what the strategy warned about while
         learning, e.g. recency bands that call long-silent customers recent). Shown by
         :meth:`explain`, ``repr`` and the notebook display.
     """
+
+    _row_fields: ClassVar[tuple[str, ...]] = ("customer_ids", "labels", "_numbers")
 
     strategy: str = attrs.field(validator=_strategy)
     customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
@@ -172,14 +163,12 @@ class Segmentation:
     rules_on: RulesOn = "snapshot"
     descriptions: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     advice: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    columns: dict[str, NDArray[Any]] = attrs.field(factory=dict, converter=_columns)
+    _numbers: dict[str, NDArray[Any]] = attrs.field(
+        factory=dict, converter=_columns, alias="columns"
+    )
     column_notes: dict[str, str] = attrs.field(factory=dict, converter=_notes)
     notes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
     warnings: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    #: The snapshot on which :meth:`explain` evaluates a segment's rule to show its numbers
-    #: (``None``: the rule is not shown; results whose rules read their own columns always
-    #: show it).
-    source: FeatureSource | None = attrs.field(default=None, repr=False, validator=_source)
 
     def __attrs_post_init__(self) -> None:
         if self.customer_ids.ndim != 1:
@@ -198,16 +187,15 @@ class Segmentation:
             raise ValidationError(
                 f"rules_on must be 'snapshot' or 'result', not {short_repr(self.rules_on)}"
             )
-        for name, col in self.columns.items():
+        for name, col in self._numbers.items():
             if col.shape[:1] != (n,):
                 raise ValidationError(f"column {name!r} has {col.shape[:1]} rows, expected {n}")
+            if name in _RESERVED:
+                raise ValidationError(f"column name {name!r} is reserved")
         object.__setattr__(self, "descriptions", _pad(self.descriptions, k))
         object.__setattr__(self, "advice", _pad(self.advice, k))
 
     # ------------------------------------------------------------------ sizes and members
-    def __len__(self) -> int:
-        return int(self.customer_ids.shape[0])
-
     def counts(self) -> dict[str, int]:
         """How many customers each segment holds (every segment, empty ones included)."""
         sizes = np.bincount(self.labels, minlength=len(self.names))
@@ -239,15 +227,6 @@ class Segmentation:
         """The segment name of every customer."""
         return np.array(self.names, dtype=object)[self.labels]
 
-    def row(self, customer_id: str) -> int:
-        """The row of ``customer_id``."""
-        if not isinstance(customer_id, str):
-            raise ValidationError(f"a customer id is a str, not {short_repr(customer_id)}")
-        hits = np.flatnonzero(self.customer_ids == customer_id)
-        if hits.size == 0:
-            raise UnknownCustomerError(f"{customer_id!r} is not in this segmentation")
-        return int(hits[0])
-
     def segment_of(self, customer_id: str) -> str:
         """The segment of one customer."""
         return self.names[int(self.labels[self.row(customer_id)])]
@@ -256,8 +235,8 @@ class Segmentation:
     def segments(self) -> tuple[Segment, ...]:
         """Every segment as a :class:`~privdomain.Segment`.
 
-        Evaluated on the source of :attr:`rules_on` (the same snapshot, or this result), the
-        masks of the segments reproduce :attr:`labels` exactly.
+        Evaluated on the snapshot (when :attr:`rules_on` is ``"snapshot"``) or on this result,
+        the masks of the segments reproduce :attr:`labels` exactly.
         """
         return tuple(
             Segment(name, rule, description=desc)
@@ -272,61 +251,46 @@ class Segmentation:
         """A per-customer column of this result (``"segment"`` is the code), for rules."""
         if name == "segment":
             return self.labels
-        if name in self.columns:
-            return self.columns[name]
+        if name in self._numbers:
+            return self._numbers[name]
         raise UnknownFeatureError(
-            f"this segmentation has no column {name!r}; it has {['segment', *self.columns]}"
+            f"this segmentation has no column {name!r}; it has {['segment', *self._numbers]}"
         )
 
     # ------------------------------------------------------------------ explanations
     def explain(self, customer_id: str) -> str:
-        """Which segment ``customer_id`` is in and why, with the numbers."""
+        """Which segment ``customer_id`` is in and why: the rule with the numbers it read."""
         i = self.row(customer_id)
         k = int(self.labels[i])
         lines = [f"customer {customer_id!r} is in segment {self.names[k]!r} ({self.strategy})"]
         if self.descriptions[k]:
             lines.append(f"  because: {self.descriptions[k]}")
         lines += [f"  warning: {warning}" for warning in self.warnings]
-        if self.rules_on == "result":
-            lines.append(f"  rule: {self.rules[k].explain(self, i)}")
-        elif self.source is not None:
-            lines.append(f"  rule: {self.rules[k].explain(self.source, i)}")
-        for name, col in self.columns.items():
+        lines.append(f"  rule: {self.rules[k].explain(self, i)}")
+        for name, col in self._numbers.items():
             note = self.column_notes.get(name)
-            shown = f"  {name} = {_show(col[i])}"
-            lines.append(f"{shown}   [{note}]" if note else shown)
+            value = f"  {name} = {shown(col[i])}"
+            lines.append(f"{value}   [{note}]" if note else value)
         if self.advice[k]:
             lines.append(f"  what fits: {self.advice[k]}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ export
-    def table(self) -> dict[str, NDArray[Any]]:
+    def columns(self) -> dict[str, NDArray[Any]]:
         """Per-customer columns: id, segment code and name, then the numbers behind them."""
         out: dict[str, NDArray[Any]] = {
             "customer_id": self.customer_ids,
             "segment_code": self.labels,
             "segment": self.segment_names,
         }
-        out.update(self.columns)
+        out.update(self._numbers)
         return out
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One plain-Python ``dict`` per customer (NaN becomes ``None``)."""
-        plain: dict[str, list[Any]] = {}
-        for name, col in self.table().items():
-            values = col.tolist()
-            if col.dtype.kind == "f":
-                values = [None if v != v else v for v in values]
-            plain[name] = values
-        names = list(plain)
-        return [dict(zip(names, row, strict=True)) for row in zip(*plain.values(), strict=True)]
-
     def to_frame(self) -> Any:
-        """A pandas ``DataFrame`` indexed by ``customer_id`` (needs ``privdomain[pandas]``)."""
+        """A pandas ``DataFrame`` indexed by ``customer_id``, the segment as a categorical with
+        every segment (needs ``privdomain[pandas]``)."""
         pd = import_optional("pandas", extra="pandas")
-        cols = self.table()
-        frame = pd.DataFrame({k: v for k, v in cols.items() if k != "customer_id"})
-        frame.index = pd.Index(cols["customer_id"], name="customer_id")
+        frame = super().to_frame()
         frame["segment"] = pd.Categorical(self.segment_names, categories=list(self.names))
         return frame
 
@@ -343,7 +307,39 @@ class Segmentation:
             index=pd.Index(list(counts), name="segment"),
         )
 
+    # ------------------------------------------------------------------ partitions
+    def _check_concat(self, other: Segmentation) -> None:
+        mine = (
+            self.strategy,
+            self.names,
+            self.rules_on,
+            self.descriptions,
+            list(self._numbers),
+            self.column_notes,
+            self.notes,
+            self.warnings,
+        )
+        theirs = (
+            other.strategy,
+            other.names,
+            other.rules_on,
+            other.descriptions,
+            list(other._numbers),
+            other.column_notes,
+            other.notes,
+            other.warnings,
+        )
+        if mine != theirs:
+            raise ValidationError(
+                "only segmentations of one strategy, configured and fitted alike, concatenate "
+                f"({self.strategy!r} and {other.strategy!r} differ in their segments, columns, "
+                "thresholds or notes)"
+            )
+
     # ------------------------------------------------------------------ display
+    def _title(self) -> str:
+        return f"Segmentation({self.strategy}: {len(self)} customers, {len(self.names)} segments)"
+
     def _summary_rows(self) -> list[tuple[str, int, str]]:
         total = max(len(self), 1)
         return [(name, c, f"{c / total:.1%}") for name, c in self.counts().items()]
@@ -351,10 +347,7 @@ class Segmentation:
     def __repr__(self) -> str:
         rows = self._summary_rows()
         width = max([len("segment")] + [len(r[0]) for r in rows])
-        lines = [
-            f"Segmentation({self.strategy}: {len(self)} customers, {len(self.names)} segments)",
-            f"  {'segment'.ljust(width)}  {'customers':>9}  {'share':>6}",
-        ]
+        lines = [self._title(), f"  {'segment'.ljust(width)}  {'customers':>9}  {'share':>6}"]
         lines += [f"  {n.ljust(width)}  {c:>9}  {s:>6}" for n, c, s in rows]
         lines += [f"  note: {note}" for note in self.notes]
         lines += [f"  warning: {warning}" for warning in self.warnings]
@@ -368,31 +361,24 @@ class Segmentation:
         notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes) + "".join(
             f"<li><strong>warning:</strong> {html.escape(w)}</li>" for w in self.warnings
         )
-        preview = self._preview_html()
         return (
             f"<div><strong>Segmentation</strong> ({html.escape(self.strategy)}: {len(self)} "
             f"customers, {len(self.names)} segments)"
             "<table><thead><tr><th>segment</th><th>customers</th><th>share</th></tr></thead>"
             f"<tbody>{body}</tbody></table>"
             + (f"<ul>{notes}</ul>" if notes else "")
-            + preview
+            + self._preview_html()
             + "</div>"
         )
 
-    def _preview_html(self) -> str:
-        cols = self.table()
-        cols.pop("segment_code")
-        n = min(len(self), _PREVIEW_ROWS)
-        if n == 0:
-            return ""
-        head = "".join(f"<th>{html.escape(name)}</th>" for name in cols)
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(_show(col[i]))}</td>" for col in cols.values())
-            + "</tr>"
-            for i in range(n)
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    def _preview(self) -> tuple[list[str], list[list[str]]]:
+        head, rows = super()._preview()
+        drop = head.index("segment_code")
+        return head[:drop] + head[drop + 1 :], [r[:drop] + r[drop + 1 :] for r in rows]
+
+
+#: Column names a result uses for itself.
+_RESERVED = frozenset({"customer_id", "segment_code", "segment"})
 
 
 def _pad(values: tuple[str, ...], k: int) -> tuple[str, ...]:

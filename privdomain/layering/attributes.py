@@ -13,6 +13,7 @@ from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.layering._base import check_snapshot, first_match_labels, is_number
 from privdomain.layering._result import Segmentation
+from privdomain.strategy import RuleBased
 
 __all__ = ["AttributeLayers"]
 
@@ -25,8 +26,14 @@ def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) ->
 
 
 @attrs.frozen
-class AttributeLayers:
+class AttributeLayers(RuleBased):
     """Layer by attributes (按属性分层): new / active / paying, and never bought.
+
+    A rule-only strategy, and the model of one (:mod:`privdomain.strategy`): its parameters are
+    validated when it is built (a frozen attrs class), ``fit`` has nothing to learn and returns
+    it unchanged, ``apply(snapshot)`` decides customer by customer from the snapshot's features
+    and returns a :class:`Segmentation` aligned to the snapshot's rows, holding every feature
+    its rules read.
 
     The four layers, tested in this order (each customer lands in the first that holds):
 
@@ -75,9 +82,9 @@ class AttributeLayers:
             And((never, Not(new), Not(active))),
         )
 
-    def layer(self, snapshot: Snapshot) -> Segmentation:
+    def apply(self, snapshot: Snapshot) -> Segmentation:
         """Layer ``snapshot`` into paying, new, active and never-bought customers."""
-        check_snapshot(snapshot, "layer")
+        check_snapshot(snapshot, "apply")
         rules = self.rules()
         masks = [r.mask(snapshot) for r in rules]
         labels, unassigned = first_match_labels(masks, len(snapshot))
@@ -101,7 +108,6 @@ class AttributeLayers:
                 "tenure_days": snapshot.tenure_days,
                 "days_since_active": snapshot.days_since_active,
             },
-            source=snapshot,
             notes=(f"new: joined within {self.new_days:g} days; active: own touch within "
                    f"{self.active_days:g} days",),
         )  # fmt: skip

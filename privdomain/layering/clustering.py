@@ -14,6 +14,27 @@ Choice of k: ``n_clusters=4`` by default (a top group, two middle groups, a low 
 operators act on); ``n_clusters="auto"`` tries every k in ``k_range`` and keeps the one with the
 best silhouette score on a seeded sample of at most ``sample_size`` customers (ties go to the
 smaller k). k never exceeds the number of distinct customers' feature rows.
+
+The model of a learner
+----------------------
+:class:`ValueClusters` is the model of a learner of the strategy contract
+(:mod:`privdomain.strategy`) that is also a scikit-learn estimator:
+
+- ``__init__`` stores the parameters and nothing else; they are validated when used;
+- ``summarize(snapshot)`` returns what one snapshot (or partition) contributes, a
+  :class:`ClusterSummary` that merges exactly (``merge``), and ``fit_summary(summary)`` learns
+  every fitted attribute (names ending in ``_``) from a merged summary and nothing else, so
+  ``fit_partitioned`` equals ``fit`` on the whole pool;
+- ``fit(X)`` is ``fit_summary(summarize(X))`` for a snapshot; for an array it does the same
+  and, as scikit-learn's clusterers do, also labels the rows it was given (``labels_``);
+- ``apply(snapshot)`` reads one customer's row at a time and the fitted attributes, and returns
+  a :class:`Segmentation` aligned to the snapshot's rows; ``predict`` and ``transform`` are the
+  array API;
+- every method but ``__init__`` refuses to run before ``fit`` with ``check_fitted``.
+
+The summary is every distinct feature row with its count: it merges exactly, and its size
+grows with the distinct rows of the pool (at most its customers), not with the number of
+partitions.
 """
 
 from __future__ import annotations
@@ -21,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -31,9 +53,9 @@ from privdomain.errors import EmptyPoolError, ValidationError
 from privdomain.layering._base import check_snapshot, feature_names, features_from_snapshot
 from privdomain.layering._result import Segmentation
 from privdomain.layering._sklearn import validate_X
-from privdomain.layering.scoring import check_fitted
+from privdomain.strategy import check_fitted
 
-__all__ = ["ValueClusters"]
+__all__ = ["ClusterSummary", "ValueClusters"]
 
 #: The segment of customers with a missing feature (e.g. no recency: never bought).
 NOT_CLUSTERED = "Not clustered"
@@ -41,6 +63,43 @@ NOT_CLUSTERED = "Not clustered"
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+@attrs.frozen(eq=False)
+class ClusterSummary:
+    """What :meth:`ValueClusters.summarize` learns from one snapshot (or partition); merges.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray, shape (distinct rows, features)
+        Every distinct complete feature row, in lexicographic order.
+    counts : numpy.ndarray of int64
+        How many customers have each row.
+    customers : int
+        Every customer summarised, with a complete row or not.
+    """
+
+    rows: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    customers: int
+
+    @classmethod
+    def of(cls, rows: NDArray[np.float64], customers: int) -> ClusterSummary:
+        """The summary of complete feature ``rows`` out of ``customers``."""
+        unique, counts = np.unique(rows, axis=0, return_counts=True)
+        return cls(unique.reshape(-1, rows.shape[1]), counts.astype(np.int64), customers)
+
+    def merge(self, other: ClusterSummary) -> ClusterSummary:
+        """The summary of both summaries' customers."""
+        if not isinstance(other, ClusterSummary) or other.rows.shape[1] != self.rows.shape[1]:
+            raise ValidationError("only cluster summaries of the same features merge")
+        rows = np.concatenate([self.rows, other.rows])
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        counts = np.zeros(unique.shape[0], dtype=np.int64)
+        np.add.at(counts, inverse.ravel(), np.concatenate([self.counts, other.counts]))
+        return ClusterSummary(
+            unique.reshape(-1, rows.shape[1]), counts, self.customers + other.customers
+        )
 
 
 class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -82,7 +141,8 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
     cluster_sizes_ : numpy.ndarray
         Members of each cluster in the fitted data.
     labels_ : numpy.ndarray
-        The cluster of every row of the fitted data, in its order.
+        After ``fit`` on an array only (scikit-learn's clusterer convention): the cluster of
+        every row of it, in its order. A snapshot's customers get theirs from ``apply``.
     silhouette_scores_ : dict of int to float
         The score of every k tried (``n_clusters="auto"`` only; else empty).
     """
@@ -141,18 +201,17 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         """Validated finite rows, and which input rows they are (all, for arrays)."""
         if isinstance(X, Snapshot):
             if len(X) == 0:
-                if reset:
-                    raise EmptyPoolError("the snapshot has no customers to cluster")
                 return np.empty((0, len(self.features))), np.zeros(0, dtype=bool)
             full = features_from_snapshot(X, self.features)
             keep: NDArray[np.bool_] = np.asarray(~np.isnan(full).any(axis=1))
-            if not keep.any():
-                if reset:
-                    raise EmptyPoolError(
-                        f"no customer has all of {list(self.features)} (e.g. nobody bought)"
-                    )
-                return np.empty((0, full.shape[1])), keep
-            return validate_X(self, full[keep], reset=reset), keep
+            if not np.isfinite(full[keep]).all():
+                raise ValidationError(f"features {list(self.features)} must not be infinite")
+            if not reset and full.shape[1] != self.n_features_in_:
+                raise ValidationError(
+                    f"{full.shape[1]} features, but this ValueClusters was fitted on "
+                    f"{self.n_features_in_}"
+                )
+            return full[keep], keep
         arr = validate_X(self, X, reset=reset)
         return arr, np.ones(arr.shape[0], dtype=bool)
 
@@ -173,29 +232,87 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         return [min(int(k), n_distinct)]
 
     # ------------------------------------------------------------------ fit
+    def summarize(self, snapshot: Snapshot) -> ClusterSummary:
+        """Every distinct complete feature row of ``snapshot`` with its count (mergeable).
+
+        Customers with a missing feature (e.g. the recency of someone who never bought) are
+        left out, and counted.
+
+        Raises
+        ------
+        ValidationError
+            When a parameter is invalid, ``snapshot`` is not a Snapshot, or a feature is not
+            numeric or is infinite.
+        UnknownFeatureError
+            When the snapshot has no feature of a name.
+        """
+        self._check_params()
+        check_snapshot(snapshot, "summarize")
+        rows, _ = self._rows(snapshot, reset=True)
+        return ClusterSummary.of(rows, len(snapshot))
+
     def fit(self, X: Any, y: Any = None) -> ValueClusters:
-        """Cluster the customers and number the clusters by value."""
+        """Cluster the customers and number the clusters by value.
+
+        ``X`` is a snapshot (``fit_summary(summarize(X))``) or an array of finite numbers, one
+        column per feature (the same, and ``labels_`` for its rows).
+        """
+        if isinstance(X, Snapshot):
+            return self.fit_summary(self.summarize(X))
+        self._check_params()
+        arr = validate_X(self, X, reset=True)
+        self._fit_summary(ClusterSummary.of(arr, arr.shape[0]))
+        self.labels_ = self._predict(arr)
+        return self
+
+    def fit_summary(self, summary: ClusterSummary) -> ValueClusters:
+        """Learn the clusters from a (merged) :class:`ClusterSummary`.
+
+        Raises
+        ------
+        EmptyPoolError
+            When the summary holds no customer, or none with every feature.
+        ValidationError
+            When a parameter is invalid or the summary is of another number of features.
+        """
+        self._fit_summary(summary)
+        # what a fit on an array adds does not describe a fit on a summary
+        for stale in ("labels_", "feature_names_in_"):
+            if hasattr(self, stale):
+                delattr(self, stale)
+        return self
+
+    def _fit_summary(self, summary: ClusterSummary) -> None:
         # imported here: k-means pulls in much of scikit-learn, which layering needs only here
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
         self._check_params()
-        arr, _ = self._rows(X, reset=True)
-        p = arr.shape[1]
+        if not isinstance(summary, ClusterSummary):
+            raise ValidationError(
+                f"fit_summary() takes a ClusterSummary, not {type(summary).__name__}"
+            )
+        if summary.customers == 0:
+            raise EmptyPoolError("the snapshot has no customers to cluster")
+        if summary.rows.shape[0] == 0:
+            raise EmptyPoolError(
+                f"no customer has all of {list(self.features)} (e.g. nobody bought)"
+            )
+        p = summary.rows.shape[1]
         if not -p <= self.value_column < p:
             raise ValidationError(
                 f"value_column {self.value_column} is out of range for {p} features"
             )
-        # sorting rows first makes the fit independent of the customers' order
-        canonical = arr[np.lexsort(arr.T[::-1])]
+        self.n_features_in_ = p
+        # every customer's row, in lexicographic order: the fit does not depend on the
+        # customers' order, nor on how they were partitioned
+        canonical = np.repeat(summary.rows, summary.counts, axis=0)
         z = np.sign(canonical) * np.log1p(np.abs(canonical)) if self.log_scale else canonical
         self.mean_ = z.mean(axis=0)
         scale = z.std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
         zs = (z - self.mean_) / self.scale_
-        distinct = np.ones(canonical.shape[0], dtype=bool)
-        distinct[1:] = (canonical[1:] != canonical[:-1]).any(axis=1)
-        ks = self._k_candidates(int(distinct.sum()))
+        ks = self._k_candidates(summary.rows.shape[0])
         self.silhouette_scores_: dict[int, float] = {}
         if len(ks) > 1:
             rng = np.random.default_rng(self.random_state)
@@ -230,8 +347,6 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         self.cluster_centers_ = km.cluster_centers_[order]
         self.cluster_means_ = means[order]
         self.cluster_sizes_ = sizes[order]
-        self.labels_ = self._predict(arr)
-        return self
 
     def _predict(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
         if arr.shape[0] == 0:
@@ -263,11 +378,12 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
         check_fitted(self, "kmeans_")
         return np.array([f"distance_to_cluster_{i}" for i in range(self.n_clusters_)], dtype=object)
 
-    # ------------------------------------------------------------------ layering
-    def layer(self, snapshot: Snapshot) -> Segmentation:
-        """Layer ``snapshot`` into the fitted clusters (plus ``"Not clustered"``)."""
+    # ------------------------------------------------------------------ apply
+    def apply(self, snapshot: Snapshot) -> Segmentation:
+        """Layer ``snapshot`` into the fitted clusters (plus ``"Not clustered"``), one row per
+        customer in the snapshot's order."""
         check_fitted(self, "kmeans_")
-        check_snapshot(snapshot, "layer")
+        check_snapshot(snapshot, "apply")
         arr, keep = self._rows(snapshot, reset=False)
         k = self.n_clusters_
         cluster = np.full(len(snapshot), -1, dtype=np.int64)
@@ -310,8 +426,3 @@ class ValueClusters(ClusterMixin, TransformerMixin, BaseEstimator):  # type: ign
             },
             notes=(k_note, f"clusters learned from {int(self.cluster_sizes_.sum())} customers"),
         )
-
-    def fit_layer(self, snapshot: Snapshot) -> Segmentation:
-        """Fit on ``snapshot`` and layer it."""
-        check_snapshot(snapshot, "fit_layer")
-        return self.fit(snapshot).layer(snapshot)

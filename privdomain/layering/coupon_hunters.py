@@ -11,6 +11,7 @@ from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.layering._base import check_snapshot, is_integer, is_number
 from privdomain.layering._result import ColumnSource, Segmentation
+from privdomain.strategy import RuleBased
 
 __all__ = ["CouponHunters"]
 
@@ -26,7 +27,7 @@ def _min_orders(_: object, attribute: attrs.Attribute[int], value: int) -> None:
 
 
 @attrs.frozen
-class CouponHunters:
+class CouponHunters(RuleBased):
     """Flag coupon hunters (羊毛党): promotion-only buyers who never pay full price.
 
     A customer is a coupon hunter when all of these hold:
@@ -43,7 +44,8 @@ class CouponHunters:
     promotion-driven, discounted or both.
 
     The segment depends on ratios, not on single snapshot features, so its rule reads the
-    result's own columns (``rules_on="result"``).
+    result's own columns (``rules_on="result"``). A rule-only strategy: ``fit`` has nothing to
+    learn, ``apply`` decides customer by customer.
 
     Attributes
     ----------
@@ -77,9 +79,9 @@ class CouponHunters:
             )
         )
 
-    def layer(self, snapshot: Snapshot) -> Segmentation:
+    def apply(self, snapshot: Snapshot) -> Segmentation:
         """Split ``snapshot`` into coupon hunters and everyone else."""
-        check_snapshot(snapshot, "layer")
+        check_snapshot(snapshot, "apply")
         orders = snapshot.orders.astype(np.float64)
         promo = snapshot.promo_orders.astype(np.float64)
         discounted = snapshot.discounted_orders.astype(np.float64)

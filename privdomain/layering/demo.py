@@ -47,15 +47,15 @@ def demo_step(snapshot: Snapshot) -> str:
     """
     check_snapshot(snapshot, "demo_step")
     lines: list[str] = []
-    attributes = AttributeLayers().layer(snapshot)
+    attributes = AttributeLayers().apply(snapshot)
     lines.append("By attributes:")
     lines += _sizes(attributes)
 
     # the warnings are in each result: shown below the sizes, not on stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LayeringWarning)
-        rfm = RFMLayering().fit_layer(snapshot)
-        chinese = RFMLayering(table="chinese").fit_layer(snapshot)
+        rfm = RFMLayering().fit(snapshot).apply(snapshot)
+        chinese = RFMLayering(table="chinese").fit(snapshot).apply(snapshot)
     lines.append("RFM, classic 11 segments (quantile scores learned from buyers):")
     lines += _sizes(rfm)
     lines += [f"    warning: {warning}" for warning in rfm.warnings]
@@ -63,13 +63,13 @@ def demo_step(snapshot: Snapshot) -> str:
     lines += _sizes(chinese)
     lines += [f"    warning: {warning}" for warning in chinese.warnings]
 
-    tiers = ValueTiers().layer(snapshot)
+    tiers = ValueTiers().fit(snapshot).apply(snapshot)
     lines.append("Value tiers:")
     lines += _sizes(tiers)
     lines += [f"    {note}" for note in tiers.notes]
 
-    koc = KOCDetector().layer(snapshot)
-    hunters = CouponHunters().layer(snapshot)
+    koc = KOCDetector().fit(snapshot).apply(snapshot)
+    hunters = CouponHunters().apply(snapshot)
     n = max(len(snapshot), 1)
     lines.append(
         f"KOCs: {koc.counts()['KOC']:,} ({koc.counts()['KOC'] / n:.1%}); coupon hunters: "

@@ -59,7 +59,7 @@ def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: A
         When ``segmentation`` is not an RFM result, ``value`` not one of its numeric columns,
         or ``ax`` not a matplotlib Axes.
     """
-    cols = _check(segmentation, "plot_rfm_grid").columns
+    cols = _check(segmentation, "plot_rfm_grid").columns()
     if "r" not in cols or "f" not in cols:
         raise ValidationError("plot_rfm_grid needs an RFM segmentation (columns 'r' and 'f')")
     if value is not None:

@@ -37,39 +37,55 @@ scores in the upper half of R runs past ``recent_multiple`` times that rhythm, `
 :class:`~privdomain.layering.RecencyWarning` and says so in every result (its
 ``warnings``, shown by ``explain``). When many buyers share a value, quantile edges coincide
 and bands collapse: :class:`~privdomain.layering.CollapsedBandsWarning`, also repeated in the
-results. Both are learned in ``fit``; ``transform``, ``predict`` and ``layer`` only apply what
-was learned.
+results. Both are learned in ``fit``; ``apply`` only applies what was learned.
+
+Partitions
+----------
+``fit`` learns from a mergeable summary (:meth:`RFMLayering.summarize`): per feature, a
+:class:`~privdomain.strategy.QuantileSketch` of the buyers' values (with their exact sum, for
+the mean) and one of the repeat buyers' days between purchases. The sketches keep every distinct
+value while a feature has at most :data:`~privdomain.layering._base.EXACT_UP_TO` of them in the
+whole pool: the edges are then the exact quantiles, mean and median. Past that, quantiles and the
+median are read from the sketch's buckets, each order statistic within 0.5% of the exact one;
+the mean stays exact. Either way, fitting partition by partition
+(:func:`~privdomain.strategy.fit_partitioned`) learns exactly what one fit on the whole pool
+learns, and ``apply`` reads one customer's row at a time, so results of partitions concatenate
+into the result of the whole.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator
 
 from privdomain.domain.segment import And, Compare, Not, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import EmptyPoolError, ValidationError
 from privdomain.layering._bands import boxes_rule, describe_bands
 from privdomain.layering._base import (
+    RELATIVE_ERROR,
     CollapsedBandsWarning,
     RecencyWarning,
     check_snapshot,
     features_from_snapshot,
     is_collection,
     is_number,
+    sketch,
 )
 from privdomain.layering._result import LazyRules, Segmentation
-from privdomain.layering._sklearn import validate_X
 from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, OTHER, RFMTable
-from privdomain.layering.scoring import RFMScorer, check_fitted, fixed_edges, learn_edges
+from privdomain.layering.scoring import BINNINGS, fixed_edges, learn_edges, score_columns
+from privdomain.strategy import QuantileSketch, check_fitted
 
-__all__ = ["RFMLayering", "rfm_features"]
+__all__ = ["RFMLayering", "RFMSummary", "median_interpurchase_days", "rfm_features"]
 
 _TABLES = {"classic": CLASSIC_11, "chinese": CHINESE_8}
 _DEFAULT_BINNING = {"classic": "quantile", "chinese": "mean"}
@@ -94,14 +110,18 @@ def median_interpurchase_days(snapshot: Snapshot) -> float:
     / (purchase_days - 1)`` in days; the median of these. NaN when nobody bought on two days.
     """
     check_snapshot(snapshot, "median_interpurchase_days")
+    gaps = _interpurchase_days(snapshot)
+    return float(np.median(gaps)) if gaps.size else math.nan
+
+
+def _interpurchase_days(snapshot: Snapshot) -> NDArray[np.float64]:
+    """Per repeat buyer, ``(last - first purchase) / (purchase_days - 1)`` in days."""
     days = snapshot.purchase_days
     repeat = days >= 2
-    if not repeat.any():
-        return math.nan
     span = (snapshot.last_purchase[repeat] - snapshot.first_purchase[repeat]) / np.timedelta64(
         1, "D"
     )
-    return float(np.median(span / (days[repeat] - 1)))
+    return np.asarray(span / (days[repeat] - 1), dtype=np.float64)
 
 
 def _upper_half_bands(levels: int) -> int:
@@ -109,15 +129,59 @@ def _upper_half_bands(levels: int) -> int:
     return (levels + 2) // 2 - 1
 
 
-class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+@attrs.frozen(eq=False)
+class RFMSummary:
+    """What :meth:`RFMLayering.summarize` learns from one snapshot (or partition); merges.
+
+    Attributes
+    ----------
+    features : tuple of str
+        Recency, frequency and monetary feature names.
+    columns : tuple of QuantileSketch
+        Per feature, the sketch of the buyers' values (customers who never bought left out).
+    rhythm : QuantileSketch
+        The repeat buyers' mean days between purchase days.
+    customers : int
+        Every customer summarised, buyers or not.
+    """
+
+    features: tuple[str, str, str]
+    columns: tuple[QuantileSketch, QuantileSketch, QuantileSketch]
+    rhythm: QuantileSketch
+    customers: int
+
+    @property
+    def buyers(self) -> int:
+        """Customers with a purchase (with a recency)."""
+        return len(self.columns[0])
+
+    def merge(self, other: RFMSummary) -> RFMSummary:
+        """The summary of both summaries' customers."""
+        if not isinstance(other, RFMSummary) or other.features != self.features:
+            raise ValidationError(
+                "only RFM summaries of the same features merge, got "
+                f"{getattr(other, 'features', type(other).__name__)!r} and {self.features!r}"
+            )
+        a, b, c = (x.merge(y) for x, y in zip(self.columns, other.columns, strict=True))
+        return RFMSummary(
+            self.features,
+            (a, b, c),
+            self.rhythm.merge(other.rhythm),
+            self.customers + other.customers,
+        )
+
+
+class RFMLayering(BaseEstimator):  # type: ignore[misc]
     """Score customers on recency, frequency and monetary value and name their segment.
 
-    A scikit-learn transformer: ``fit`` learns score edges, ``transform`` returns the
-    ``(r, f, m)`` scores, ``predict`` the segment code, :meth:`layer` a full
-    :class:`Segmentation` with reasons. ``X`` is either a :class:`~privdomain.Snapshot` or a
-    2-D array with three columns in this order: **recency** (days since the last purchase,
-    NaN for customers who never bought), **frequency** (e.g. orders) and **monetary** value
-    (e.g. net spend).
+    A strategy of the contract (:mod:`privdomain.strategy`): ``fit(snapshot)`` learns score
+    edges from the buyers (from a mergeable :class:`RFMSummary`: :meth:`summarize`,
+    :meth:`fit_summary`), ``apply(snapshot)`` returns a :class:`Segmentation` aligned to the
+    snapshot's rows, with the ``r``, ``f``, ``m`` scores and the values they come from. It
+    follows scikit-learn's conventions (parameters stored by ``__init__``, ``get_params``,
+    ``clone``, fitted attributes ending in ``_``) on snapshots; the scores of arrays are
+    :class:`RFMScorer`'s (a scikit-learn transformer) and their segments
+    :meth:`RFMTable.codes`.
 
     Parameters
     ----------
@@ -143,27 +207,31 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         edges let customers silent for longer score in the upper half of R, ``fit`` warns
         (:class:`~privdomain.layering.RecencyWarning`) and every result says so
         (``Segmentation.warnings``, shown by ``explain``). ``None`` turns the check off.
-        Checked only when fitting on a snapshot (an array has no purchase dates) and only
-        for learned edges.
+        Checked only for learned edges.
 
     Attributes
     ----------
-    scorer_ : RFMScorer
-        The fitted scorer (edges learned from buyers).
     edges_ : numpy.ndarray, shape (3, levels - 1)
         The band edges of recency, frequency and monetary value, in their units.
     levels_ : int
         The number of score levels.
     table_ : RFMTable
         The table used for segments.
+    binning_ : str
+        The binning used.
+    features_ : tuple of str
+        The recency, frequency and monetary features scored.
     segment_names_ : tuple of str
-        The segment of every code returned by :meth:`predict`.
+        The segment of every code of a result's ``labels``.
     n_buyers_ : int
         How many customers with a purchase the edges were learned from.
+    exact_edges_ : bool
+        Whether the edges are the exact quantiles (or centres) of the buyers' values, or read
+        from bucketed sketches (more than ``EXACT_UP_TO`` distinct values of a feature), each
+        order statistic within 0.5% of the exact one.
     median_interpurchase_days_ : float
         The median over repeat buyers of their mean days between purchase days (see
-        :func:`median_interpurchase_days`); NaN when fitted on an array or when nobody bought
-        on two days.
+        :func:`median_interpurchase_days`); NaN when nobody bought on two days.
     recent_days_ : float
         ``recent_multiple * median_interpurchase_days_``: the longest silence called recent
         (NaN when unknown or when the check is off).
@@ -174,8 +242,6 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         Per feature, how many bands hold nobody because their edges coincide.
     fit_warnings_ : tuple of str
         What ``fit`` warned about (also in every result's ``warnings``, shown by ``explain``).
-    n_features_in_ : int
-        Always 3.
 
     Warns
     -----
@@ -183,16 +249,6 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         From ``fit``, when learned recency bands reach past ``recent_days_``.
     CollapsedBandsWarning
         From ``fit``, when quantile edges coincide (fewer distinct edges than bands).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[3, 5, 900.0], [40, 1, 50.0], [200, 2, 120.0], [np.nan, 0, 0.0]])
-    >>> rfm = RFMLayering(table="chinese").fit(X)
-    >>> rfm.transform(X).tolist()
-    [[2, 2, 2], [2, 1, 1], [1, 1, 1], [0, 0, 0]]
-    >>> [rfm.segment_names_[c] for c in rfm.predict(X)]
-    ['重要价值客户', '一般发展客户', '一般挽留客户', 'Never bought']
     """
 
     def __init__(
@@ -217,26 +273,7 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.monetary = monetary
         self.recent_multiple = recent_multiple
 
-    # ------------------------------------------------------------------ sklearn plumbing
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        # recency and frequency are never negative (a negative spend after refunds is fine,
-        # but scikit-learn's tag is per estimator, and its generic checks only need data)
-        tags.input_tags.positive_only = True
-        if tags.transformer_tags is not None:
-            tags.transformer_tags.preserves_dtype = []  # scores are integers
-        return tags
-
-    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
-        return {"allow_nan": True, "preserves_dtype": [], "requires_positive_X": True}
-
-    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
-        """``["r_score", "f_score", "m_score"]``."""
-        self._check_fitted()
-        return np.array(["r_score", "f_score", "m_score"], dtype=object)
-
-    # ------------------------------------------------------------------ fit
+    # ------------------------------------------------------------------ parameters
     def _resolve(self) -> tuple[RFMTable, str]:
         table = self.table
         if table is None:
@@ -256,6 +293,13 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 f"table {resolved.name!r} has {resolved.levels} levels; got levels={self.levels}"
             )
         binning = default_binning if self.binning is None else self.binning
+        if not isinstance(binning, str) or binning not in BINNINGS:
+            raise ValidationError(f"binning must be one of {BINNINGS}, not {short_repr(binning)}")
+        if binning in ("mean", "median") and resolved.levels != 2:
+            raise ValidationError(
+                f"binning={binning!r} splits at one centre, so it needs levels=2, not "
+                f"{resolved.levels}"
+            )
         for what in ("frequency", "monetary"):
             name = getattr(self, what)
             if not isinstance(name, str) or not name:
@@ -278,142 +322,128 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 )
         return resolved, binning
 
-    def _matrix(
-        self, X: Any, *, reset: bool, features: tuple[str, str] | None = None
-    ) -> NDArray[np.float64]:
-        if isinstance(X, Snapshot):
-            # a snapshot's columns are typed and shaped already: skip sklearn's generic checks
-            if reset:
-                self.n_features_in_ = 3
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-            if len(X) == 0:
-                if reset:
-                    raise EmptyPoolError("the snapshot has no customers to layer")
-                return np.empty((0, 3))
-            frequency, monetary = features or (self.frequency, self.monetary)
-            arr = rfm_features(X, frequency=frequency, monetary=monetary)
-            if not np.isfinite(arr[:, 1:]).all():
-                raise ValidationError(
-                    f"{frequency} and {monetary} must be finite for every customer"
-                )
-            if (arr[:, 1] < 0).any():
-                raise ValidationError(f"frequency ({frequency}) must not be negative")
-            return arr
-        arr = validate_X(self, X, reset=reset, allow_nan=True)
-        if arr.shape[1] != 3:
+    def _fixed_edges(self, table: RFMTable) -> NDArray[np.float64]:
+        given = (self.recency_edges, self.frequency_edges, self.monetary_edges)
+        missing = [
+            n for n, e in zip(("recency", "frequency", "monetary"), given, strict=True) if e is None
+        ]
+        if missing:
             raise ValidationError(
-                f"RFM needs 3 columns (recency, frequency, monetary); got {arr.shape[1]} feature(s)"
+                f"binning='fixed' needs {', '.join(m + '_edges' for m in missing)} "
+                f"({table.levels - 1} ascending thresholds each)"
             )
-        if np.isnan(arr[:, 1:]).any():
-            buyers = ~np.isnan(arr[:, 0])
-            if np.isnan(arr[buyers, 1:]).any():
+        for what, e in zip(("recency", "frequency", "monetary"), given, strict=True):
+            if not is_collection(e) or not hasattr(e, "__len__"):
                 raise ValidationError(
-                    "frequency and monetary value must not be NaN for a customer with a recency "
-                    "(NaN recency marks a customer who never bought)"
+                    f"{what}_edges must be a sequence of {table.levels - 1} numbers, "
+                    f"not {short_repr(e)}"
                 )
-        if (arr[:, 0] < 0).any():  # NaN compares false: customers who never bought pass
-            raise ValidationError("recency (days since the last purchase) must not be negative")
+            if len(e) != table.levels - 1:  # type: ignore[arg-type]
+                raise ValidationError(
+                    f"{what}_edges needs {table.levels - 1} thresholds, got {len(e)}"  # type: ignore[arg-type]
+                )
+        return fixed_edges(given, table.levels, 3)  # type: ignore[arg-type]
+
+    def _features(self, snapshot: Snapshot, frequency: str, monetary: str) -> NDArray[np.float64]:
+        if len(snapshot) == 0:
+            return np.empty((0, 3))
+        arr = rfm_features(snapshot, frequency=frequency, monetary=monetary)
+        if not np.isfinite(arr[:, 1:]).all():
+            raise ValidationError(f"{frequency} and {monetary} must be finite for every customer")
         if (arr[:, 1] < 0).any():
-            raise ValidationError("frequency must not be negative")
+            raise ValidationError(f"frequency ({frequency}) must not be negative")
         return arr
 
-    def fit(self, X: Any, y: Any = None) -> RFMLayering:
-        """Learn the score edges from the customers who have bought, and check them.
+    # ------------------------------------------------------------------ fit
+    def summarize(self, snapshot: Snapshot) -> RFMSummary:
+        """What ``snapshot`` contributes to the edges: sketches of the buyers' values and of the
+        repeat buyers' rhythm (mergeable; see :func:`~privdomain.strategy.fit_partitioned`).
 
-        Parameters
-        ----------
-        X : Snapshot or array-like of shape (n_customers, 3)
-            Recency, frequency, monetary (see the class documentation).
-        y : ignored
+        Raises
+        ------
+        ValidationError
+            When a parameter is invalid, ``snapshot`` is not a Snapshot, or a frequency or
+            monetary value is infinite, or a frequency negative.
+        """
+        self._resolve()
+        check_snapshot(snapshot, "summarize")
+        arr = self._features(snapshot, self.frequency, self.monetary)
+        bought = ~np.isnan(arr[:, 0])
+        a, b, c = (sketch(arr[bought, j]) for j in range(3))
+        rhythm = sketch(_interpurchase_days(snapshot) if len(snapshot) else np.empty(0))
+        features = (_RECENCY, self.frequency, self.monetary)
+        return RFMSummary(features, (a, b, c), rhythm, len(snapshot))
+
+    def fit_summary(self, summary: RFMSummary) -> RFMLayering:
+        """Learn the score edges from a (merged) :class:`RFMSummary`, and check them.
 
         Raises
         ------
         EmptyPoolError
-            When the snapshot is empty, or no customer has bought (no recency to learn from)
-            and ``binning`` is not ``"fixed"``.
+            When the summary holds no customer, or no buyer (no recency to learn from) and
+            ``binning`` is not ``"fixed"``.
         ValidationError
-            When a parameter is invalid, or ``X`` holds infinity, a NaN frequency or spend for
-            a buyer, or a negative recency or frequency.
+            When a parameter is invalid or the summary is of other features.
 
         Warns
         -----
         RecencyWarning
             When learned recency bands reach past ``recent_multiple`` median inter-purchase
-            times (a snapshot only).
+            times.
         CollapsedBandsWarning
             When quantile edges coincide.
         """
-        table, binning = self._resolve()
-        arr = self._matrix(X, reset=True)
-        self._fit_matrix(arr, X, table, binning)
-        self._warn()
+        self._fit_summary(summary)
+        self._warn(stacklevel=3)
         return self
 
-    def _fit_matrix(
-        self, arr: NDArray[np.float64], X: Any, table: RFMTable, binning: str
-    ) -> RFMLayering:
-        bought = ~np.isnan(arr[:, 0])
-        n_buyers = int(bought.sum())
-        fixed: list[Sequence[float]] | None = None
+    def fit(self, snapshot: Snapshot, y: Any = None) -> RFMLayering:
+        """``fit_summary(summarize(snapshot))``: learn the edges from the snapshot's buyers.
+
+        Raises and warns as :meth:`summarize` and :meth:`fit_summary` do.
+        """
+        self._fit_summary(self.summarize(snapshot))
+        self._warn(stacklevel=3)
+        return self
+
+    def _fit_summary(self, summary: RFMSummary) -> None:
+        table, binning = self._resolve()
+        if not isinstance(summary, RFMSummary):
+            raise ValidationError(
+                f"fit_summary() takes an RFMSummary, not {type(summary).__name__}"
+            )
+        features = (_RECENCY, self.frequency, self.monetary)
+        if summary.features != features:
+            raise ValidationError(
+                f"the summary is of {summary.features}, this RFMLayering scores {features}"
+            )
+        if summary.customers == 0:
+            raise EmptyPoolError("the snapshot has no customers to layer")
         if binning == "fixed":
-            given = (self.recency_edges, self.frequency_edges, self.monetary_edges)
-            fixed = [e for e in given if e is not None]
-            missing = [
-                n
-                for n, e in zip(("recency", "frequency", "monetary"), given, strict=True)
-                if e is None
-            ]
-            if missing:
-                raise ValidationError(
-                    f"binning='fixed' needs {', '.join(m + '_edges' for m in missing)} "
-                    f"({table.levels - 1} ascending thresholds each)"
-                )
-            for what, e in zip(("recency", "frequency", "monetary"), fixed, strict=True):
-                if not is_collection(e) or not hasattr(e, "__len__"):
-                    raise ValidationError(
-                        f"{what}_edges must be a sequence of {table.levels - 1} numbers, "
-                        f"not {short_repr(e)}"
-                    )
-                if len(e) != table.levels - 1:
-                    raise ValidationError(
-                        f"{what}_edges needs {table.levels - 1} thresholds, got {len(e)}"
-                    )
-        elif n_buyers == 0:
+            edges = self._fixed_edges(table)
+        elif summary.buyers == 0:
             raise EmptyPoolError(
                 "no customer has bought yet: RFM edges are learned from buyers "
                 "(use binning='fixed' to score with business thresholds)"
             )
-        scorer = RFMScorer(levels=table.levels, binning=binning, edges=fixed, lower_is_better=(0,))
-        scorer._check_params()
-        if fixed is not None:
-            edges = fixed_edges(fixed, table.levels, 3)
-        else:  # learned from buyers only, column by column
-            everyone = n_buyers == arr.shape[0]
-            # customers who never bought are masked as NaN, which learn_edges leaves out
-            cols = [
-                arr[:, j] if everyone else np.where(bought, arr[:, j], np.nan) for j in range(3)
-            ]
-            edges = learn_edges(cols, table.levels, binning)
+        else:
+            edges = learn_edges(summary.columns, table.levels, binning)
         edges.flags.writeable = False
-        scorer.edges_ = edges
-        scorer.n_features_in_ = 3
-        self.scorer_ = scorer
-        self.edges_ = scorer.edges_
+        self.edges_ = edges
         self.levels_ = table.levels
         self.table_ = table
         self.binning_ = binning
         self.segment_names_ = table.names
-        self.n_buyers_ = n_buyers
-        self.features_ = (_RECENCY, self.frequency, self.monetary)
-        self._check_bands(X)
-        return self
+        self.n_buyers_ = summary.buyers
+        self.features_ = features
+        self.exact_edges_ = binning in ("fixed", "mean") or all(c.is_exact for c in summary.columns)
+        self._check_bands(summary.rhythm)
 
-    def _check_bands(self, X: Any) -> None:
+    def _check_bands(self, rhythm: QuantileSketch) -> None:
         """Learn the pool's rhythm and say where the learned bands mislead."""
         k = self.levels_
         edges = self.edges_
-        ipt = median_interpurchase_days(X) if isinstance(X, Snapshot) else math.nan
+        ipt = float(rhythm.quantile(0.5, method="linear")[0]) if len(rhythm) else math.nan
         multiple = self.recent_multiple
         recent = math.nan if multiple is None else float(multiple) * ipt
         upper = _upper_half_bands(k)
@@ -457,85 +487,36 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.fit_warnings_ = tuple(m for m, _ in messages)
         self._warning_classes = tuple(c for _, c in messages)
 
-    def _warn(self) -> None:
+    def _warn(self, stacklevel: int) -> None:
         for message, category in zip(self.fit_warnings_, self._warning_classes, strict=True):
-            warnings.warn(message, category, stacklevel=3)
+            warnings.warn(message, category, stacklevel=stacklevel + 1)
 
-    # ------------------------------------------------------------------ transform
-    def _check_fitted(self) -> None:
-        check_fitted(self, "edges_")
-
-    def _scores(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
-        # NaN recency scores 0 in the scorer; never-bought customers get no F and M either
-        out = self.scorer_.score_array(arr)
-        bought = out[:, 0] > 0
-        for j in (1, 2):
-            np.multiply(out[:, j], bought, out=out[:, j])
-        return out
-
-    def transform(self, X: Any) -> NDArray[np.int64]:
-        """The ``(r, f, m)`` scores, 1..levels (0, 0, 0 for customers who never bought)."""
-        self._check_fitted()
-        return self._scores(self._matrix(X, reset=False, features=self._fitted_features()))
-
-    def _labels(self, scores: NDArray[np.int64]) -> NDArray[np.int64]:
-        k = self.levels_
-        never = len(self.segment_names_) - 1
-        # one flat lookup in the (k+1)^3 grid; index 0 of each axis (no score) → never bought
-        lookup = np.full((k + 1, k + 1, k + 1), never, dtype=np.int64)
-        lookup[1:, 1:, 1:] = self.table_.grid
-        flat = (scores[:, 0] * (k + 1) + scores[:, 1]) * (k + 1) + scores[:, 2]
-        return np.asarray(lookup.ravel().take(flat), dtype=np.int64)
-
-    def predict(self, X: Any) -> NDArray[np.int64]:
-        """The segment code of every customer (names in :attr:`segment_names_`)."""
-        self._check_fitted()
-        return self._labels(self.transform(X))
-
-    # ------------------------------------------------------------------ layering
-    def layer(self, snapshot: Snapshot) -> Segmentation:
-        """Layer a snapshot with the fitted edges: segments, scores and reasons.
+    # ------------------------------------------------------------------ apply
+    def apply(self, snapshot: Snapshot) -> Segmentation:
+        """Layer a snapshot with the fitted edges: segments, scores and reasons, one row per
+        customer in the snapshot's order.
 
         Nothing is learned here: the features, edges and warnings are those of ``fit``.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        ValidationError
+            When ``snapshot`` is not a Snapshot, or a frequency or monetary value is infinite,
+            or a frequency negative.
         """
-        self._check_fitted()
-        check_snapshot(snapshot, "layer")
-        arr = self._matrix(snapshot, reset=False, features=self._fitted_features())
-        return self._layer_matrix(snapshot, arr)
-
-    def _fitted_features(self) -> tuple[str, str]:
-        return self.features_[1], self.features_[2]
-
-    def _layer_matrix(self, snapshot: Snapshot, arr: NDArray[np.float64]) -> Segmentation:
-        scores = self._scores(arr)
-        labels = self._labels(scores)
+        check_fitted(self, "edges_")
+        check_snapshot(snapshot, "apply")
+        _, frequency, monetary = self.features_
+        arr = self._features(snapshot, frequency, monetary)
+        scores = score_columns(arr, self.edges_, {0})
+        # NaN recency scores 0; customers who never bought get no F and M either
+        bought = scores[:, 0] > 0
+        for j in (1, 2):
+            np.multiply(scores[:, j], bought, out=scores[:, j])
+        labels = self.table_.codes(scores)
         return self._segmentation(snapshot, arr, scores, labels)
-
-    def fit_layer(self, snapshot: Snapshot) -> Segmentation:
-        """Fit on ``snapshot`` and layer it (the features are read once).
-
-        Warns as :meth:`fit` does.
-        """
-        check_snapshot(snapshot, "fit_layer")
-        table, binning = self._resolve()
-        arr = self._matrix(snapshot, reset=True)
-        self._fit_matrix(arr, snapshot, table, binning)
-        self._warn()
-        return self._layer_matrix(snapshot, arr)
-
-    def segments(self) -> tuple[Rule, ...]:
-        """One rule per segment over snapshot features, reproducing :meth:`predict`."""
-        self._check_fitted()
-        table = self.table_
-        feats = self.features_
-        bought: Rule = Not(Compare(_RECENCY, "isnan", None))
-        rules: list[Rule] = []
-        n_table = len(table.names) - 1  # every code but "Never bought"
-        for code in range(n_table):
-            rule = boxes_rule(table.boxes[code], feats, self.edges_, self.levels_)
-            rules.append(And((bought, rule)))
-        rules.append(Compare(_RECENCY, "isnan", None))
-        return tuple(rules)
 
     def _segmentation(
         self,
@@ -558,6 +539,11 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             if self.binning_ != "fixed"
             else "fixed business thresholds"
         ]
+        if not self.exact_edges_:
+            notes.append(
+                f"edges read from quantile sketches: each order statistic within "
+                f"{RELATIVE_ERROR:.1%} of the exact one"
+            )
         if table.gaps:
             notes.append(
                 f"table {table.name!r} leaves {len(table.gaps)} score cells uncovered; "
@@ -590,7 +576,10 @@ class RFMLayering(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             customer_ids=snapshot.customer_ids,
             labels=_frozen(labels),
             names=table.names,
-            rules=LazyRules(self.segments, len(table.names)),
+            rules=LazyRules(
+                functools.partial(_rules, table, self.features_, self.edges_, self.levels_),
+                len(table.names),
+            ),
             rules_on="snapshot",
             descriptions=texts,
             advice=advice,
@@ -618,3 +607,17 @@ def _frozen(arr: NDArray[Any]) -> NDArray[Any]:
 
 def _frozen_columns(columns: dict[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
     return {name: _frozen(col) for name, col in columns.items()}
+
+
+def _rules(
+    table: RFMTable, features: tuple[str, str, str], edges: NDArray[np.float64], levels: int
+) -> tuple[Rule, ...]:
+    """One rule per segment over snapshot features, reproducing the labels of ``apply``."""
+    bought: Rule = Not(Compare(_RECENCY, "isnan", None))
+    rules: list[Rule] = []
+    n_table = len(table.names) - 1  # every code but "Never bought"
+    for code in range(n_table):
+        rule = boxes_rule(table.boxes[code], features, edges, levels)
+        rules.append(And((bought, rule)))
+    rules.append(Compare(_RECENCY, "isnan", None))
+    return tuple(rules)

@@ -251,6 +251,35 @@ class RFMTable:
             raise ValidationError(f"code must be an integer in [0, {n}), not {short_repr(code)}")
         return _cells(self.grid, int(code))
 
+    def codes(self, scores: Any) -> NDArray[np.int64]:
+        """The segment code of every row of ``(r, f, m)`` scores (names in :attr:`names`).
+
+        A row with a score 0 (no purchase, so no score) is ``"Never bought"``, the last code.
+        Scores come from :class:`~privdomain.layering.RFMScorer` (NaN scores 0) or from an
+        RFM result's ``r``, ``f`` and ``m`` columns.
+
+        Raises
+        ------
+        ValidationError
+            When ``scores`` is not an ``(n, 3)`` array of integers from 0 to :attr:`levels`.
+        """
+        arr = np.asarray(scores)
+        if arr.ndim != 2 or arr.shape[1] != 3 or (arr.size and arr.dtype.kind not in "iu"):
+            raise ValidationError(
+                f"scores must be an (n, 3) array of integer scores r, f, m, got shape "
+                f"{arr.shape} of {arr.dtype}"
+            )
+        k = self.levels
+        if arr.size and (int(arr.min()) < 0 or int(arr.max()) > k):
+            raise ValidationError(f"scores must lie in [0, {k}]")
+        arr = arr.astype(np.int64)
+        never = len(self.names) - 1
+        # one flat lookup in the (k+1)^3 grid; index 0 of each axis (no score) → never bought
+        lookup = np.full((k + 1, k + 1, k + 1), never, dtype=np.int64)
+        lookup[1:, 1:, 1:] = self.grid
+        flat = (arr[:, 0] * (k + 1) + arr[:, 1]) * (k + 1) + arr[:, 2]
+        return np.asarray(lookup.ravel().take(flat), dtype=np.int64)
+
     def __repr__(self) -> str:
         gaps = f", {len(self.gaps)} cells to {OTHER!r}" if self.gaps else ""
         return (

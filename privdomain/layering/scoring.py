@@ -9,26 +9,24 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
 from privdomain.domain.segment import short_repr
-from privdomain.errors import EmptyPoolError, InvalidRuleError, NotFittedError, ValidationError
+from privdomain.errors import EmptyPoolError, InvalidRuleError, ValidationError
 from privdomain.layering._bands import bands
-from privdomain.layering._base import CollapsedBandsWarning, is_collection, is_integer, is_number
+from privdomain.layering._base import (
+    CollapsedBandsWarning,
+    is_collection,
+    is_integer,
+    is_number,
+    sketch,
+)
 from privdomain.layering._sklearn import validate_X
+from privdomain.strategy import QuantileSketch, check_fitted
 
-__all__ = ["BINNINGS", "RFMScorer"]
+__all__ = ["BINNINGS", "RFMScorer", "fixed_edges", "learn_edges", "score_columns"]
 
 #: How :class:`RFMScorer` makes band edges.
 BINNINGS = ("quantile", "mean", "median", "fixed")
-
-
-def check_fitted(estimator: Any, attribute: str) -> None:
-    """``check_is_fitted`` raising privdomain's :class:`NotFittedError` (also sklearn's)."""
-    try:
-        check_is_fitted(estimator, attribute)
-    except Exception as exc:
-        raise NotFittedError(str(exc)) from None
 
 
 class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -50,9 +48,12 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         Scores run from 1 to ``levels``.
     binning : {"quantile", "mean", "median", "fixed"}, default "quantile"
         ``"quantile"``: edges at the ``j/levels`` quantiles of each column (linear
-        interpolation between order statistics, numpy's default); ``"mean"``/``"median"``:
-        one edge at the column's centre (needs ``levels=2``);
-        ``"fixed"``: the thresholds in ``edges``, nothing learned.
+        interpolation between order statistics, numpy's default), exact up to
+        :data:`~privdomain.layering._base.EXACT_UP_TO` distinct values per column and within
+        0.5% beyond (see :class:`~privdomain.strategy.QuantileSketch`); ``"mean"``: one edge
+        at the column's mean (exact, correctly rounded), ``"median"``: at its median (as the
+        quantiles); both need ``levels=2``; ``"fixed"``: the thresholds in ``edges``, nothing
+        learned.
     edges : sequence of sequences of float or None, default None
         For ``binning="fixed"``: per column, ``levels - 1`` ascending thresholds.
     lower_is_better : sequence of int, default (0,)
@@ -138,7 +139,7 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         if self.binning == "fixed":
             edges = fixed_edges(self.edges, k, n_cols)
         else:
-            edges = learn_edges([arr[:, j] for j in range(n_cols)], k, self.binning)
+            edges = learn_edges([sketch(arr[:, j]) for j in range(n_cols)], k, self.binning)
         edges.flags.writeable = False
         self.edges_ = edges
         if self.binning == "quantile":
@@ -153,24 +154,11 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 )
         return self
 
-    def score_array(self, arr: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Scores of an already validated float matrix (no checks; the fast path)."""
-        k = self.edges_.shape[1] + 1
-        reverse = {int(j) for j in self.lower_is_better}
-        out = np.empty(arr.shape, dtype=np.int64, order="F")
-        for j in range(arr.shape[1]):
-            col = arr[:, j]
-            band = bands(col, self.edges_[j])
-            if j in reverse:
-                np.subtract(k + 1, band, out=band)
-            present = col == col  # False exactly where NaN
-            np.multiply(band, present, out=out[:, j], casting="unsafe")
-        return out
-
     def transform(self, X: Any) -> NDArray[np.int64]:
         """Scores 1..levels per column (0 where a value is NaN)."""
         check_fitted(self, "edges_")
-        return self.score_array(validate_X(self, X, reset=False, allow_nan=True))
+        arr = validate_X(self, X, reset=False, allow_nan=True)
+        return score_columns(arr, self.edges_, {int(j) for j in self.lower_is_better})
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         """``<input name>_score`` for every column (``x0_score``... without names)."""
@@ -188,47 +176,48 @@ class RFMScorer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 
 def learn_edges(
-    columns: list[NDArray[np.float64]], levels: int, binning: str
+    sketches: Sequence[QuantileSketch], levels: int, binning: str
 ) -> NDArray[np.float64]:
-    """Band edges of every column (NaN values left out) by quantiles, mean or median."""
-    edges = np.empty((len(columns), levels - 1), dtype=np.float64)
-    for j, col in enumerate(columns):
-        # sorting puts NaN last: the values to learn from are a prefix, no compaction needed
-        xs = np.sort(col)
-        xs = xs[: int(np.searchsorted(xs, np.inf, side="right"))]
-        if xs.size == 0:
+    """Band edges of every column from its sketch: quantiles, mean or median.
+
+    Quantiles interpolate linearly between order statistics (numpy's default), made
+    non-decreasing; the mean is exact. While a sketch is exact, so are its quantiles; bucketed,
+    each order statistic is read within the sketch's relative error.
+
+    Raises
+    ------
+    EmptyPoolError
+        When a column has no value to learn from.
+    """
+    edges = np.empty((len(sketches), levels - 1), dtype=np.float64)
+    for j, column in enumerate(sketches):
+        if len(column) == 0:
             raise EmptyPoolError(f"column {j} has no values to learn score edges from")
         if binning == "quantile":
-            edges[j] = _sorted_quantiles(xs, np.arange(1, levels) / levels)
+            q = np.arange(1, levels) / levels
+            edges[j] = np.maximum.accumulate(column.quantile(q, method="linear"))
         elif binning == "mean":
-            with np.errstate(over="ignore"):
-                centre = xs.mean()
-            # a sum past the float range: average the shares instead (never inf for finite data)
-            edges[j] = centre if np.isfinite(centre) else (xs / xs.size).sum()
+            edges[j] = column.mean()
         else:
-            edges[j] = np.median(xs)
+            edges[j] = column.quantile(0.5, method="linear")[0]
     return edges
 
 
-def linear_quantiles(values: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Quantiles by linear interpolation between order statistics (numpy's default method).
-
-    ``x[lo] + (h - lo)·(x[lo+1] - x[lo])`` with ``h = (n - 1)·q``, made non-decreasing. A full
-    sort of one contiguous column is faster than ``np.quantile``'s multi-way partition here.
-    """
-    return _sorted_quantiles(np.sort(values), q)
-
-
-def _sorted_quantiles(xs: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
-    h = (xs.size - 1) * q
-    lo = np.floor(h).astype(np.int64)
-    hi = np.minimum(lo + 1, xs.size - 1)
-    w = h - lo
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = xs[lo] + w * (xs[hi] - xs[lo])
-    if not np.isfinite(out).all():  # a gap past the float range: weigh the ends instead
-        out = xs[lo] * (1 - w) + xs[hi] * w
-    return np.maximum.accumulate(out)
+def score_columns(
+    arr: NDArray[np.float64], edges: NDArray[np.float64], reverse: set[int]
+) -> NDArray[np.int64]:
+    """Band scores of every column against its edges, reversed for the columns in ``reverse``
+    (``levels + 1 - band``); 0 where a value is NaN."""
+    k = edges.shape[1] + 1
+    out = np.empty(arr.shape, dtype=np.int64, order="F")
+    for j in range(arr.shape[1]):
+        col = arr[:, j]
+        band = bands(col, edges[j])
+        if j in reverse:
+            np.subtract(k + 1, band, out=band)
+        present = col == col  # False exactly where NaN
+        np.multiply(band, present, out=out[:, j], casting="unsafe")
+    return out
 
 
 def fixed_edges(

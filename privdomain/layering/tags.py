@@ -25,6 +25,7 @@ from privdomain.layering._base import check_snapshot, first_match_labels, first_
 from privdomain.layering._result import Segmentation
 from privdomain.layering.rfm_table import OTHER
 from privdomain.layering.rule_text import parse_rule
+from privdomain.strategy import RuleBased
 
 __all__ = [
     "TagDimension",
@@ -162,12 +163,14 @@ def _other(_: object, attribute: attrs.Attribute[str], value: Any) -> None:
 
 
 @attrs.frozen
-class TagLayering:
+class TagLayering(RuleBased):
     """Layer a pool by an ordered list of segments; the first segment that matches wins.
 
     Segments may overlap: a customer goes to the *first* segment whose rule holds, and the
     segments of the result are rewritten to be disjoint (each excludes the ones before it).
-    Customers no segment matches go to ``other`` (default ``"Other"``), reported with its count.
+    Customers no segment matches go to ``other`` (default ``"Other"``). The result holds every
+    feature the rules read, and ``matched``: how many segments' rules hold for the customer.
+    A rule-only strategy: ``fit`` has nothing to learn, ``apply`` decides customer by customer.
 
     Attributes
     ----------
@@ -204,24 +207,23 @@ class TagLayering:
         """Which tag dimensions each segment's rule reads."""
         return {s.name: {tag_dimension(f) for f in s.rule.features()} for s in self.segments}
 
-    def layer(self, snapshot: Snapshot) -> Segmentation:
+    def apply(self, snapshot: Snapshot) -> Segmentation:
         """Layer ``snapshot``: first matching segment, or ``other``.
 
         Raises :class:`~privdomain.errors.UnknownFeatureError` (with the closest names) when a
         rule reads a feature the snapshot lacks.
         """
-        check_snapshot(snapshot, "layer")
+        check_snapshot(snapshot, "apply")
         masks = [s.mask(snapshot) for s in self.segments]
-        labels, unassigned = first_match_labels(masks, len(snapshot))
+        labels, _ = first_match_labels(masks, len(snapshot))
         disjoint, rest = first_match_rules([s.rule for s in self.segments])
         names = (*(s.name for s in self.segments), self.other)
-        n_other = int(unassigned.sum())
-        matched = np.column_stack(masks) if masks and len(snapshot) else None
-        notes = [f"{n_other} customers match no segment and are in {self.other!r}"]
-        if matched is not None:
-            overlap = int((matched.sum(axis=1) > 1).sum())
-            if overlap:
-                notes.append(f"{overlap} customers match several segments; the first in order wins")
+        matched = np.zeros(len(snapshot), dtype=np.int64)
+        for mask in masks:
+            matched += mask
+        read = dict.fromkeys(f for s in self.segments for f in sorted(s.rule.features()))
+        columns = {name: snapshot.feature(name) for name in read}
+        columns["matched"] = matched
         return Segmentation(
             strategy="tag rules",
             customer_ids=snapshot.customer_ids,
@@ -233,6 +235,10 @@ class TagLayering:
                 *(s.description or repr(s.rule) for s in self.segments),
                 "no segment's rule holds",
             ),
-            notes=notes,
-            source=snapshot,
+            columns=columns,
+            column_notes={"matched": "how many segments' rules hold; the first in order wins"},
+            notes=(
+                f"segments are tested in order and the first that matches wins; customers "
+                f"that match none are in {self.other!r}",
+            ),
         )

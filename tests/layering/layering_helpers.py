@@ -77,15 +77,12 @@ def columns_snapshot(
     as_of_s = np.datetime64(int(AS_OF.timestamp()), "s")
     seconds = np.rint((rec[rows] + from_last) * 86400).astype("timedelta64[s]")
     when = as_of_s - seconds
-    per_order = np.where(cnt > 0, amt / np.maximum(cnt, 1), 0.0)
-    amount_minor = np.rint(per_order[rows] * 100).astype(np.int64)
-    # the first order takes the rounding remainder so totals are exact
     totals = np.rint(amt * 100).astype(np.int64)
+    per_order = totals // np.maximum(cnt, 1)
+    amount_minor = per_order[rows].copy()
+    # the first order takes the remainder (never negative) so totals are exact
     firsts = np.flatnonzero(order_in_customer == 0)
-    amount_minor[firsts] += (
-        totals[rows[firsts]]
-        - np.bincount(rows, amount_minor, minlength=n).astype(np.int64)[rows[firsts]]
-    )
+    amount_minor[firsts] += (totals - per_order * cnt)[rows[firsts]]
     tps = TouchpointColumns.from_arrays(
         id=np.arange(rows.size, dtype=np.int64),
         tenant="brand",

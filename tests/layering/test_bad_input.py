@@ -26,6 +26,7 @@ from privdomain.errors import (
     ValidationError,
 )
 from privdomain.layering import (
+    CLASSIC_11,
     AttributeLayers,
     CouponHunters,
     KOCDetector,
@@ -75,7 +76,7 @@ def snap() -> Snapshot:
 
 
 def rfm_result() -> Segmentation:
-    return RFMLayering(table="chinese").fit_layer(snap())
+    return RFMLayering(table="chinese").fit(snap()).apply(snap())
 
 
 def check(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
@@ -158,7 +159,10 @@ def test_boolean_features_on_their_own_still_work() -> None:
     ("new_days nan", lambda: AttributeLayers(new_days=math.nan), ValidationError),
     ("new_days inf", lambda: AttributeLayers(new_days=math.inf), ValidationError),
     ("active_days str", lambda: AttributeLayers(active_days="30"), ValidationError),
-    ("layer an array", lambda: AttributeLayers().layer(np.ones((2, 3))), ValidationError),
+    ("apply an array", lambda: AttributeLayers().apply(np.ones((2, 3))), ValidationError),
+    ("fit an array", lambda: AttributeLayers().fit(np.ones((2, 3))), ValidationError),
+    ("summarize None", lambda: AttributeLayers().summarize(None), ValidationError),
+    ("fit_summary of another", lambda: AttributeLayers().fit_summary(5), ValidationError),
 )
 def test_attribute_layers(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
     check(call, error)
@@ -173,34 +177,42 @@ def test_attribute_layers(call: Callable[[], Any], error: type[PrivdomainError])
     ("promo_share nan", lambda: CouponHunters(promo_share=math.nan), ValidationError),
     ("margin_floor str", lambda: CouponHunters(margin_floor="0.3"), ValidationError),
     ("margin_floor > 1", lambda: CouponHunters(margin_floor=1.5), ValidationError),
-    ("layer None", lambda: CouponHunters().layer(None), ValidationError),
+    ("apply None", lambda: CouponHunters().apply(None), ValidationError),
 )
 def test_coupon_hunters(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
     check(call, error)
 
 
 @rows(
-    ("weights a list", lambda: KOCDetector(weights=[("count_shared", 1)]), ValidationError),
-    ("weights empty", lambda: KOCDetector(weights={}), ValidationError),
-    ("weight key not a str", lambda: KOCDetector(weights={1: 1.0}), ValidationError),
-    ("weight key empty", lambda: KOCDetector(weights={"": 1.0}), ValidationError),
-    ("weight bool", lambda: KOCDetector(weights={"count_shared": True}), ValidationError),
-    ("weight str", lambda: KOCDetector(weights={"count_shared": "1"}), ValidationError),
-    ("weight negative", lambda: KOCDetector(weights={"count_shared": -1}), ValidationError),
-    ("weight inf", lambda: KOCDetector(weights={"count_shared": math.inf}), ValidationError),
-    ("threshold 0", lambda: KOCDetector(threshold=0), ValidationError),
-    ("threshold bool", lambda: KOCDetector(threshold=True), ValidationError),
-    ("threshold inf", lambda: KOCDetector(threshold=math.inf), ValidationError),
-    ("top_k 0", lambda: KOCDetector(top_k=0), ValidationError),
-    ("top_k bool", lambda: KOCDetector(top_k=True), ValidationError),
-    ("neither", lambda: KOCDetector(threshold=None), ValidationError),
-    ("layer a dict", lambda: KOCDetector().layer({}), ValidationError),
-    ("scores a list", lambda: KOCDetector().scores([]), ValidationError),
-    ("text signal", lambda: KOCDetector(weights={"attr:city": 1}).layer(snap()), ValidationError),
-    ("unknown signal", lambda: KOCDetector(weights={"shares": 1}).layer(snap()),
+    ("weights a list", lambda: KOCDetector(weights=[("count_shared", 1)]).fit(snap()),
+     ValidationError),
+    ("weights empty", lambda: KOCDetector(weights={}).fit(snap()), ValidationError),
+    ("weight key not a str", lambda: KOCDetector(weights={1: 1.0}).fit(snap()), ValidationError),
+    ("weight key empty", lambda: KOCDetector(weights={"": 1.0}).fit(snap()), ValidationError),
+    ("weight bool", lambda: KOCDetector(weights={"count_shared": True}).fit(snap()),
+     ValidationError),
+    ("weight str", lambda: KOCDetector(weights={"count_shared": "1"}).fit(snap()),
+     ValidationError),
+    ("weight negative", lambda: KOCDetector(weights={"count_shared": -1}).fit(snap()),
+     ValidationError),
+    ("weight inf", lambda: KOCDetector(weights={"count_shared": math.inf}).fit(snap()),
+     ValidationError),
+    ("threshold 0", lambda: KOCDetector(threshold=0).fit(snap()), ValidationError),
+    ("threshold bool", lambda: KOCDetector(threshold=True).fit(snap()), ValidationError),
+    ("threshold inf", lambda: KOCDetector(threshold=math.inf).fit(snap()), ValidationError),
+    ("top_k 0", lambda: KOCDetector(top_k=0).fit(snap()), ValidationError),
+    ("top_k bool", lambda: KOCDetector(top_k=True).fit(snap()), ValidationError),
+    ("neither", lambda: KOCDetector(threshold=None).fit(snap()), ValidationError),
+    ("fit a dict", lambda: KOCDetector().fit({}), ValidationError),
+    ("apply before fit", lambda: KOCDetector().apply(snap()), NotFittedError),
+    ("apply a list", lambda: KOCDetector().fit(snap()).apply([]), ValidationError),
+    ("fit_summary of another", lambda: KOCDetector().fit_summary(
+        KOCDetector(top_k=1).summarize(snap()).positive), ValidationError),
+    ("summaries of other weights", lambda: KOCDetector().fit_summary(
+        KOCDetector(weights={"count_shared": 1}).summarize(snap())), ValidationError),
+    ("text signal", lambda: KOCDetector(weights={"attr:city": 1}).fit(snap()), ValidationError),
+    ("unknown signal", lambda: KOCDetector(weights={"shares": 1}).fit(snap()),
      UnknownFeatureError),
-    ("cutoff of text", lambda: KOCDetector(top_k=2).cutoff(np.array(["a"])), ValidationError),
-    ("cutoff of a matrix", lambda: KOCDetector(top_k=2).cutoff(np.ones((2, 2))), ValidationError),
 )  # fmt: skip
 def test_koc_detector(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
     check(call, error)
@@ -220,11 +232,11 @@ def test_koc_detector(call: Callable[[], Any], error: type[PrivdomainError]) -> 
     ("other a number", lambda: TagLayering([("x", "tag:vip")], other=5), InvalidRuleError),
     ("other empty", lambda: TagLayering([("x", "tag:vip")], other=""), InvalidRuleError),
     ("other taken", lambda: TagLayering([("Other", "tag:vip")]), InvalidRuleError),
-    ("layer an array", lambda: TagLayering([("x", "tag:vip")]).layer(np.ones(3)),
+    ("apply an array", lambda: TagLayering([("x", "tag:vip")]).apply(np.ones(3)),
      ValidationError),
-    ("bare numeric on layer", lambda: TagLayering([("x", "orders")]).layer(snap()),
+    ("bare numeric on apply", lambda: TagLayering([("x", "orders")]).apply(snap()),
      InvalidRuleError),
-    ("unknown feature on layer", lambda: TagLayering([("x", "ordrs > 1")]).layer(snap()),
+    ("unknown feature on apply", lambda: TagLayering([("x", "ordrs > 1")]).apply(snap()),
      UnknownFeatureError),
     ("tagged a number", lambda: tagged(5), InvalidRuleError),
     ("tagged empty", lambda: tagged(""), InvalidRuleError),
@@ -246,23 +258,27 @@ def test_tag_rules(call: Callable[[], Any], error: type[PrivdomainError]) -> Non
 
 
 @rows(
-    ("shares a str", lambda: ValueTiers(shares="0.5"), ValidationError),
-    ("shares a number", lambda: ValueTiers(shares=0.5), ValidationError),
-    ("shares empty", lambda: ValueTiers(shares=()), ValidationError),
-    ("share a str", lambda: ValueTiers(shares=("0.5",)), ValidationError),
-    ("share a bool", lambda: ValueTiers(shares=(True,)), ValidationError),
-    ("share 0", lambda: ValueTiers(shares=(0,)), ValidationError),
-    ("share nan", lambda: ValueTiers(shares=(math.nan,)), ValidationError),
-    ("shares decrease", lambda: ValueTiers(shares=(0.8, 0.5)), ValidationError),
-    ("value a number", lambda: ValueTiers(value=5), ValidationError),
-    ("value text", lambda: ValueTiers(value="attr:city").layer(snap()), ValidationError),
-    ("value unknown", lambda: ValueTiers(value="spend").layer(snap()), UnknownFeatureError),
-    ("layer a list", lambda: ValueTiers().layer([]), ValidationError),
-    ("thresholds of None", lambda: ValueTiers().thresholds(None), ValidationError),
-    ("super_users of an array", lambda: ValueTiers().super_users(np.ones(3)), ValidationError),
-    ("rules of text", lambda: ValueTiers().rules(np.array(["a", "b"])), ValidationError),
-    ("rules of the wrong count", lambda: ValueTiers().rules(np.ones(3)), ValidationError),
-    ("rules of NaN", lambda: ValueTiers().rules(np.array([np.nan, 1.0])), ValidationError),
+    ("shares a str", lambda: ValueTiers(shares="0.5").fit(snap()), ValidationError),
+    ("shares a number", lambda: ValueTiers(shares=0.5).fit(snap()), ValidationError),
+    ("shares empty", lambda: ValueTiers(shares=()).fit(snap()), ValidationError),
+    ("share a str", lambda: ValueTiers(shares=("0.5",)).fit(snap()), ValidationError),
+    ("share a bool", lambda: ValueTiers(shares=(True,)).fit(snap()), ValidationError),
+    ("share 0", lambda: ValueTiers(shares=(0,)).fit(snap()), ValidationError),
+    ("share nan", lambda: ValueTiers(shares=(math.nan,)).fit(snap()), ValidationError),
+    ("shares decrease", lambda: ValueTiers(shares=(0.8, 0.5)).fit(snap()), ValidationError),
+    ("value a number", lambda: ValueTiers(value=5).fit(snap()), ValidationError),
+    ("value text", lambda: ValueTiers(value="attr:city").fit(snap()), ValidationError),
+    ("value unknown", lambda: ValueTiers(value="spend").fit(snap()), UnknownFeatureError),
+    ("fit a list", lambda: ValueTiers().fit([]), ValidationError),
+    ("apply before fit", lambda: ValueTiers().apply(snap()), NotFittedError),
+    ("apply None", lambda: ValueTiers().fit(snap()).apply(None), ValidationError),
+    ("super_users before fit", lambda: ValueTiers().super_users(), NotFittedError),
+    (
+        "fit_summary of another feature",
+        lambda: ValueTiers().fit_summary(ValueTiers(value="gross_spend").summarize(snap())),
+        ValidationError,
+    ),
+    ("names of bad shares", lambda: ValueTiers(shares=(2,)).names(), ValidationError),
     ("share_from_top of text", lambda: share_from_top(["1", "2"]), ValidationError),
     ("share_from_top of a str", lambda: share_from_top("abc"), ValidationError),
     ("share_from_top of a matrix", lambda: share_from_top(np.ones((2, 2))), ValidationError),
@@ -297,9 +313,10 @@ def test_value_tiers(call: Callable[[], Any], error: type[PrivdomainError]) -> N
      ValidationError),
     ("fit text", lambda: ValueClusters().fit([["a", "b"]]), ValidationError),
     ("fit a 1-D array", lambda: ValueClusters().fit(np.ones(3)), ValidationError),
-    ("fit_layer an array", lambda: ValueClusters().fit_layer(np.ones((3, 3))), ValidationError),
-    ("layer before fit", lambda: ValueClusters().layer(snap()), NotFittedError),
-    ("layer an array", lambda: ValueClusters(n_clusters=2).fit(snap()).layer(np.ones((3, 3))),
+    ("summarize an array", lambda: ValueClusters().summarize(np.ones((3, 3))), ValidationError),
+    ("fit_summary of another", lambda: ValueClusters().fit_summary(snap()), ValidationError),
+    ("apply before fit", lambda: ValueClusters().apply(snap()), NotFittedError),
+    ("apply an array", lambda: ValueClusters(n_clusters=2).fit(snap()).apply(np.ones((3, 3))),
      ValidationError),
 )  # fmt: skip
 def test_value_clusters(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
@@ -312,72 +329,64 @@ FIXED = {
     "frequency_edges": [1, 2, 3, 5],
     "monetary_edges": [50, 100, 200, 500],
 }
-X_OK = np.array([[3.0, 2, 90], [40, 1, 30], [np.nan, 0, 0]])
+X_OK = np.array([[3.0, 2, 90], [40, 1, 30], [np.nan, np.nan, np.nan]])
 
 
 @rows(
-    ("table unknown", lambda: RFMLayering(table="nope").fit(X_OK), ValidationError),
-    ("table a number", lambda: RFMLayering(table=5).fit(X_OK), ValidationError),
-    ("levels not the table's", lambda: RFMLayering(levels=4).fit(X_OK), ValidationError),
-    ("levels of cells too many", lambda: RFMLayering(table=None, levels=11).fit(X_OK),
+    ("table unknown", lambda: RFMLayering(table="nope").fit(snap()), ValidationError),
+    ("table a number", lambda: RFMLayering(table=5).fit(snap()), ValidationError),
+    ("levels not the table's", lambda: RFMLayering(levels=4).fit(snap()), ValidationError),
+    ("levels of cells too many", lambda: RFMLayering(table=None, levels=11).fit(snap()),
      ValidationError),
-    ("levels bool", lambda: RFMLayering(table=None, levels=True).fit(X_OK), ValidationError),
-    ("binning unknown", lambda: RFMLayering(binning="magic").fit(X_OK), ValidationError),
-    ("binning a number", lambda: RFMLayering(binning=5).fit(X_OK), ValidationError),
-    ("mean needs 2 levels", lambda: RFMLayering(binning="mean").fit(X_OK), ValidationError),
+    ("levels bool", lambda: RFMLayering(table=None, levels=True).fit(snap()), ValidationError),
+    ("binning unknown", lambda: RFMLayering(binning="magic").fit(snap()), ValidationError),
+    ("binning a number", lambda: RFMLayering(binning=5).fit(snap()), ValidationError),
+    ("mean needs 2 levels", lambda: RFMLayering(binning="mean").fit(snap()), ValidationError),
     ("frequency a number", lambda: RFMLayering(frequency=5).fit(snap()), ValidationError),
-    ("frequency empty", lambda: RFMLayering(frequency="").fit(X_OK), ValidationError),
-    ("monetary None", lambda: RFMLayering(monetary=None).fit(X_OK), ValidationError),
+    ("frequency empty", lambda: RFMLayering(frequency="").fit(snap()), ValidationError),
+    ("monetary None", lambda: RFMLayering(monetary=None).fit(snap()), ValidationError),
     ("frequency text", lambda: RFMLayering(frequency="attr:city").fit(snap()), ValidationError),
     ("frequency unknown", lambda: RFMLayering(frequency="visits").fit(snap()),
      UnknownFeatureError),
     ("frequency negative", lambda: RFMLayering(frequency="days_since_active").fit(
         build_snapshot({"a": {"buys": [(200, 5)]}})), ValidationError),
-    ("recent_multiple 0", lambda: RFMLayering(recent_multiple=0).fit(X_OK), ValidationError),
-    ("recent_multiple str", lambda: RFMLayering(recent_multiple="3").fit(X_OK), ValidationError),
-    ("edges without fixed", lambda: RFMLayering(recency_edges=[1, 2, 3, 4]).fit(X_OK),
+    ("recent_multiple 0", lambda: RFMLayering(recent_multiple=0).fit(snap()), ValidationError),
+    ("recent_multiple str", lambda: RFMLayering(recent_multiple="3").fit(snap()),
      ValidationError),
-    ("fixed without edges", lambda: RFMLayering(binning="fixed").fit(X_OK), ValidationError),
-    ("fixed edges a number", lambda: RFMLayering(**{**FIXED, "recency_edges": 5}).fit(X_OK),
+    ("edges without fixed", lambda: RFMLayering(recency_edges=[1, 2, 3, 4]).fit(snap()),
      ValidationError),
-    ("fixed edges a str", lambda: RFMLayering(**{**FIXED, "recency_edges": "7"}).fit(X_OK),
+    ("fixed without edges", lambda: RFMLayering(binning="fixed").fit(snap()), ValidationError),
+    ("fixed edges a number", lambda: RFMLayering(**{**FIXED, "recency_edges": 5}).fit(snap()),
+     ValidationError),
+    ("fixed edges a str", lambda: RFMLayering(**{**FIXED, "recency_edges": "7"}).fit(snap()),
      ValidationError),
     ("fixed edges of text", lambda: RFMLayering(
-        **{**FIXED, "recency_edges": ["7", "30", "90", "180"]}).fit(X_OK), ValidationError),
+        **{**FIXED, "recency_edges": ["7", "30", "90", "180"]}).fit(snap()), ValidationError),
     ("fixed edges of bools", lambda: RFMLayering(
-        **{**FIXED, "frequency_edges": [True, 2, 3, 5]}).fit(X_OK), ValidationError),
-    ("fixed edges too few", lambda: RFMLayering(**{**FIXED, "recency_edges": [7]}).fit(X_OK),
+        **{**FIXED, "frequency_edges": [True, 2, 3, 5]}).fit(snap()), ValidationError),
+    ("fixed edges too few", lambda: RFMLayering(**{**FIXED, "recency_edges": [7]}).fit(snap()),
      ValidationError),
     ("fixed edges infinite", lambda: RFMLayering(
-        **{**FIXED, "monetary_edges": [1, 2, 3, math.inf]}).fit(X_OK), ValidationError),
+        **{**FIXED, "monetary_edges": [1, 2, 3, math.inf]}).fit(snap()), ValidationError),
     ("fixed edges descending", lambda: RFMLayering(
-        **{**FIXED, "recency_edges": [90, 30, 7, 180]}).fit(X_OK), InvalidRuleError),
-    ("X with infinity", lambda: RFMLayering().fit(np.array([[1.0, math.inf, 10]])),
+        **{**FIXED, "recency_edges": [90, 30, 7, 180]}).fit(snap()), InvalidRuleError),
+    ("fit an array", lambda: RFMLayering().fit(X_OK), ValidationError),
+    ("fit a str", lambda: RFMLayering().fit("abc"), ValidationError),
+    ("fit None", lambda: RFMLayering().fit(None), ValidationError),
+    ("empty snapshot", lambda: RFMLayering().fit(build_snapshot({})), EmptyPoolError),
+    ("nobody bought", lambda: RFMLayering().fit(build_snapshot({"a": {}})), EmptyPoolError),
+    ("fit_summary of another", lambda: RFMLayering().fit_summary(
+        ValueTiers().summarize(snap())), ValidationError),
+    ("fit_summary of other features", lambda: RFMLayering().fit_summary(
+        RFMLayering(frequency="orders").summarize(snap())), ValidationError),
+    ("merge of other features", lambda: RFMLayering().summarize(snap()).merge(
+        RFMLayering(frequency="orders").summarize(snap())), ValidationError),
+    ("apply before fit", lambda: RFMLayering().apply(snap()), NotFittedError),
+    ("apply an array", lambda: RFMLayering().fit(snap()).apply(X_OK), ValidationError),
+    ("apply a negative frequency", lambda: RFMLayering(
+        frequency="days_since_active", binning="fixed", **{k: v for k, v in FIXED.items()
+        if k != "binning"}).fit(snap()).apply(build_snapshot({"a": {"buys": [(200, 5)]}})),
      ValidationError),
-    ("X with -infinity", lambda: RFMLayering().fit(np.array([[1.0, 1, -math.inf]])),
-     ValidationError),
-    ("X with infinite recency", lambda: RFMLayering().fit(np.array([[math.inf, 1, 1]])),
-     ValidationError),
-    ("X with NaN frequency", lambda: RFMLayering().fit(np.array([[1.0, math.nan, 1]])),
-     ValidationError),
-    ("X with negative recency", lambda: RFMLayering().fit(np.array([[-1.0, 1, 1]])),
-     ValidationError),
-    ("X with negative frequency", lambda: RFMLayering().fit(np.array([[1.0, -1, 1]])),
-     ValidationError),
-    ("X of text", lambda: RFMLayering().fit([["a", "b", "c"]]), ValidationError),
-    ("X a str", lambda: RFMLayering().fit("abc"), ValidationError),
-    ("X None", lambda: RFMLayering().fit(None), ValidationError),
-    ("X 2 columns", lambda: RFMLayering().fit(np.ones((3, 2))), ValidationError),
-    ("X empty snapshot", lambda: RFMLayering().fit(build_snapshot({})), EmptyPoolError),
-    ("nobody bought", lambda: RFMLayering().fit(np.array([[math.nan, 0, 0]])), EmptyPoolError),
-    ("transform before fit", lambda: RFMLayering().transform(X_OK), NotFittedError),
-    ("transform infinity", lambda: RFMLayering().fit(X_OK).transform(
-        np.array([[1.0, math.inf, 1]])), ValidationError),
-    ("transform 4 columns", lambda: RFMLayering().fit(X_OK).transform(np.ones((2, 4))),
-     ValidationError),
-    ("layer an array", lambda: RFMLayering().fit(X_OK).layer(X_OK), ValidationError),
-    ("fit_layer an array", lambda: RFMLayering().fit_layer(X_OK), ValidationError),
-    ("segments before fit", lambda: RFMLayering().segments(), NotFittedError),
     ("rfm_features frequency a number", lambda: rfm_features(snap(), frequency=5),
      ValidationError),
     ("rfm_features of an array", lambda: rfm_features(X_OK), ValidationError),
@@ -407,6 +416,12 @@ def test_rfm_layering(call: Callable[[], Any], error: type[PrivdomainError]) -> 
     ("X with infinity", lambda: RFMScorer().fit(np.array([[math.inf]])), ValidationError),
     ("X all NaN", lambda: RFMScorer().fit(np.array([[math.nan]])), EmptyPoolError),
     ("transform before fit", lambda: RFMScorer().transform(X_OK), NotFittedError),
+    ("transform 4 columns", lambda: RFMScorer().fit(X_OK).transform(np.ones((2, 4))),
+     ValidationError),
+    ("transform infinity", lambda: RFMScorer().fit(X_OK).transform(
+        np.array([[1.0, math.inf, 1]])), ValidationError),
+    ("X of text", lambda: RFMScorer().fit([["a", "b", "c"]]), ValidationError),
+    ("X a str", lambda: RFMScorer().fit("abc"), ValidationError),
     ("feature names of the wrong count", lambda: RFMScorer().fit(X_OK).get_feature_names_out(
         ["a"]), ValidationError),
 )  # fmt: skip
@@ -435,6 +450,10 @@ def test_rfm_scorer(call: Callable[[], Any], error: type[PrivdomainError]) -> No
     ("cells str", lambda: RFMTable.cells("5"), ValidationError),
     ("cells_of out of range", lambda: RFMTable.cells(2).cells_of(99), ValidationError),
     ("cells_of a str", lambda: RFMTable.cells(2).cells_of("0"), ValidationError),
+    ("codes of a vector", lambda: CLASSIC_11.codes(np.ones(3, dtype=int)), ValidationError),
+    ("codes of floats", lambda: CLASSIC_11.codes(np.ones((1, 3))), ValidationError),
+    ("codes past the levels", lambda: CLASSIC_11.codes(np.full((1, 3), 6)), ValidationError),
+    ("codes negative", lambda: CLASSIC_11.codes(np.full((1, 3), -1)), ValidationError),
 )  # fmt: skip
 def test_rfm_table(call: Callable[[], Any], error: type[PrivdomainError]) -> None:
     check(call, error)
@@ -480,8 +499,21 @@ RULES = (F("orders") >= 1, F("orders") < 1)
         "s", IDS, np.array([0, 1]), ("p", "q"), RULES, notes="careful"), ValidationError),
     ("warnings numbers", lambda: Segmentation(
         "s", IDS, np.array([0, 1]), ("p", "q"), RULES, warnings=(1,)), ValidationError),
-    ("source a number", lambda: Segmentation(
-        "s", IDS, np.array([0, 1]), ("p", "q"), RULES, source=5), ValidationError),
+    ("column named segment", lambda: Segmentation(
+        "s", IDS, np.array([0, 1]), ("p", "q"), RULES, columns={"segment": [1, 2]}),
+     ValidationError),
+    ("take a str", lambda: rfm_result().take("a"), ValidationError),
+    ("take a float", lambda: rfm_result().take([0.5]), ValidationError),
+    ("take a short mask", lambda: rfm_result().take([True]), ValidationError),
+    ("take out of range", lambda: rfm_result().take([9]), ValidationError),
+    ("take repeated", lambda: rfm_result().take([0, 0]), ValidationError),
+    ("take a matrix", lambda: rfm_result()[np.zeros((2, 2), dtype=int)], ValidationError),
+    ("concat nothing", lambda: Segmentation.concat([]), ValidationError),
+    ("concat a snapshot", lambda: Segmentation.concat([snap()]), ValidationError),
+    ("concat twice", lambda: Segmentation.concat([rfm_result(), rfm_result()]),
+     ValidationError),
+    ("concat other strategies", lambda: Segmentation.concat(
+        [rfm_result().take([0]), AttributeLayers().apply(snap()).take([1])]), ValidationError),
     ("row of a number", lambda: rfm_result().row(5), ValidationError),
     ("row of a list", lambda: rfm_result().row(["a"]), ValidationError),
     ("row of a stranger", lambda: rfm_result().row("zz"), UnknownCustomerError),
@@ -517,8 +549,8 @@ def test_plots() -> None:
     seg = rfm_result()
     for call in (
         lambda: plot_rfm_grid(5),
-        lambda: plot_rfm_grid(seg.columns),
-        lambda: plot_rfm_grid(AttributeLayers().layer(snap())),
+        lambda: plot_rfm_grid(seg.columns()),
+        lambda: plot_rfm_grid(AttributeLayers().apply(snap())),
         lambda: plot_rfm_grid(seg, value=5),
         lambda: plot_rfm_grid(seg, value="nope"),
         lambda: plot_rfm_grid(seg, ax="axes"),

@@ -62,7 +62,8 @@ def test_k_never_exceeds_distinct_rows() -> None:
 
 def test_layer_a_snapshot(sim_snapshot) -> None:
     model = ValueClusters(n_clusters=3)
-    seg = model.fit_layer(sim_snapshot)
+    seg = model.fit(sim_snapshot).apply(sim_snapshot)
+    assert not hasattr(model, "labels_")  # a snapshot's customers get their labels from apply
     assert seg.names == ("Cluster 0", "Cluster 1", "Cluster 2", NOT_CLUSTERED)
     never = np.isnan(sim_snapshot.recency_days)
     np.testing.assert_array_equal(seg.mask(NOT_CLUSTERED), never)
@@ -96,5 +97,5 @@ def test_bad_input() -> None:
         ValueClusters().predict(_blobs())
     snap = columns_snapshot([1, 2, 3], [1, 2, 3], [10, 20, 30])
     model = ValueClusters(n_clusters=2).fit(snap)
-    assert len(model.layer(build_snapshot({}))) == 0
-    assert model.layer(snap).counts()[NOT_CLUSTERED] == 0
+    assert len(model.apply(build_snapshot({}))) == 0
+    assert model.apply(snap).counts()[NOT_CLUSTERED] == 0

@@ -22,11 +22,11 @@ matplotlib = pytest.importorskip("matplotlib")
 
 
 def test_rfm_grid_heatmap(sim_snapshot) -> None:
-    seg = RFMLayering().fit_layer(sim_snapshot)
+    seg = RFMLayering().fit(sim_snapshot).apply(sim_snapshot)
     ax = plot_rfm_grid(seg)
     image = ax.images[0].get_array()
     assert image.shape == (5, 5)
-    scored = seg.columns["r"] > 0
+    scored = seg.columns()["r"] > 0
     assert image.sum() == scored.sum()
     assert ax.get_xlabel() == "F score"
     mean_ax = plot_rfm_grid(seg, value="net_spend")
@@ -34,13 +34,13 @@ def test_rfm_grid_heatmap(sim_snapshot) -> None:
     with pytest.raises(ValidationError, match="no column"):
         plot_rfm_grid(seg, value="nope")
     with pytest.raises(ValidationError, match="RFM segmentation"):
-        plot_rfm_grid(AttributeLayers().layer(sim_snapshot))
+        plot_rfm_grid(AttributeLayers().apply(sim_snapshot))
 
 
 def test_segment_sizes_chart(sim_snapshot) -> None:
     from matplotlib.figure import Figure
 
-    seg = RFMLayering(table="chinese").fit_layer(sim_snapshot)
+    seg = RFMLayering(table="chinese").fit(sim_snapshot).apply(sim_snapshot)
     ax = Figure().add_subplot()
     assert plot_segment_sizes(seg, ax=ax) is ax
     heights = sorted(p.get_width() for p in ax.patches)

@@ -83,8 +83,7 @@ def _strategies():
 
 def _layer(strategy, snap):
     try:
-        fit = getattr(strategy, "fit_layer", None)
-        return fit(snap) if fit is not None else strategy.layer(snap)
+        return strategy.fit(snap).apply(snap)
     except EmptyPoolError:
         return None  # learners need buyers; nothing to partition
 

@@ -109,9 +109,19 @@ def test_equal_values_get_equal_scores_when_quantiles_collapse() -> None:
     ).tolist() == [[2]]  # column 0 is reversed: band 1 → score 2
 
 
+def scores_of(seg: Segmentation) -> np.ndarray:
+    """The ``(r, f, m)`` scores of an RFM result."""
+    cols = seg.columns()
+    return np.column_stack([cols["r"], cols["f"], cols["m"]]).astype(np.int64)
+
+
+def fit_apply(rfm: RFMLayering, snap) -> Segmentation:
+    return rfm.fit(snap).apply(snap)
+
+
 def test_fewer_distinct_values_than_levels() -> None:
-    X = np.array([[5.0, 1, 10], [5.0, 2, 10], [9.0, 1, 10]])
-    scores = RFMLayering(table=None, levels=5).fit(X).transform(X)
+    snap = columns_snapshot([5, 5, 9], [1, 2, 1], [10, 10, 10])
+    scores = scores_of(fit_apply(RFMLayering(table=None, levels=5), snap))
     assert scores[:, 0].tolist() == [5, 5, 1]
     assert scores[:, 1].tolist() == [1, 5, 1]
     assert scores[:, 2].tolist() == [1, 1, 1]
@@ -130,12 +140,12 @@ def test_chinese_8_classes_against_the_mean_by_hand() -> None:
             "d": {},  # never bought
         }
     )
-    seg = RFMLayering(table="chinese").fit_layer(snap)
+    seg = fit_apply(RFMLayering(table="chinese"), snap)
     assert seg.segment_of("a") == "重要发展客户"
     assert seg.segment_of("b") == "一般价值客户"
     assert seg.segment_of("c") == "一般挽留客户"
     assert seg.segment_of("d") == NEVER_BOUGHT
-    np.testing.assert_allclose(seg.columns["recency_days"][:3], [10, 50, 90])
+    np.testing.assert_allclose(seg.columns()["recency_days"][:3], [10, 50, 90])
     rfm = RFMLayering(table="chinese").fit(snap)
     np.testing.assert_allclose(rfm.edges_[:, 0], [50, 2, 300])
     assert seg.names == (*CHINESE_8.segments, NEVER_BOUGHT)
@@ -161,7 +171,7 @@ def test_classic_table_with_business_thresholds_by_hand() -> None:
         frequency_edges=[1, 2, 3, 5],
         monetary_edges=[50, 100, 500, 1000],
     )
-    seg = rfm.fit_layer(snap)
+    seg = fit_apply(rfm, snap)
     got = {cid: seg.segment_of(cid) for cid in ("champ", "gone", "new", "mid")}
     assert got == {
         "champ": "Champions",
@@ -169,23 +179,40 @@ def test_classic_table_with_business_thresholds_by_hand() -> None:
         "new": "Recent",
         "mid": "Needs Attention",
     }
-    assert seg.columns["r"].tolist() == [5, 1, 5, 3]
-    assert seg.columns["f"].tolist() == [5, 5, 1, 2]
-    assert seg.columns["m"].tolist() == [5, 5, 1, 3]
+    assert scores_of(seg).tolist() == [[5, 5, 5], [1, 5, 5], [5, 1, 1], [3, 2, 3]]
     assert "fixed business thresholds" in seg.notes
 
 
 def test_never_bought_customers_score_zero_and_are_not_learned_from() -> None:
-    X = np.array([[1.0, 1, 10], [np.nan, 0, 0], [20.0, 3, 90], [np.nan, 0, 0]])
-    rfm = RFMLayering().fit(X)
+    snap = columns_snapshot([1, np.nan, 20, np.nan], [1, 0, 3, 0], [10, 0, 90, 0])
+    rfm = RFMLayering().fit(snap)
     assert rfm.n_buyers_ == 2
-    scores = rfm.transform(X)
+    seg = rfm.apply(snap)
+    scores = scores_of(seg)
     assert scores[1].tolist() == [0, 0, 0]
     assert scores[3].tolist() == [0, 0, 0]
     never = rfm.segment_names_.index(NEVER_BOUGHT)
-    assert rfm.predict(X).tolist()[1::2] == [never, never]
+    assert seg.labels.tolist()[1::2] == [never, never]
     # learned only from buyers: the monetary edges lie between 10 and 90
     assert rfm.edges_[2].min() >= 10
+
+
+def test_array_scores_and_table_codes() -> None:
+    # arrays: RFMScorer scores (NaN in every column: no purchase), the table names the cell
+    X = np.array([[3, 5, 900.0], [40, 1, 50.0], [200, 2, 120.0], [np.nan, np.nan, np.nan]])
+    scores = RFMScorer(levels=2, binning="mean").fit(X).transform(X)
+    assert scores.tolist() == [[2, 2, 2], [2, 1, 1], [1, 1, 1], [0, 0, 0]]
+    names = [CHINESE_8.names[c] for c in CHINESE_8.codes(scores)]
+    assert names == ["重要价值客户", "一般发展客户", "一般挽留客户", NEVER_BOUGHT]
+    # the same customers as a snapshot: the same scores and segments
+    snap = columns_snapshot([3, 40, 200, np.nan], [5, 1, 2, 0], [900, 50, 120, 0])
+    seg = fit_apply(RFMLayering(table="chinese"), snap)
+    assert scores_of(seg).tolist() == scores.tolist()
+    assert seg.segment_names.tolist() == names
+    with pytest.raises(ValidationError, match=r"\(n, 3\)"):
+        CHINESE_8.codes(np.ones((2, 2), dtype=int))
+    with pytest.raises(ValidationError, match=r"\[0, 2\]"):
+        CHINESE_8.codes(np.array([[3, 1, 1]]))
 
 
 # ---------------------------------------------------------------------- rules and results
@@ -193,7 +220,7 @@ def test_never_bought_customers_score_zero_and_are_not_learned_from() -> None:
 
 @pytest.mark.parametrize("table", ["classic", "chinese", None])
 def test_segment_rules_reproduce_the_partition(sim_snapshot, table) -> None:
-    seg = RFMLayering(table=table).fit_layer(sim_snapshot)
+    seg = fit_apply(RFMLayering(table=table), sim_snapshot)
     assert seg.rules_on == "snapshot"
     counts = np.zeros(len(sim_snapshot), dtype=int)
     for code, segment in enumerate(seg.segments()):
@@ -211,7 +238,7 @@ def test_fixed_threshold_rules_apply_to_another_snapshot(sim_snapshot) -> None:
         monetary_edges=[100, 200, 500, 1000],
     ).fit(sim_snapshot)
     other = columns_snapshot([3, 20, 100, 400, np.nan], [6, 2, 1, 3, 0], [2000, 150, 50, 700, 0])
-    seg = rfm.layer(other)
+    seg = rfm.apply(other)
     for code, segment in enumerate(seg.segments()):
         np.testing.assert_array_equal(segment.mask(other), seg.labels == code)
     assert seg.segment_names.tolist() == [
@@ -224,7 +251,7 @@ def test_fixed_threshold_rules_apply_to_another_snapshot(sim_snapshot) -> None:
 
 
 def test_explain_names_segment_scores_and_thresholds(sim_snapshot) -> None:
-    seg = RFMLayering().fit_layer(sim_snapshot)
+    seg = fit_apply(RFMLayering(), sim_snapshot)
     cid = str(seg.members("Champions")[0])
     text = seg.explain(cid)
     assert f"customer {cid!r} is in segment 'Champions'" in text
@@ -232,11 +259,12 @@ def test_explain_names_segment_scores_and_thresholds(sim_snapshot) -> None:
     assert "R recency_days: <=" in text
     assert "what fits:" in text
     i = seg.row(cid)
-    assert f"r = {seg.columns['r'][i]}" in text
+    assert f"r = {seg.columns()['r'][i]}" in text
+    assert "rule: " in text
 
 
 def test_result_exports(sim_snapshot) -> None:
-    seg = RFMLayering().fit_layer(sim_snapshot)
+    seg = fit_apply(RFMLayering(), sim_snapshot)
     records = seg.to_records()
     assert len(records) == len(sim_snapshot)
     assert set(records[0]) >= {"customer_id", "segment", "segment_code", "r", "f", "m"}
@@ -260,8 +288,11 @@ def test_result_exports(sim_snapshot) -> None:
 
 
 def test_result_is_a_feature_source_of_its_columns(sim_snapshot) -> None:
-    seg = RFMLayering().fit_layer(sim_snapshot)
-    assert (F("r") >= 4).mask(seg).sum() == int((seg.columns["r"] >= 4).sum())
+    seg = fit_apply(RFMLayering(), sim_snapshot)
+    assert (F("r") >= 4).mask(seg).sum() == int((seg.columns()["r"] >= 4).sum())
+    # the rules read snapshot features, and the result holds them: they evaluate on both
+    for code, segment in enumerate(seg.segments()):
+        np.testing.assert_array_equal(segment.mask(seg), seg.labels == code)
     with pytest.raises(UnknownFeatureError, match="no column 'x'"):
         seg.feature("x")
 
@@ -271,58 +302,67 @@ def test_result_is_a_feature_source_of_its_columns(sim_snapshot) -> None:
 
 rfm_rows = st.tuples(
     st.one_of(st.just(math.nan), st.floats(0, 400)),
-    st.integers(1, 30).map(float),
+    st.integers(1, 30),
     st.floats(0, 5000),
 )
 
 
-@settings(max_examples=60, deadline=None)
+def rows_snapshot(rows) -> object:
+    """A snapshot of ``(recency, orders, spend)`` rows; NaN recency: never bought."""
+    rec = [r for r, _, _ in rows]
+    bought = [r == r for r in rec]
+    orders = [n if b else 0 for (_, n, _), b in zip(rows, bought, strict=True)]
+    spend = [m if b else 0.0 for (_, _, m), b in zip(rows, bought, strict=True)]
+    return columns_snapshot(rec, orders, spend)
+
+
+@settings(max_examples=40, deadline=None)
 @given(rows=st.lists(rfm_rows, min_size=1, max_size=40), seed=st.integers(0, 2**32 - 1))
 def test_permuting_customers_permutes_the_result(rows, seed) -> None:
-    X = np.array(rows, dtype=float)
-    if np.isnan(X[:, 0]).all():
-        X[0, 0] = 1.0
-    perm = np.random.default_rng(seed).permutation(len(X))
+    if all(r != r for r, _, _ in rows):
+        rows[0] = (1.0, *rows[0][1:])
+    snap = rows_snapshot(rows)
+    perm = np.random.default_rng(seed).permutation(len(snap))
     for table in ("classic", "chinese"):
-        a = RFMLayering(table=table).fit(X).predict(X)
-        b = RFMLayering(table=table).fit(X[perm]).predict(X[perm])
+        a = fit_apply(RFMLayering(table=table), snap).labels
+        b = fit_apply(RFMLayering(table=table), snap.take(perm)).labels
         np.testing.assert_array_equal(a[perm], b)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(rows=st.lists(rfm_rows, min_size=1, max_size=40))
 def test_every_customer_lands_in_exactly_one_segment(rows) -> None:
-    X = np.array(rows, dtype=float)
-    if np.isnan(X[:, 0]).all():
-        X[0, 0] = 1.0
+    if all(r != r for r, _, _ in rows):
+        rows[0] = (1.0, *rows[0][1:])
+    snap = rows_snapshot(rows)
+    never = np.isnan(snap.recency_days)
     for table in ("classic", "chinese", None):
-        rfm = RFMLayering(table=table).fit(X)
-        labels = rfm.predict(X)
+        rfm = RFMLayering(table=table)
+        labels = fit_apply(rfm, snap).labels
         assert ((labels >= 0) & (labels < len(rfm.segment_names_))).all()
-        never = np.isnan(X[:, 0])
         assert (labels[never] == len(rfm.segment_names_) - 1).all()
         assert (labels[~never] != len(rfm.segment_names_) - 1).all()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     rows=st.lists(rfm_rows, min_size=1, max_size=30),
     extreme=st.tuples(
-        st.sampled_from([0.0, 1e9]), st.sampled_from([1.0, 1e7]), st.sampled_from([0.0, 1e12])
+        st.sampled_from([0.0, 20_000.0]), st.sampled_from([1, 200]), st.sampled_from([0.0, 1e12])
     ),
 )
 def test_an_extreme_customer_moves_nobody_under_fixed_thresholds(rows, extreme) -> None:
-    X = np.array(rows, dtype=float)
+    bigger = rows_snapshot([*rows, extreme])
+    before = bigger.take(np.arange(len(rows)))
     rfm = RFMLayering(
         binning="fixed",
         recency_edges=[7, 30, 90, 180],
         frequency_edges=[1, 2, 4, 8],
         monetary_edges=[50, 200, 500, 2000],
     )
-    before = rfm.fit(X).predict(X)
-    bigger = np.vstack([X, np.array(extreme)])
-    after = rfm.fit(bigger).predict(bigger)
-    np.testing.assert_array_equal(before, after[:-1])
+    a = fit_apply(rfm, before).labels
+    b = fit_apply(rfm, bigger).labels
+    np.testing.assert_array_equal(a, b[:-1])
 
 
 # ---------------------------------------------------------------------- bad input
@@ -332,8 +372,8 @@ def test_empty_pool() -> None:
     empty = build_snapshot({})
     with pytest.raises(EmptyPoolError):
         RFMLayering().fit(empty)
-    fitted = RFMLayering().fit(np.array([[1.0, 1, 1]]))
-    seg = fitted.layer(empty)
+    fitted = RFMLayering().fit(columns_snapshot([1], [1], [1]))
+    seg = fitted.apply(empty)
     assert len(seg) == 0
     assert sum(seg.counts().values()) == 0
 
@@ -348,57 +388,55 @@ def test_pool_where_nobody_bought() -> None:
         frequency_edges=[1, 2, 4, 8],
         monetary_edges=[50, 200, 500, 2000],
     )
-    assert fixed.fit_layer(snap).counts()[NEVER_BOUGHT] == 2
+    assert fit_apply(fixed, snap).counts()[NEVER_BOUGHT] == 2
 
 
 def test_one_customer() -> None:
     snap = build_snapshot({"solo": {"buys": [(99, 30)]}})
-    seg = RFMLayering().fit_layer(snap)
+    seg = fit_apply(RFMLayering(), snap)
     # recency equals every edge: the band below it, which for recency is the best
-    assert (seg.columns["r"][0], seg.columns["f"][0], seg.columns["m"][0]) == (5, 1, 1)
+    assert scores_of(seg)[0].tolist() == [5, 1, 1]
     assert seg.segment_of("solo") == "Recent"
 
 
 def test_all_customers_identical() -> None:
-    X = np.tile([10.0, 2, 50], (6, 1))
-    rfm = RFMLayering().fit(X)
-    assert (rfm.transform(X) == [5, 1, 1]).all()
-    assert len(set(rfm.predict(X).tolist())) == 1
+    snap = columns_snapshot([10] * 6, [2] * 6, [50] * 6)
+    seg = fit_apply(RFMLayering(), snap)
+    assert (scores_of(seg) == [5, 1, 1]).all()
+    assert len(set(seg.labels.tolist())) == 1
 
 
 def test_all_zero_spend() -> None:
-    X = np.column_stack([np.arange(1.0, 9), np.arange(1.0, 9), np.zeros(8)])
-    scores = RFMLayering().fit(X).transform(X)
-    assert (scores[:, 2] == 1).all()
-
-
-def test_nan_frequency_for_a_buyer_is_refused() -> None:
-    X = np.array([[1.0, np.nan, 10], [2.0, 1, 10]])
-    with pytest.raises(ValidationError, match="must not be NaN"):
-        RFMLayering().fit(X)
+    snap = columns_snapshot(np.arange(1.0, 9), np.arange(1, 9), np.zeros(8))
+    assert (scores_of(fit_apply(RFMLayering(), snap))[:, 2] == 1).all()
 
 
 def test_infinite_values_are_refused() -> None:
-    with pytest.raises(ValueError, match="infinity"):
-        RFMLayering().fit(np.array([[1.0, np.inf, 10]]))
+    with pytest.raises(ValidationError, match="infinity"):
+        RFMScorer().fit(np.array([[1.0, np.inf, 10]]))
 
 
-def test_wrong_number_of_columns() -> None:
-    with pytest.raises(ValidationError, match="got 2 feature"):
-        RFMLayering().fit(np.ones((3, 2)))
-    rfm = RFMLayering().fit(np.ones((3, 3)))
-    with pytest.raises(ValueError, match="3 features"):
-        rfm.transform(np.ones((3, 4)))
+def test_the_scorer_checks_the_number_of_columns() -> None:
+    scorer = RFMScorer().fit(np.ones((3, 3)))
+    with pytest.raises(ValidationError, match="3 features"):
+        scorer.transform(np.ones((3, 4)))
+
+
+def test_rfm_layering_reads_snapshots() -> None:
+    for call in (
+        lambda: RFMLayering().fit(np.ones((3, 3))),
+        lambda: RFMLayering().summarize(np.ones((3, 3))),
+    ):
+        with pytest.raises(ValidationError, match="takes a Snapshot"):
+            call()
 
 
 def test_not_fitted() -> None:
     with pytest.raises(NotFittedError):
-        RFMLayering().transform(np.ones((2, 3)))
-    with pytest.raises(NotFittedError):
         RFMScorer().transform(np.ones((2, 3)))
     snap = build_snapshot({"a": {"buys": [(1, 5)]}})
     with pytest.raises(NotFittedError):
-        RFMLayering().layer(snap)
+        RFMLayering().apply(snap)
 
 
 @pytest.mark.parametrize(
@@ -433,13 +471,13 @@ def test_not_fitted() -> None:
 )
 def test_bad_parameters(kwargs, error, match) -> None:
     with pytest.raises(error, match=match):
-        RFMLayering(**kwargs).fit(np.ones((3, 3)))
+        RFMLayering(**kwargs).fit(columns_snapshot([1, 2, 3], [1, 1, 1], [1, 1, 1]))
 
 
-def test_layer_takes_a_snapshot() -> None:
-    rfm = RFMLayering().fit(np.ones((3, 3)))
+def test_apply_takes_a_snapshot() -> None:
+    rfm = RFMLayering().fit(columns_snapshot([1, 2, 3], [1, 1, 1], [1, 1, 1]))
     with pytest.raises(ValidationError, match="takes a Snapshot"):
-        rfm.layer(np.ones((3, 3)))  # type: ignore[arg-type]
+        rfm.apply(np.ones((3, 3)))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- rule tables
@@ -465,12 +503,11 @@ def test_a_table_with_gaps_reports_other() -> None:
     table = RFMTable.from_rules("gappy", 3, [("top", "r == 3 and f == 3"), ("low", "r == 1")])
     assert len(table.gaps) == 27 - 3 - 9
     assert table.names == ("top", "low", OTHER, NEVER_BOUGHT)
-    X = np.array([[1.0, 9, 9], [50, 1, 1], [20, 5, 5], [np.nan, 0, 0]])
-    rfm = RFMLayering(table=table).fit(X)
-    seg_names = [rfm.segment_names_[c] for c in rfm.predict(X)]
-    assert seg_names == ["top", "low", OTHER, NEVER_BOUGHT]
     snap = columns_snapshot([1, 50, 20, np.nan], [9, 1, 5, 0], [9, 1, 5, 0])
-    seg = rfm.fit_layer(snap)
+    rfm = RFMLayering(table=table)
+    seg = fit_apply(rfm, snap)
+    assert seg.segment_names.tolist() == ["top", "low", OTHER, NEVER_BOUGHT]
+    assert rfm.segment_names_ == seg.names
     assert any("uncovered" in n for n in seg.notes)
     assert "uncovered" in repr(seg)
     for code, segment in enumerate(seg.segments()):

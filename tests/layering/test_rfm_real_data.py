@@ -53,7 +53,7 @@ def lapsed_snapshot() -> Any:
 def fit_quietly(model: RFMLayering, snapshot: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LayeringWarning)
-        return model.fit_layer(snapshot)
+        return model.fit(snapshot).apply(snapshot)
 
 
 class TestFrequencyIsPurchaseDays:
@@ -67,20 +67,20 @@ class TestFrequencyIsPurchaseDays:
             }
         )
         seg = fit_quietly(RFMLayering(table=None, levels=3), snap)
-        assert "purchase_days" in seg.columns
-        assert seg.columns["purchase_days"].tolist() == [2, 4, 1]
-        f = dict(zip(snap.customer_ids.tolist(), seg.columns["f"].tolist(), strict=True))
+        assert "purchase_days" in seg.columns()
+        assert seg.columns()["purchase_days"].tolist() == [2, 4, 1]
+        f = dict(zip(snap.customer_ids.tolist(), seg.columns()["f"].tolist(), strict=True))
         assert f["regular"] > f["splitter"] > f["once"]
         by_orders = fit_quietly(RFMLayering(table=None, levels=3, frequency="orders"), snap)
-        assert by_orders.columns["orders"].tolist() == [4, 4, 1]
-        f_orders = by_orders.columns["f"].tolist()
+        assert by_orders.columns()["orders"].tolist() == [4, 4, 1]
+        f_orders = by_orders.columns()["f"].tolist()
         assert f_orders[0] == f_orders[1]
 
     def test_the_rules_read_the_fitted_frequency(self) -> None:
         snap = columns_snapshot([1, 5, 30, np.nan], [3, 2, 1, 0], [300, 200, 100, 0])
         rfm = RFMLayering(binning="fixed", recency_edges=[2, 7, 14, 28])
         rfm.set_params(frequency_edges=[1, 2, 3, 4], monetary_edges=[50, 100, 200, 300])
-        seg = rfm.fit_layer(snap)
+        seg = rfm.fit(snap).apply(snap)
         assert all("orders" not in s.rule.features() for s in seg.segments())
         assert any("purchase_days" in s.rule.features() for s in seg.segments())
 
@@ -108,7 +108,7 @@ class TestLapsedCohort:
         snap = lapsed_snapshot()
         seg = fit_quietly(RFMLayering(), snap)
         champion = str(seg.members("Champions")[0])
-        assert seg.columns["recency_days"][seg.row(champion)] > 365
+        assert seg.columns()["recency_days"][seg.row(champion)] > 365
         text = seg.explain(champion)
         assert "warning: recency bands reach past recent" in text
         assert "not recent: R >= 4 reaches" in text
@@ -129,9 +129,9 @@ class TestLapsedCohort:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # no learned edges: nothing to warn about
-            seg = rfm.fit_layer(lapsed_snapshot())
+            seg = rfm.fit(lapsed_snapshot()).apply(lapsed_snapshot())
         assert seg.counts()["Champions"] == 0
-        assert (seg.columns["r"] == 1).all()
+        assert (seg.columns()["r"] == 1).all()
         assert seg.warnings == ()
 
     def test_recent_multiple_sets_or_turns_off_the_check(self) -> None:
@@ -139,7 +139,7 @@ class TestLapsedCohort:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CollapsedBandsWarning)
             warnings.simplefilter("error", RecencyWarning)
-            off = RFMLayering(recent_multiple=None).fit_layer(snap)
+            off = fit_quietly(RFMLayering(recent_multiple=None), snap)
             RFMLayering(recent_multiple=50).fit(snap)
         assert all("recency" not in w for w in off.warnings)
         with pytest.warns(RecencyWarning, match="2 x 20.0 = 40 days"):
@@ -162,19 +162,19 @@ class TestLapsedCohort:
         learned = (rfm.edges_.copy(), rfm.median_interpurchase_days_, rfm.fit_warnings_)
         with warnings.catch_warnings():
             warnings.simplefilter("error", LayeringWarning)  # layer never warns: it learns nothing
-            seg = rfm.layer(lapsed)
+            seg = rfm.apply(lapsed)
         np.testing.assert_array_equal(rfm.edges_, learned[0])
         assert rfm.median_interpurchase_days_ == learned[1]
         assert rfm.fit_warnings_ == learned[2]
         assert seg.warnings == learned[2]
         # with the healthy pool's edges, nobody in the lapsed pool scores above R 1
-        assert (seg.columns["r"] == 1).all()
+        assert (seg.columns()["r"] == 1).all()
 
-    def test_an_array_has_no_purchase_dates(self) -> None:
-        X = np.array([[400.0, 3, 90], [420, 1, 30], [500, 2, 60], [np.nan, 0, 0]])
+    def test_without_repeat_buyers_there_is_no_rhythm(self) -> None:
+        snap = columns_snapshot([400, 420, 500, np.nan], [1, 1, 1, 0], [90, 30, 60, 0])
         with warnings.catch_warnings():
             warnings.simplefilter("error", RecencyWarning)
-            rfm = RFMLayering(table="chinese").fit(X)
+            rfm = RFMLayering(table="chinese").fit(snap)
         assert math.isnan(rfm.median_interpurchase_days_)
         assert math.isnan(rfm.recent_days_)
 
@@ -193,10 +193,10 @@ class TestCollapsedBands:
         assert "quantile bands collapse" in seg.explain(str(snap.customer_ids[0]))
 
     def test_distinct_edges_do_not_warn(self) -> None:
-        X = np.column_stack([np.arange(1.0, 21), np.arange(1.0, 21), np.arange(1.0, 21)])
+        snap = columns_snapshot(np.arange(1.0, 21), np.arange(1, 21), np.arange(1.0, 21))
         with warnings.catch_warnings():
             warnings.simplefilter("error", LayeringWarning)
-            rfm = RFMLayering().fit(X)
+            rfm = RFMLayering(recent_multiple=None).fit(snap)
         assert rfm.empty_bands_.tolist() == [0, 0, 0]
         assert rfm.fit_warnings_ == ()
 
@@ -217,5 +217,5 @@ class TestCollapsedBands:
 def test_bad_recent_multiple() -> None:
     for bad in (0, -1.0, math.inf, math.nan, True, "3"):
         with pytest.raises(ValidationError, match="recent_multiple") as info:
-            RFMLayering(recent_multiple=bad).fit(np.ones((3, 3)))  # type: ignore[arg-type]
+            RFMLayering(recent_multiple=bad).fit(healthy_snapshot())  # type: ignore[arg-type]
         assert type(info.value) is ValidationError

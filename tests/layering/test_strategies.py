@@ -9,6 +9,7 @@ from layering_helpers import build_snapshot, columns_snapshot
 from privdomain import Channel, F, Segment, TouchKind
 from privdomain.errors import (
     InvalidRuleError,
+    NotFittedError,
     UnknownCustomerError,
     UnknownFeatureError,
     ValidationError,
@@ -54,7 +55,7 @@ def test_attribute_layers_by_hand() -> None:
             "new_buyer": {"joined": 95, "buys": [(96, 5)]},
         }
     )
-    seg = AttributeLayers().layer(snap)
+    seg = AttributeLayers().apply(snap)
     assert [seg.segment_of(c) for c in snap.customer_ids] == [
         "Paying",
         "New",
@@ -65,7 +66,7 @@ def test_attribute_layers_by_hand() -> None:
     assert_rules_reproduce(seg, snap)
     assert seg.counts() == {"Paying": 2, "New": 1, "Active": 1, "Never bought": 1}
     # the windows are parameters: with a 100-day new window everyone who never bought is new
-    wide = AttributeLayers(new_days=100).layer(snap)
+    wide = AttributeLayers(new_days=100).apply(snap)
     assert wide.counts()["New"] == 3
     assert "rule: " in seg.explain("browsing")
 
@@ -74,7 +75,7 @@ def test_attribute_layers_refuse_bad_windows() -> None:
     with pytest.raises(ValidationError, match="new_days"):
         AttributeLayers(new_days=-1)
     with pytest.raises(ValidationError, match="takes a Snapshot"):
-        AttributeLayers().layer([])  # type: ignore[arg-type]
+        AttributeLayers().apply([])  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- value tiers
@@ -85,9 +86,10 @@ def test_value_tiers_by_hand() -> None:
     snap = columns_snapshot(
         [1, 2, 3, 4, 5, np.nan], [1, 1, 1, 1, 1, 0], [50, 30, 10, 5, 5, 0], ids="abcdef"
     )
-    tiers = ValueTiers()
-    np.testing.assert_allclose(tiers.thresholds(snap), [50, 30])
-    seg = tiers.layer(snap)
+    tiers = ValueTiers().fit(snap)
+    np.testing.assert_allclose(tiers.thresholds_, [50, 30])
+    assert tiers.exact_thresholds_
+    seg = tiers.apply(snap)
     assert seg.segment_names.tolist() == [
         "Top 50% of revenue",
         "50%–80% of revenue",
@@ -98,7 +100,7 @@ def test_value_tiers_by_hand() -> None:
     ]
     assert_rules_reproduce(seg, snap)
     assert "super users: 2 customers" in seg.notes[0]
-    supers = tiers.super_users(snap)
+    supers = tiers.super_users()
     assert supers.members(snap).tolist() == ["a", "b"]
     np.testing.assert_allclose(share_from_top(snap.net_spend)[:5], [0.5, 0.8, 0.9, 1.0, 1.0])
 
@@ -106,18 +108,19 @@ def test_value_tiers_by_hand() -> None:
 def test_value_tiers_keep_ties_together() -> None:
     # 80% of 100 is reached inside a tie of three 20s: all three are taken, never by row order
     snap = columns_snapshot([1] * 5, [1] * 5, [40, 20, 20, 20, 0], ids="abcde")
-    seg = ValueTiers(shares=(0.8,)).layer(snap)
+    seg = ValueTiers(shares=(0.8,)).fit(snap).apply(snap)
     assert seg.counts()["Top 80% of revenue"] == 4
     assert seg.segment_of("e") == "No revenue"
 
 
 def test_value_tiers_without_revenue() -> None:
     snap = columns_snapshot([1, 2], [1, 1], [0, 0])
-    seg = ValueTiers().layer(snap)
+    seg = ValueTiers().fit(snap).apply(snap)
     assert seg.counts()["No revenue"] == 2
     assert "no revenue" in seg.notes[0]
     assert_rules_reproduce(seg, snap)
-    assert ValueTiers().layer(build_snapshot({})).counts()["No revenue"] == 0
+    empty = build_snapshot({})
+    assert ValueTiers().fit(empty).apply(empty).counts()["No revenue"] == 0
 
 
 @pytest.mark.parametrize(
@@ -125,8 +128,9 @@ def test_value_tiers_without_revenue() -> None:
     [((), "at least one"), ((0.8, 0.5), "increase"), ((1.5,), r"\(0, 1\]"), (("x",), "numbers")],
 )
 def test_value_tiers_refuse_bad_shares(shares, match) -> None:
+    snap = columns_snapshot([1], [1], [10])
     with pytest.raises(ValidationError, match=match):
-        ValueTiers(shares=shares)
+        ValueTiers(shares=shares).fit(snap)
 
 
 # ---------------------------------------------------------------------- KOCs
@@ -151,8 +155,8 @@ def _koc_pool():
 
 def test_koc_scores_by_hand() -> None:
     snap = _koc_pool()
-    seg = KOCDetector().layer(snap)
-    assert seg.columns["koc_score"].tolist() == [10, 3, 10, 0, 0]
+    seg = KOCDetector().fit(snap).apply(snap)
+    assert seg.columns()["koc_score"].tolist() == [10, 3, 10, 0, 0]
     assert seg.members("KOC").tolist() == ["loud", "inviter"]
     assert seg.rules_on == "result"
     assert_rules_reproduce(seg, snap)
@@ -163,21 +167,37 @@ def test_koc_scores_by_hand() -> None:
 
 def test_koc_top_k_includes_ties_and_never_zero() -> None:
     snap = _koc_pool()
-    assert KOCDetector(top_k=1).layer(snap).members("KOC").tolist() == ["loud", "inviter"]
-    everyone = KOCDetector(top_k=100).layer(snap)
+    top = KOCDetector(top_k=1).fit(snap)
+    assert top.cutoff_ == 10
+    assert top.apply(snap).members("KOC").tolist() == ["loud", "inviter"]
+    everyone = KOCDetector(top_k=100).fit(snap).apply(snap)
     assert everyone.members("KOC").tolist() == ["loud", "quiet", "inviter"]
-    assert KOCDetector(weights={"count_replied": 1}, top_k=3).layer(snap).counts()["KOC"] == 0
+    silent = KOCDetector(weights={"count_replied": 1}, top_k=3).fit(snap)
+    assert silent.cutoff_ == np.inf
+    assert silent.apply(snap).counts()["KOC"] == 0
 
 
 def test_koc_bad_input() -> None:
+    snap = _koc_pool()
     with pytest.raises(ValidationError, match="threshold or top_k"):
-        KOCDetector(threshold=None)
+        KOCDetector(threshold=None).fit(snap)
     with pytest.raises(ValidationError, match="top_k"):
-        KOCDetector(top_k=0)
+        KOCDetector(top_k=0).fit(snap)
     with pytest.raises(ValidationError, match=">= 0"):
-        KOCDetector(weights={"count_shared": -1})
+        KOCDetector(weights={"count_shared": -1}).fit(snap)
     with pytest.raises(UnknownFeatureError, match="count_shared"):
-        KOCDetector(weights={"count_sharde": 1}).layer(_koc_pool())
+        KOCDetector(weights={"count_sharde": 1}).fit(snap)
+    with pytest.raises(NotFittedError):
+        KOCDetector().apply(snap)
+
+
+def test_koc_cutoff_is_learned_in_fit_only() -> None:
+    # the top-2 cut-off of the whole pool holds for any part of it
+    snap = _koc_pool()
+    detector = KOCDetector(top_k=2).fit(snap)
+    quiet_only = snap.take([1])
+    assert detector.apply(quiet_only).counts()["KOC"] == 0
+    assert KOCDetector(top_k=2).fit(quiet_only).apply(quiet_only).counts()["KOC"] == 1
 
 
 # ---------------------------------------------------------------------- coupon hunters
@@ -193,13 +213,13 @@ def test_coupon_hunters_by_hand() -> None:
             "none": {},
         }
     )
-    seg = CouponHunters().layer(snap)
+    seg = CouponHunters().apply(snap)
     assert seg.members("Coupon hunter").tolist() == ["hunter", "deep"]
-    np.testing.assert_allclose(seg.columns["discount_rate"][1], 0.4)
-    assert seg.columns["full_price_orders"].tolist() == [0, 0, 1, 0, 0]
+    np.testing.assert_allclose(seg.columns()["discount_rate"][1], 0.4)
+    assert seg.columns()["full_price_orders"].tolist() == [0, 0, 1, 0, 0]
     assert_rules_reproduce(seg, snap)
     assert "promo_share=1 >= 0.9: yes" in seg.explain("hunter")
-    assert CouponHunters(min_orders=1).layer(snap).segment_of("trial") == "Coupon hunter"
+    assert CouponHunters(min_orders=1).apply(snap).segment_of("trial") == "Coupon hunter"
 
 
 def test_coupon_hunters_refuse_bad_parameters() -> None:
@@ -214,7 +234,7 @@ def test_coupon_hunters_find_the_simulated_ones(sim_snapshot) -> None:
 
     sim = simulate_pool(3000, seed=7)
     truth = np.asarray(sim.truth["coupon_hunter"], dtype=bool)
-    flagged = CouponHunters().layer(sim_snapshot).mask("Coupon hunter")
+    flagged = CouponHunters().apply(sim_snapshot).mask("Coupon hunter")
     assert flagged.sum() > 0
     # flagged customers are far more often true hunters than the pool at large
     assert truth[flagged].mean() > 3 * truth.mean()
@@ -245,7 +265,7 @@ def test_tag_layering_first_match_wins_and_reports_other() -> None:
             Segment("Men", attribute_is("gender", "M")),
         ]
     )
-    seg = layering.layer(snap)
+    seg = layering.apply(snap)
     assert seg.segment_names.tolist() == [
         "VIP buyers",
         "From short video",
@@ -255,15 +275,18 @@ def test_tag_layering_first_match_wins_and_reports_other() -> None:
     ]
     assert seg.counts()["Sharers"] == 0
     assert_rules_reproduce(seg, snap)
-    assert any("1 customers match no segment" in n for n in seg.notes)
-    assert any("match several segments" in n for n in seg.notes)
+    assert seg.counts()["Other"] == 1
+    assert seg.columns()["matched"].tolist() == [1, 2, 2, 1, 0]
+    assert "matched = 2" in seg.explain("cy")
+    assert any("the first that matches wins" in n for n in seg.notes)
     assert isinstance(layering, Layering)
+    assert layering.fit(snap) is layering
 
 
 def test_tag_layering_unknown_feature_names_the_closest() -> None:
     layering = TagLayering([("x", "ordrs >= 3")])
     with pytest.raises(UnknownFeatureError, match=r"did you mean.*orders"):
-        layering.layer(_tag_pool())
+        layering.apply(_tag_pool())
 
 
 def test_tag_layering_bad_definitions() -> None:
@@ -315,6 +338,6 @@ def test_tag_helpers_and_dimensions() -> None:
 
 
 def test_unknown_customer() -> None:
-    seg = AttributeLayers().layer(_tag_pool())
+    seg = AttributeLayers().apply(_tag_pool())
     with pytest.raises(UnknownCustomerError, match="zed"):
         seg.explain("zed")
