@@ -52,7 +52,7 @@ def as_float_array(values: ArrayLike, name: str) -> FloatArray:
         raw = np.asarray(values)
         if raw.dtype.kind not in "biufO":
             raise ValidationError(f"{name} must be numbers, got dtype {raw.dtype}")
-        arr = raw.astype(np.float64)
+        arr = raw.astype(np.float64, copy=False)  # read only: never written to
     except (TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, ValidationError):
             raise
