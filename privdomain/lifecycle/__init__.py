@@ -19,12 +19,16 @@ from privdomain.lifecycle.ladders import (
     RelationshipStage,
     milestone_names,
 )
+from privdomain.lifecycle.machine import TRIGGERS, Edge, StageMachine, possible_edges
 from privdomain.lifecycle.result import LADDERS, LifecycleStages
 from privdomain.lifecycle.stages import Lifecycle, LifecycleStrategy, LifecycleSummary
+from privdomain.lifecycle.transitions import Transitions, transitions
 
 __all__ = [
     "LADDERS",
+    "TRIGGERS",
     "CadenceLadder",
+    "Edge",
     "Lifecycle",
     "LifecycleStages",
     "LifecycleStrategy",
@@ -34,5 +38,9 @@ __all__ = [
     "PostPurchaseStage",
     "RelationshipLadder",
     "RelationshipStage",
+    "StageMachine",
+    "Transitions",
     "milestone_names",
+    "possible_edges",
+    "transitions",
 ]
