@@ -10,6 +10,7 @@ stage histories.
 
 from __future__ import annotations
 
+from privdomain.lifecycle.history import StageHistory, stage_history
 from privdomain.lifecycle.ladders import (
     CadenceLadder,
     MilestoneLadder,
@@ -38,9 +39,11 @@ __all__ = [
     "PostPurchaseStage",
     "RelationshipLadder",
     "RelationshipStage",
+    "StageHistory",
     "StageMachine",
     "Transitions",
     "milestone_names",
     "possible_edges",
+    "stage_history",
     "transitions",
 ]

@@ -204,7 +204,7 @@ class TestTransitions:
 
 class TestWhatCannotHappen:
     def test_stages_of_other_thresholds_are_refused(self, two_runs, sim_pool) -> None:
-        model, before, now = two_runs
+        _, _, now = two_runs
         pool, sim = sim_pool
         strict = Lifecycle(CadenceLadder((0.5, 1, 2))).fit(pool.snapshot(sim.as_of - 3 * WEEK))
         earlier = strict.apply(pool.snapshot(sim.as_of - 3 * WEEK))
@@ -234,7 +234,7 @@ class TestWhatCannotHappen:
         assert any("1 stored customers are not among" in n for n in moves.notes)
 
     def test_unknown_stage_names(self, two_runs) -> None:
-        _, before, now = two_runs
+        _, _, now = two_runs
         cid = str(now.customer_ids[0])
         with pytest.raises(ValidationError, match="'asleep'"):
             transitions({cid: "new/asleep/first_purchase"}, now)
