@@ -12,6 +12,8 @@ from sklearn.base import BaseEstimator
 
 from privdomain._optional import import_optional
 from privdomain.errors import EmptyPoolError, ValidationError
+from privdomain.result import plain_column
+from privdomain.result import shown as cell
 from privdomain.strategy import check_fitted
 from privdomain.value._fitting import (
     FloatArray,
@@ -29,7 +31,6 @@ from privdomain.value._fitting import (
 )
 from privdomain.value._frames import is_frame, summary_columns
 from privdomain.value._periods import UNIT_NAMES, check_time_unit
-from privdomain.value._results import records, text_table
 from privdomain.value._show import shown
 from privdomain.value.forecast import PurchaseForecast
 from privdomain.value.sufficient import RepeatSummary, summary_of
@@ -42,6 +43,7 @@ __all__ = ["RepeatPurchaseModel", "SimulatedPurchases", "repeat_columns"]
 
 #: More simulated customers than this is a mistake, not a study (and would exhaust memory).
 _MAX_SIMULATED = 10**9
+_PREVIEW = 5  # purchases shown by the repr
 
 
 def repeat_columns(frequency: Any, recency: Any, T: Any) -> tuple[Any, Any, Any]:
@@ -124,8 +126,9 @@ class SimulatedPurchases:
         return {"customer": self.customer, "time": self.time}
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One dict per purchase."""
-        return records(self.columns())
+        """One dict of plain Python values per purchase."""
+        customer, time = plain_column(self.customer), plain_column(self.time)
+        return [{"customer": c, "time": t} for c, t in zip(customer, time, strict=True)]
 
     def to_frame(self) -> Any:
         """A pandas DataFrame with one row per purchase."""
@@ -133,8 +136,14 @@ class SimulatedPurchases:
         return pd.DataFrame(self.columns())
 
     def __repr__(self) -> str:
-        title = f"SimulatedPurchases({len(self)} purchases of {self.n_customers} customers)"
-        return text_table(title, self.columns())
+        lines = [f"SimulatedPurchases({len(self)} purchases of {self.n_customers} customers)"]
+        lines += [
+            f"customer {cell(c)} at {cell(t)}"
+            for c, t in zip(self.customer[:_PREVIEW], self.time[:_PREVIEW], strict=True)
+        ]
+        if len(self) > _PREVIEW:
+            lines.append(f"... ({len(self) - _PREVIEW} more purchases)")
+        return "\n".join(lines)
 
 
 class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]

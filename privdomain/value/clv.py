@@ -11,17 +11,17 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, clone
 
 from privdomain.errors import ValidationError
+from privdomain.result import Result
 from privdomain.strategy import check_fitted
 from privdomain.value._fitting import FloatArray, as_float_array, check_number, distinct_rows
 from privdomain.value._frames import frame_column, frame_index, is_frame, summary_columns
 from privdomain.value._periods import UNIT_NAMES, check_time_unit
 from privdomain.value._repeat_model import check_snapshot, is_snapshot
-from privdomain.value._results import ColumnarResult
 from privdomain.value._show import shown
 from privdomain.value.customer_rfm import describe_history
 from privdomain.value.forecast import spend_text
 from privdomain.value.sufficient import ValueSummary, summary_of
-from privdomain.value.summary import snapshot_rows
+from privdomain.value.summary import row_of, snapshot_rows
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
@@ -72,7 +72,7 @@ class SummaryLike(Protocol):
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class CustomerValue(ColumnarResult):
+class CustomerValue(Result):
     """Expected value of each customer over a horizon, with the numbers it came from.
 
     From a summary, one row per customer of the summary, in its order; from a
@@ -161,6 +161,17 @@ class CustomerValue(ColumnarResult):
             f"step={self.step:g}, discount_rate={self.discount_rate:g}, margin={self.margin:g}"
             f"{when})"
         )
+
+    def row(self, customer_id: Any) -> int:
+        """The row of ``customer_id``, an id of any type the summary holds."""
+        return row_of(self.customer_ids, customer_id, type(self).__name__)
+
+    def _check_concat(self, other: CustomerValue) -> None:
+        settings = ("horizon", "step", "discount_rate", "margin", "time_unit", "as_of")
+        if any(getattr(other, name) != getattr(self, name) for name in settings):
+            raise ValidationError(
+                f"concat needs values computed alike (the same {', '.join(settings)})"
+            )
 
     def explain(self, customer_id: Any) -> str:
         """The customer's history, expected purchases, spend and value, with the numbers."""

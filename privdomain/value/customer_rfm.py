@@ -9,8 +9,9 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from privdomain.errors import ValidationError
+from privdomain.result import Result
 from privdomain.value._periods import UNIT_NAMES, TimeUnit
-from privdomain.value._results import ColumnarResult
 from privdomain.value._show import shown
 from privdomain.value.summary import SnapshotLike, SnapshotRows, snapshot_rows
 
@@ -18,7 +19,7 @@ __all__ = ["CustomerRFM", "customer_rfm", "describe_history"]
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class CustomerRFM(ColumnarResult):
+class CustomerRFM(Result):
     """Frequency, recency, age and mean repeat spend of every customer of a snapshot.
 
     One row per customer of the snapshot, in its row order, customers who never bought
@@ -100,7 +101,11 @@ class CustomerRFM(ColumnarResult):
             f"as of {self.as_of.isoformat()}, unit={self.time_unit!r})"
         )
 
-    def explain(self, customer_id: Any) -> str:
+    def _check_concat(self, other: CustomerRFM) -> None:
+        if (other.as_of, other.time_unit) != (self.as_of, self.time_unit):
+            raise ValidationError("concat needs tables of one instant and time unit")
+
+    def explain(self, customer_id: str) -> str:
         """One customer's frequency, recency, age and spend, in words."""
         i = self.row(customer_id)
         history = describe_history(

@@ -9,8 +9,9 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
+from privdomain.errors import ValidationError
+from privdomain.result import Result
 from privdomain.value._periods import UNIT_NAMES
-from privdomain.value._results import ColumnarResult
 from privdomain.value._show import shown
 from privdomain.value.customer_rfm import describe_history
 
@@ -22,7 +23,7 @@ def params_text(params: dict[str, float]) -> str:
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class PurchaseForecast(ColumnarResult):
+class PurchaseForecast(Result):
     """P(alive) and expected purchases of every customer of a snapshot, in its row order.
 
     What ``apply(snapshot)`` of :class:`BetaGeo`, :class:`ModifiedBetaGeo` and
@@ -94,7 +95,14 @@ class PurchaseForecast(ColumnarResult):
             f"{UNIT_NAMES[self.time_unit]}, as of {self.as_of.isoformat()})"
         )
 
-    def explain(self, customer_id: Any) -> str:
+    def _check_concat(self, other: PurchaseForecast) -> None:
+        settings = ("model", "params", "horizon", "time_unit", "as_of")
+        if any(getattr(other, name) != getattr(self, name) for name in settings):
+            raise ValidationError(
+                "concat needs forecasts of one fitted model, horizon, time unit and instant"
+            )
+
+    def explain(self, customer_id: str) -> str:
         """The customer's history and what the model makes of it, with the numbers."""
         i = self.row(customer_id)
         history = describe_history(
@@ -118,7 +126,7 @@ class PurchaseForecast(ColumnarResult):
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class SpendForecast(ColumnarResult):
+class SpendForecast(Result):
     """Expected spend per purchase of every customer of a snapshot, in its row order.
 
     What :meth:`GammaGamma.apply` returns. Customers whose own spend tells the model nothing
@@ -170,7 +178,11 @@ class SpendForecast(ColumnarResult):
     def _title(self) -> str:
         return f"SpendForecast({len(self)} customers, as of {self.as_of.isoformat()})"
 
-    def explain(self, customer_id: Any) -> str:
+    def _check_concat(self, other: SpendForecast) -> None:
+        if (other.params, other.as_of) != (self.params, self.as_of):
+            raise ValidationError("concat needs forecasts of one fitted model and instant")
+
+    def explain(self, customer_id: str) -> str:
         """The customer's spend and the model's estimate, with the numbers."""
         i = self.row(customer_id)
         head = (

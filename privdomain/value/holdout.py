@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from privdomain.domain._time import MICROS_PER_SECOND, EpochUnit
 from privdomain.errors import ValidationError
+from privdomain.result import Result
 from privdomain.value._periods import (
     Period,
     TimeUnit,
@@ -18,9 +19,8 @@ from privdomain.value._periods import (
     durations,
     period_index,
 )
-from privdomain.value._results import ColumnarResult
 from privdomain.value._transactions import instant_micros, offset_seconds
-from privdomain.value.summary import RFMSummary, _summarise, read_transactions
+from privdomain.value.summary import RFMSummary, _summarise, read_transactions, row_of
 
 __all__ = ["CalibrationHoldout", "calibration_holdout"]
 
@@ -28,7 +28,7 @@ _UTC = dt.timedelta(0)
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class CalibrationHoldout(ColumnarResult):
+class CalibrationHoldout(Result):
     """Calibration summary and holdout outcomes, one row per customer seen in calibration.
 
     Select customers with a boolean mask or row numbers (``split[split.frequency_cal > 0]``,
@@ -69,9 +69,6 @@ class CalibrationHoldout(ColumnarResult):
     period: str
     time_unit: str
 
-    def __len__(self) -> int:
-        return int(self.customer_ids.shape[0])
-
     @property
     def calibration(self) -> RFMSummary:
         """The calibration columns as an :class:`RFMSummary`, ready to fit a model on."""
@@ -100,6 +97,15 @@ class CalibrationHoldout(ColumnarResult):
             cols["monetary_value_holdout"] = self.monetary_value_holdout
         cols["duration_holdout"] = np.full(len(self), self.duration_holdout)
         return cols
+
+    def row(self, customer_id: Any) -> int:
+        """The row of ``customer_id``, an id of any type the log holds."""
+        return row_of(self.customer_ids, customer_id, type(self).__name__)
+
+    def _check_concat(self, other: CalibrationHoldout) -> None:
+        mine = (self.duration_holdout, self.period, self.time_unit)
+        if (other.duration_holdout, other.period, other.time_unit) != mine:
+            raise ValidationError("concat needs splits of one holdout, period and time unit")
 
     def _title(self) -> str:
         return (

@@ -15,7 +15,8 @@ from privdomain.domain._time import (
     as_utc_datetime,
     epoch_seconds,
 )
-from privdomain.errors import ValidationError
+from privdomain.errors import UnknownCustomerError, ValidationError
+from privdomain.result import Result
 from privdomain.value._frames import frame_column, frame_index, is_frame, utc_datetimes
 from privdomain.value._periods import (
     UNIT_SECONDS,
@@ -26,7 +27,6 @@ from privdomain.value._periods import (
     durations,
     period_index,
 )
-from privdomain.value._results import ColumnarResult
 from privdomain.value._show import shown
 from privdomain.value._transactions import (
     Transactions,
@@ -52,7 +52,7 @@ def _float_column(value: Any, name: str) -> NDArray[np.float64]:
 
 
 @attrs.frozen(eq=False, repr=False)  # the shared preview is the repr
-class RFMSummary(ColumnarResult):
+class RFMSummary(Result):
     """Per-customer frequency, recency, age and mean repeat spend (one row per buyer).
 
     Select customers with a boolean mask or row numbers, as with a numpy array:
@@ -109,9 +109,6 @@ class RFMSummary(ColumnarResult):
                 )
             object.__setattr__(self, name, column)
 
-    def __len__(self) -> int:
-        return int(self.customer_ids.shape[0])
-
     def columns(self) -> dict[str, NDArray[Any]]:
         """The summary as named columns (``customer_id`` first)."""
         cols: dict[str, NDArray[Any]] = {
@@ -126,6 +123,26 @@ class RFMSummary(ColumnarResult):
 
     def _title(self) -> str:
         return f"RFMSummary({len(self)} customers, period={self.period!r}, unit={self.time_unit!r})"
+
+    def row(self, customer_id: Any) -> int:
+        """The row of ``customer_id``, an id of any type the summary holds (a transaction
+        log's ids may be numbers, as CDNOW's are)."""
+        return row_of(self.customer_ids, customer_id, type(self).__name__)
+
+    def _check_concat(self, other: RFMSummary) -> None:
+        if (other.period, other.time_unit) != (self.period, self.time_unit):
+            raise ValidationError("concat needs summaries of one period and time unit")
+
+
+def row_of(ids: NDArray[Any], customer_id: Any, kind: str) -> int:
+    """The first row of ``customer_id`` among ``ids`` (ids of any type)."""
+    try:
+        hits = np.flatnonzero(ids == customer_id)
+    except (TypeError, ValueError):  # an id numpy cannot compare with these ids
+        hits = np.zeros(0, dtype=np.intp)
+    if np.ndim(hits) != 1 or hits.size == 0:
+        raise UnknownCustomerError(f"{shown(customer_id)} is not in this {kind}")
+    return int(hits[0])
 
 
 def read_transactions(

@@ -12,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from privdomain import Channel, Customer, Money, Pool, Snapshot, TouchKind, Touchpoint
-from privdomain.errors import EmptyPoolError, NotFittedError, ValidationError
+from privdomain.errors import (
+    EmptyPoolError,
+    NotFittedError,
+    UnknownCustomerError,
+    ValidationError,
+)
 from privdomain.strategy import SummarizingStrategy, fit_partitioned, merge
 from privdomain.value import (
     BetaGeo,
@@ -381,3 +386,45 @@ def test_one_check_fitted() -> None:
     import privdomain.value._fitting as fitting
 
     assert not hasattr(fitting, "check_fitted")
+
+
+# -- the one result base ----------------------------------------------------------------------
+
+
+def test_value_results_share_the_one_result_base(snapshot: Snapshot) -> None:
+    from privdomain.result import Result
+    from privdomain.value import CalibrationHoldout, CustomerRFM, RFMSummary
+
+    for cls in (
+        RFMSummary,
+        CalibrationHoldout,
+        CustomerValue,
+        CustomerRFM,
+        PurchaseForecast,
+        SpendForecast,
+    ):
+        assert issubclass(cls, Result)
+    forecast = BetaGeo(time_unit="W").fit(snapshot).apply(snapshot)
+    assert "<table>" in forecast._repr_html_()
+    assert list(forecast.to_frame().columns)[:2] == ["buyer", "frequency"]
+    assert forecast[forecast.buyer].buyer.all()
+
+
+def test_summaries_of_logs_with_number_ids_explain_by_those_ids() -> None:
+    data = BetaGeo.from_params(r=0.5, alpha=5.0, a=0.8, b=2.5).simulate(39.0, n_customers=5, seed=1)
+    assert data.customer_ids.tolist() == [0, 1, 2, 3, 4]
+    assert "frequency" in data.explain(3)
+    with pytest.raises(UnknownCustomerError):
+        data.explain(7)
+    with pytest.raises(UnknownCustomerError):
+        data.explain("3")
+
+
+def test_concat_refuses_forecasts_of_other_models(snapshot: Snapshot) -> None:
+    parts = partitions(snapshot, 1, 2)
+    days = BetaGeo().fit(snapshot)
+    weeks = BetaGeo(time_unit="W").fit(snapshot)
+    with pytest.raises(ValidationError, match="one fitted model"):
+        PurchaseForecast.concat([days.apply(parts[0]), weeks.apply(parts[1])])
+    with pytest.raises(ValidationError, match="disjoint"):
+        PurchaseForecast.concat([days.apply(parts[0]), days.apply(parts[0])])
