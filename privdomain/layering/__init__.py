@@ -43,7 +43,7 @@ from privdomain.layering.koc import DEFAULT_KOC_WEIGHTS, KOCDetector, KOCSummary
 from privdomain.layering.plots import plot_rfm_grid, plot_segment_sizes
 from privdomain.layering.rfm import (
     RFMLayering,
-    RFMSummary,
+    RFMLayeringSummary,
     median_interpurchase_days,
     rfm_features,
 )
@@ -60,7 +60,7 @@ from privdomain.layering.tags import (
     tag_dimension,
     tagged,
 )
-from privdomain.layering.value_tiers import ValueSummary, ValueTiers, share_from_top
+from privdomain.layering.value_tiers import ValueTiers, ValueTiersSummary, share_from_top
 
 __all__ = [
     "CHINESE_8",
@@ -78,16 +78,16 @@ __all__ = [
     "Layering",
     "LayeringWarning",
     "RFMLayering",
+    "RFMLayeringSummary",
     "RFMScorer",
-    "RFMSummary",
     "RFMTable",
     "RecencyWarning",
     "Segmentation",
     "TagDimension",
     "TagLayering",
     "ValueClusters",
-    "ValueSummary",
     "ValueTiers",
+    "ValueTiersSummary",
     "attribute_in",
     "attribute_is",
     "came_from",

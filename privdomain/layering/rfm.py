@@ -85,7 +85,7 @@ from privdomain.layering.rfm_table import CHINESE_8, CLASSIC_11, OTHER, RFMTable
 from privdomain.layering.scoring import BINNINGS, fixed_edges, learn_edges, score_columns
 from privdomain.strategy import QuantileSketch, check_fitted
 
-__all__ = ["RFMLayering", "RFMSummary", "median_interpurchase_days", "rfm_features"]
+__all__ = ["RFMLayering", "RFMLayeringSummary", "median_interpurchase_days", "rfm_features"]
 
 _TABLES = {"classic": CLASSIC_11, "chinese": CHINESE_8}
 _DEFAULT_BINNING = {"classic": "quantile", "chinese": "mean"}
@@ -130,7 +130,7 @@ def _upper_half_bands(levels: int) -> int:
 
 
 @attrs.frozen(eq=False)
-class RFMSummary:
+class RFMLayeringSummary:
     """What :meth:`RFMLayering.summarize` learns from one snapshot (or partition); merges.
 
     Attributes
@@ -155,15 +155,15 @@ class RFMSummary:
         """Customers with a purchase (with a recency)."""
         return len(self.columns[0])
 
-    def merge(self, other: RFMSummary) -> RFMSummary:
+    def merge(self, other: RFMLayeringSummary) -> RFMLayeringSummary:
         """The summary of both summaries' customers."""
-        if not isinstance(other, RFMSummary) or other.features != self.features:
+        if not isinstance(other, RFMLayeringSummary) or other.features != self.features:
             raise ValidationError(
                 "only RFM summaries of the same features merge, got "
                 f"{getattr(other, 'features', type(other).__name__)!r} and {self.features!r}"
             )
         a, b, c = (x.merge(y) for x, y in zip(self.columns, other.columns, strict=True))
-        return RFMSummary(
+        return RFMLayeringSummary(
             self.features,
             (a, b, c),
             self.rhythm.merge(other.rhythm),
@@ -175,7 +175,7 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
     """Score customers on recency, frequency and monetary value and name their segment.
 
     A strategy of the contract (:mod:`privdomain.strategy`): ``fit(snapshot)`` learns score
-    edges from the buyers (from a mergeable :class:`RFMSummary`: :meth:`summarize`,
+    edges from the buyers (from a mergeable :class:`RFMLayeringSummary`: :meth:`summarize`,
     :meth:`fit_summary`), ``apply(snapshot)`` returns a :class:`Segmentation` aligned to the
     snapshot's rows, with the ``r``, ``f``, ``m`` scores and the values they come from. It
     follows scikit-learn's conventions (parameters stored by ``__init__``, ``get_params``,
@@ -355,7 +355,7 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
         return arr
 
     # ------------------------------------------------------------------ fit
-    def summarize(self, snapshot: Snapshot) -> RFMSummary:
+    def summarize(self, snapshot: Snapshot) -> RFMLayeringSummary:
         """What ``snapshot`` contributes to the edges: sketches of the buyers' values and of the
         repeat buyers' rhythm (mergeable; see :func:`~privdomain.strategy.fit_partitioned`).
 
@@ -372,10 +372,10 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
         a, b, c = (sketch(arr[bought, j]) for j in range(3))
         rhythm = sketch(_interpurchase_days(snapshot) if len(snapshot) else np.empty(0))
         features = (_RECENCY, self.frequency, self.monetary)
-        return RFMSummary(features, (a, b, c), rhythm, len(snapshot))
+        return RFMLayeringSummary(features, (a, b, c), rhythm, len(snapshot))
 
-    def fit_summary(self, summary: RFMSummary) -> RFMLayering:
-        """Learn the score edges from a (merged) :class:`RFMSummary`, and check them.
+    def fit_summary(self, summary: RFMLayeringSummary) -> RFMLayering:
+        """Learn the score edges from a (merged) :class:`RFMLayeringSummary`, and check them.
 
         Raises
         ------
@@ -406,11 +406,11 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
         self._warn(stacklevel=3)
         return self
 
-    def _fit_summary(self, summary: RFMSummary) -> None:
+    def _fit_summary(self, summary: RFMLayeringSummary) -> None:
         table, binning = self._resolve()
-        if not isinstance(summary, RFMSummary):
+        if not isinstance(summary, RFMLayeringSummary):
             raise ValidationError(
-                f"fit_summary() takes an RFMSummary, not {type(summary).__name__}"
+                f"fit_summary() takes an RFMLayeringSummary, not {type(summary).__name__}"
             )
         features = (_RECENCY, self.frequency, self.monetary)
         if summary.features != features:

@@ -25,7 +25,7 @@ from privdomain.layering._base import (
 from privdomain.layering._result import Segmentation
 from privdomain.strategy import QuantileSketch, check_fitted
 
-__all__ = ["ValueSummary", "ValueTiers", "share_from_top"]
+__all__ = ["ValueTiers", "ValueTiersSummary", "share_from_top"]
 
 
 def _shares(value: Sequence[float]) -> tuple[float, ...]:
@@ -56,7 +56,7 @@ def _feature_name(value: Any) -> str:
 
 
 @attrs.frozen(eq=False)
-class ValueSummary:
+class ValueTiersSummary:
     """What :meth:`ValueTiers.summarize` learns from one snapshot (or partition); merges.
 
     Attributes
@@ -73,11 +73,11 @@ class ValueSummary:
     positive: QuantileSketch
     customers: int
 
-    def merge(self, other: ValueSummary) -> ValueSummary:
+    def merge(self, other: ValueTiersSummary) -> ValueTiersSummary:
         """The summary of both summaries' customers."""
-        if not isinstance(other, ValueSummary) or other.value != self.value:
+        if not isinstance(other, ValueTiersSummary) or other.value != self.value:
             raise ValidationError("only value summaries of the same feature merge")
-        return ValueSummary(
+        return ValueTiersSummary(
             self.value, self.positive.merge(other.positive), self.customers + other.customers
         )
 
@@ -98,7 +98,7 @@ class ValueTiers(BaseEstimator):  # type: ignore[misc]
     zero, negative after refunds, or missing).
 
     A learner of the strategy contract (:mod:`privdomain.strategy`): ``fit(snapshot)`` learns
-    the thresholds from a mergeable :class:`ValueSummary` (a
+    the thresholds from a mergeable :class:`ValueTiersSummary` (a
     :class:`~privdomain.strategy.QuantileSketch` of the positive values), ``apply(snapshot)``
     puts every customer into a tier by their own value. While the pool has at most
     ``EXACT_UP_TO`` distinct positive values, the thresholds are exact; past that, the revenue
@@ -144,7 +144,7 @@ class ValueTiers(BaseEstimator):  # type: ignore[misc]
         return (*tiers, "Other buyers", "No revenue")
 
     # ------------------------------------------------------------------ fit
-    def summarize(self, snapshot: Snapshot) -> ValueSummary:
+    def summarize(self, snapshot: Snapshot) -> ValueTiersSummary:
         """The sketch of the positive values of ``snapshot`` (mergeable).
 
         Raises
@@ -158,14 +158,14 @@ class ValueTiers(BaseEstimator):  # type: ignore[misc]
         _, value = self._params()
         check_snapshot(snapshot, "summarize")
         v = _values(snapshot, value)
-        return ValueSummary(value, sketch(v[v > 0]), len(snapshot))
+        return ValueTiersSummary(value, sketch(v[v > 0]), len(snapshot))
 
-    def fit_summary(self, summary: ValueSummary) -> ValueTiers:
-        """Learn the thresholds from a (merged) :class:`ValueSummary`."""
+    def fit_summary(self, summary: ValueTiersSummary) -> ValueTiers:
+        """Learn the thresholds from a (merged) :class:`ValueTiersSummary`."""
         shares, value = self._params()
-        if not isinstance(summary, ValueSummary) or summary.value != value:
+        if not isinstance(summary, ValueTiersSummary) or summary.value != value:
             raise ValidationError(
-                f"fit_summary() takes the ValueSummary of {value!r}, not {short_repr(summary)}"
+                f"fit_summary() takes the ValueTiersSummary of {value!r}, not {short_repr(summary)}"
             )
         positive = summary.positive
         self.exact_thresholds_ = positive.is_exact
