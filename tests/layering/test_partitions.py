@@ -28,6 +28,7 @@ from privdomain.layering import (
     AttributeLayers,
     CouponHunters,
     KOCDetector,
+    Layering,
     LayeringWarning,
     RFMLayering,
     RFMTable,
@@ -37,7 +38,7 @@ from privdomain.layering import (
     ValueTiers,
 )
 from privdomain.layering import _base as layering_base
-from privdomain.strategy import fit_partitioned
+from privdomain.strategy import SummarizingStrategy, fit_partitioned
 
 pytestmark = pytest.mark.filterwarnings("ignore::privdomain.layering.LayeringWarning")
 
@@ -64,6 +65,13 @@ STRATEGIES: dict[str, Callable[[], Any]] = {
     "rfm fixed": lambda: RFMLayering(**FIXED),
     "clusters": lambda: ValueClusters(n_clusters=2, n_init=1),
 }
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_every_strategy_follows_the_contract(name) -> None:
+    strategy = STRATEGIES[name]()
+    assert isinstance(strategy, Layering)
+    assert isinstance(strategy, SummarizingStrategy)
 
 
 # ---------------------------------------------------------------------- comparisons

@@ -99,11 +99,14 @@ def test_each_layering_partitions_the_pool(specs) -> None:
             continue
         assert len(seg) == len(snap)
         assert sum(seg.counts().values()) == len(snap)
-        source = seg if seg.rules_on == "result" else snap
+        # rules over snapshot features evaluate on the snapshot, and on the result, which
+        # holds every feature they read
+        sources = (seg,) if seg.rules_on == "result" else (snap, seg)
         hits = np.zeros(len(snap), dtype=int)
         for code, segment in enumerate(seg.segments()):
-            mask = segment.mask(source)
-            np.testing.assert_array_equal(mask, seg.labels == code, err_msg=segment.name)
+            for source in sources:
+                mask = segment.mask(source)
+                np.testing.assert_array_equal(mask, seg.labels == code, err_msg=segment.name)
             hits += mask
         assert (hits == 1).all(), type(strategy).__name__
 
