@@ -493,7 +493,7 @@ def _ladder_moves(
         bought = purchased[rows]
         trigger = np.where(bought, _PURCHASE, _TIME).astype(np.int8)
         allowed = machine.allows(src, target, bought)
-        rule_trigger = trigger
+        rule_trigger = trigger.copy()
     trigger[~stored] = _ENTERED
     allowed = allowed | ~stored
     # rule texts: one per (source, target, trigger) combination, looked up by code
