@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import hypothesis.strategies as st
 import numpy as np
 from helpers import T0, at, customer, new_pool, purchase, touch
 
@@ -97,3 +98,33 @@ def columns_snapshot(
         report = pool.ingest(tps)
         assert report.ok, report.rejected
     return pool.snapshot(AS_OF)
+
+
+# ---------------------------------------------------------------------- random small pools
+
+_buy = st.tuples(st.integers(0, 99), st.sampled_from([0.0, 9.9, 10.0, 120.0, 999.0]), st.booleans())
+_customer = st.fixed_dictionaries(
+    {
+        "joined": st.integers(0, 99),
+        "buys": st.lists(_buy, max_size=4),
+        "touches": st.lists(
+            st.tuples(
+                st.integers(0, 99),
+                st.sampled_from([TouchKind.SHARED, TouchKind.POSTED, TouchKind.VISITED]),
+            ),
+            max_size=4,
+        ),
+        "tags": st.sampled_from([set(), {"vip"}]),
+        "source": st.sampled_from([Channel.DOUYIN, Channel.TAOBAO]),
+    }
+)
+#: Up to 10 customers for :func:`build_snapshot`, each passed through :func:`valid_spec`.
+pools = st.lists(_customer, min_size=0, max_size=10)
+
+
+def valid_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with purchases and touches moved to no earlier than joining."""
+    spec = dict(spec)
+    spec["buys"] = [(max(d, spec["joined"]), a, p) for d, a, p in spec["buys"]]
+    spec["touches"] = [(max(d, spec["joined"]), k) for d, k in spec["touches"]]
+    return spec

@@ -20,8 +20,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from layering_helpers import build_snapshot
-from test_properties import _valid, pools
+from layering_helpers import build_snapshot, pools, valid_spec
 
 from privdomain.errors import EmptyPoolError
 from privdomain.layering import (
@@ -170,7 +169,7 @@ def sketches(request: pytest.FixtureRequest) -> Any:
     seed=st.integers(0, 2**16),
 )
 def test_partitions_fit_and_apply_as_the_whole(sketches, name, specs, k, seed) -> None:
-    snap = build_snapshot({f"c{i}": _valid(s) for i, s in enumerate(specs)})
+    snap = build_snapshot({f"c{i}": valid_spec(s) for i, s in enumerate(specs)})
     part_of = np.random.default_rng(seed).integers(0, k, len(snap))
     check_partitions(STRATEGIES[name], snap, part_of)
 

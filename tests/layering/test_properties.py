@@ -15,9 +15,8 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from layering_helpers import build_snapshot
+from layering_helpers import build_snapshot, pools, valid_spec
 
-from privdomain import Channel, TouchKind
 from privdomain.errors import EmptyPoolError
 from privdomain.layering import (
     AttributeLayers,
@@ -32,33 +31,6 @@ from privdomain.layering import (
 #: What these tests check does not depend on the warnings of learned bands (those have tests of
 #: their own in test_rfm_real_data.py).
 pytestmark = pytest.mark.filterwarnings("ignore::privdomain.layering.LayeringWarning")
-
-
-buy = st.tuples(st.integers(0, 99), st.sampled_from([0.0, 9.9, 10.0, 120.0, 999.0]), st.booleans())
-customer = st.fixed_dictionaries(
-    {
-        "joined": st.integers(0, 99),
-        "buys": st.lists(buy, max_size=4),
-        "touches": st.lists(
-            st.tuples(
-                st.integers(0, 99),
-                st.sampled_from([TouchKind.SHARED, TouchKind.POSTED, TouchKind.VISITED]),
-            ),
-            max_size=4,
-        ),
-        "tags": st.sampled_from([set(), {"vip"}]),
-        "source": st.sampled_from([Channel.DOUYIN, Channel.TAOBAO]),
-    }
-)
-pools = st.lists(customer, min_size=0, max_size=10)
-
-
-def _valid(spec: dict) -> dict:
-    # purchases and touches cannot happen before joining
-    spec = dict(spec)
-    spec["buys"] = [(max(d, spec["joined"]), a, p) for d, a, p in spec["buys"]]
-    spec["touches"] = [(max(d, spec["joined"]), k) for d, k in spec["touches"]]
-    return spec
 
 
 def _strategies():
@@ -91,7 +63,7 @@ def _layer(strategy, snap):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=pools)
 def test_each_layering_partitions_the_pool(specs) -> None:
-    snap = build_snapshot({f"c{i}": _valid(s) for i, s in enumerate(specs)})
+    snap = build_snapshot({f"c{i}": valid_spec(s) for i, s in enumerate(specs)})
     for strategy in _strategies():
         seg = _layer(strategy, snap)
         if seg is None:
@@ -114,7 +86,7 @@ def test_each_layering_partitions_the_pool(specs) -> None:
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs=pools.filter(lambda s: len(s) >= 2), seed=st.integers(0, 2**16))
 def test_permuting_customers_permutes_every_layering(specs, seed) -> None:
-    named = {f"c{i}": _valid(s) for i, s in enumerate(specs)}
+    named = {f"c{i}": valid_spec(s) for i, s in enumerate(specs)}
     order = np.random.default_rng(seed).permutation(len(named))
     keys = list(named)
     a = build_snapshot(named)
