@@ -218,6 +218,22 @@ class Ingest:
 
         usable = np.ones(n, bool)
         usable[list(reasons)] = False
+        # A referrer neither in the pool nor anywhere in the batch is unknown whatever else
+        # happens: refuse such rows now, so that a later record of the same customer is the
+        # first of its id and the customer takes its place in order of arrival.
+        named = np.flatnonzero(usable & (cols.referrer_id != None))  # noqa: E711
+        if named.size:
+            given = cols.referrer_id[named]
+            in_batch = np.isin(given, ids[usable].astype(object))
+            nowhere = named[(self.reg.lookup(given) < 0) & ~in_batch]
+            for i in nowhere.tolist():
+                reject(
+                    i,
+                    RejectReason.UNKNOWN_REFERRER,
+                    f"referrer {cols.referrer_id[i]!r} is neither in the pool "
+                    "nor accepted in this batch",
+                )
+            usable[nowhere] = False
         if reasons:
             hashable = ids.copy()
             hashable[~usable] = None  # invalid ids may not even be hashable

@@ -134,10 +134,12 @@ class Pool:
         return self._utc_offset
 
     def __len__(self) -> int:
-        return len(self._customers)
+        with self._lock:
+            return len(self._customers)
 
     def __contains__(self, customer_id: object) -> bool:
-        return isinstance(customer_id, str) and customer_id in self._customers.index
+        with self._lock:
+            return isinstance(customer_id, str) and customer_id in self._customers.index
 
     def __repr__(self) -> str:
         return (
@@ -148,7 +150,8 @@ class Pool:
     @property
     def n_touchpoints(self) -> int:
         """Number of touchpoints in the event log."""
-        return len(self._events)
+        with self._lock:
+            return len(self._events)
 
     @property
     def customer_ids(self) -> NDArray[np.object_]:
