@@ -32,12 +32,12 @@ from privdomain.value.clv import (
     TransactionModel,
     customer_lifetime_value,
 )
-from privdomain.value.customer_rfm import CustomerRFM, customer_rfm
 from privdomain.value.forecast import PurchaseForecast, SpendForecast
 from privdomain.value.gamma_gamma import GammaGamma
 from privdomain.value.holdout import CalibrationHoldout, calibration_holdout
 from privdomain.value.modified_beta_geo import ModifiedBetaGeo
 from privdomain.value.pareto_nbd import ParetoNBD
+from privdomain.value.snapshot_rfm import CustomerRFM, customer_rfm
 from privdomain.value.sufficient import RepeatSummary, SpendSummary, ValueSummary
 from privdomain.value.summary import (
     RFMSummary,

@@ -18,8 +18,8 @@ from privdomain.value._frames import frame_column, frame_index, is_frame, summar
 from privdomain.value._periods import UNIT_NAMES, check_time_unit
 from privdomain.value._repeat_model import check_snapshot, is_snapshot
 from privdomain.value._show import shown
-from privdomain.value.customer_rfm import describe_history
 from privdomain.value.forecast import spend_text
+from privdomain.value.snapshot_rfm import describe_history
 from privdomain.value.sufficient import ValueSummary, summary_of
 from privdomain.value.summary import row_of, snapshot_rows
 

@@ -13,7 +13,7 @@ from privdomain.errors import ValidationError
 from privdomain.result import Result
 from privdomain.value._periods import UNIT_NAMES
 from privdomain.value._show import shown
-from privdomain.value.customer_rfm import describe_history
+from privdomain.value.snapshot_rfm import describe_history
 
 __all__ = ["PurchaseForecast", "SpendForecast", "params_text"]
 
