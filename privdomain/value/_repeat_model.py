@@ -351,6 +351,9 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
     def from_params(cls, params: Mapping[str, float] | None = None, **kwargs: float) -> Self:
         """A model with given parameters, as if fitted (to predict or simulate with them).
 
+        The model's settings are the defaults; to read snapshots in another unit, set it:
+        ``BetaGeo.from_params(...).set_params(time_unit="W")``.
+
         Examples
         --------
         >>> from privdomain.value import BetaGeo

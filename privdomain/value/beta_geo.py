@@ -32,6 +32,13 @@ class BetaGeo(RepeatPurchaseModel):
         L2 penalty on the parameters (lifetimes' ``penalizer_coef``); 0 is maximum likelihood.
     max_iter : int
         Iteration cap of the optimiser.
+    time_unit : {"h", "D", "W", "M"}
+        Unit of recency and ``T`` when the model reads a :class:`~privdomain.Snapshot`
+        (``fit(snapshot)``, ``summarize``, ``apply``), default days as lifetimes' ``freq="D"``;
+        purchases are counted per business day, as :func:`customer_rfm` counts them.
+        Columns and summaries are taken in their own unit.
+    horizon : float
+        Window of ``expected_purchases`` in :meth:`apply`, in ``time_unit``.
 
     Attributes
     ----------
@@ -43,6 +50,10 @@ class BetaGeo(RepeatPurchaseModel):
         Asymptotic standard errors of the parameters (inverse observed information).
     n_customers_ : float
         Customers (total weight) the model was fitted on.
+    time_unit_ : str or None
+        Unit of the data the model was fitted on, when the data said (a snapshot, an
+        :class:`RFMSummary`); ``None`` for bare columns or a frame. :meth:`apply` refuses to
+        read a snapshot in another unit than this.
 
     Examples
     --------

@@ -428,3 +428,25 @@ def test_concat_refuses_forecasts_of_other_models(snapshot: Snapshot) -> None:
         PurchaseForecast.concat([days.apply(parts[0]), weeks.apply(parts[1])])
     with pytest.raises(ValidationError, match="disjoint"):
         PurchaseForecast.concat([days.apply(parts[0]), days.apply(parts[0])])
+
+
+def test_lifetime_value_is_a_scikit_learn_meta_estimator(snapshot: Snapshot) -> None:
+    from sklearn.base import clone
+
+    strategy = LifetimeValue(ParetoNBD(time_unit="W", penalizer_coef=0.01), horizon=52.0)
+    params = strategy.get_params(deep=True)
+    assert params["transaction_model__time_unit"] == "W"
+    assert params["horizon"] == 52.0
+    copy = clone(strategy).set_params(transaction_model__penalizer_coef=0.0)
+    assert copy.transaction_model.penalizer_coef == 0.0
+    assert strategy.transaction_model.penalizer_coef == 0.01
+    fitted = copy.fit(snapshot)
+    assert fitted.transaction_model_.params_ == ParetoNBD(time_unit="W").fit(snapshot).params_
+    with pytest.raises(ValidationError, match="transaction_model"):
+        LifetimeValue(GammaGamma()).fit(snapshot)
+
+
+def test_from_params_reads_snapshots_in_the_unit_it_is_given() -> None:
+    snap = _pool().snapshot(as_of=_START + dt.timedelta(days=20, hours=12))
+    model = BetaGeo.from_params(r=0.5, alpha=5.0, a=0.8, b=2.5).set_params(time_unit="W")
+    assert model.apply(snap).T.tolist() == [20 / 7, 18 / 7, 15 / 7]
