@@ -185,3 +185,45 @@ def test_the_agent_at_an_instant_is_the_latest_change_before_it(
     for k, (c, t) in enumerate(queries):
         seen = [v for cc, tt, v in log if cc == c and tt <= t]
         assert got[k] == (seen[-1] if seen else -1), (k, c, t, log)
+
+
+def test_calendar_windows_are_the_customers_own() -> None:
+    from privdomain import Customer
+
+    p = new_pool()  # business days in UTC+8
+    utc8 = dt.timezone(dt.timedelta(hours=8))
+    joined = dt.datetime(2026, 3, 1, tzinfo=utc8)
+    assert p.ingest(
+        [
+            Customer("cn", TENANT, joined),
+            Customer("la", TENANT, joined, time_zone="America/Los_Angeles"),
+        ]
+    ).ok
+    # 2026-03-10 06:00 UTC: already 14:00 on the 10th in China, still 23:00 on the 9th in LA
+    sent = dt.datetime(2026, 3, 10, 6, tzinfo=dt.UTC)
+    assert p.ingest(
+        [
+            touch("m1", "cn", sent - dt.timedelta(hours=7), "sent"),  # 07:00 on the 10th in China
+            touch("m2", "la", sent - dt.timedelta(hours=7), "sent"),  # 16:00 on the 9th in LA
+        ]
+    ).ok
+    snap = p.snapshot(sent)
+    today = snap.contact_counts("day").sum(axis=1)
+    assert today.tolist() == [1, 1]
+    later = p.snapshot(sent + dt.timedelta(hours=2))  # 01:00 on the 10th in LA: a new day
+    assert later.contact_counts("day").sum(axis=1).tolist() == [1, 0]
+    names = np.array([*later.time_zones, None], dtype=object)
+    assert names[later.time_zone].tolist() == [None, "America/Los_Angeles"]
+    assert p.customer("la").time_zone == "America/Los_Angeles"
+
+
+def test_a_time_zone_that_does_not_exist_is_refused() -> None:
+    from privdomain import Customer, CustomerColumns
+    from privdomain.errors import InvalidRecordError
+
+    with pytest.raises(InvalidRecordError):
+        Customer("x", TENANT, at(0), time_zone="Mars/Olympus_Mons")
+    with pytest.raises(ValidationError):
+        CustomerColumns.from_arrays(
+            id=["x"], tenant=TENANT, joined_at=[at(0)], time_zone=["Asia/Nowhere"]
+        )

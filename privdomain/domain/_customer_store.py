@@ -70,6 +70,7 @@ class CustomerRegistry:
         self.profile = ProfileStore()
         self.agents = _Codes()
         self.stores = _Codes()
+        self.zones = _Codes()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -105,6 +106,7 @@ class CustomerRegistry:
         referrer = int(self.referrer.values[i])
         agent = int(profile.current("agent")[i])
         store = int(profile.current("store")[i])
+        zone = int(profile.current("time_zone")[i])
         fields = list(profile)
         return Customer(
             id=self.ids[i],
@@ -123,6 +125,7 @@ class CustomerRegistry:
             referrer_id=self.ids[referrer] if referrer >= 0 else None,
             agent_id=self.agents.names[agent] if agent >= 0 else None,
             store_id=self.stores.names[store] if store >= 0 else None,
+            time_zone=self.zones.names[zone] if zone >= 0 else None,
         )
 
     # ---------------------------------------------------------------- writes
@@ -156,10 +159,11 @@ class CustomerRegistry:
             self.profile.checkpoint(),
             self.agents.checkpoint(),
             self.stores.checkpoint(),
+            self.zones.checkpoint(),
         )
 
     def restore(self, checkpoint: Any, undo: list[tuple[Column[Any], Any, Any]]) -> None:
-        n_ids, index, sizes, profile, agents, stores = checkpoint
+        n_ids, index, sizes, profile, agents, stores, zones = checkpoint
         for name in self.ids[n_ids:]:
             if index.get(name, -1) >= n_ids:
                 del index[name]
@@ -171,3 +175,4 @@ class CustomerRegistry:
         self.profile.restore(profile, undo)
         self.agents.restore(agents)
         self.stores.restore(stores)
+        self.zones.restore(zones)

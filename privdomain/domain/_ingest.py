@@ -80,6 +80,9 @@ class Ingest:
         for channel in OWNED_CHANNELS:
             values[consent_field(channel)] = (consent >> channel.value & 1).astype(bool)
         values["agent"] = self.reg.agents.codes(cols.agent_id[rows], intern=intern)
+        zone = cols.time_zone
+        if zone is not None:
+            values["time_zone"] = self.reg.zones.codes(zone[rows], intern=intern)
         store = getattr(cols, "store_id", None)
         if store is not None:
             values["store"] = self.reg.stores.codes(store[rows], intern=intern)

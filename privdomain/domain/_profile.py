@@ -24,7 +24,7 @@ def field_kind(name: str) -> str:
     """``"bool"``, ``"code"`` or ``"object"``: how the field's values are stored."""
     if name.startswith(("consent:", "tag:")):
         return "bool"
-    if name in ("agent", "store"):
+    if name in ("agent", "store", "time_zone"):
         return "code"
     if name.startswith("attr:"):
         return "object"

@@ -31,10 +31,12 @@ __all__ = [
     "EpochUnit",
     "Instant",
     "as_utc_datetime",
+    "check_time_zone",
     "epoch_micros",
     "epoch_micros_array",
     "epoch_seconds",
     "epoch_seconds_array",
+    "local_day_starts",
     "micros_to_datetime",
     "seconds_to_datetime",
 ]
@@ -224,6 +226,38 @@ def epoch_seconds_array(
     return np.floor_divide(
         epoch_micros_array(values, epoch_unit=epoch_unit, what=what), MICROS_PER_SECOND
     )
+
+
+def check_time_zone(name: object, *, what: str = "time_zone") -> str:
+    """An IANA time zone name (``"Asia/Shanghai"``) that this machine's zone database knows."""
+    import zoneinfo
+
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ValidationError(f"{what} must be an IANA time zone name, got {name!r}")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{what} {name!r} is not a known IANA time zone") from None
+    return name
+
+
+def local_day_starts(as_of: int, zone: str | dt.timedelta) -> tuple[int, int, int]:
+    """UTC microseconds at which the local day, week (from Monday) and month that hold
+    ``as_of`` began, in time zone ``zone`` (an IANA name, or a fixed offset from UTC)."""
+    import zoneinfo
+
+    tz: dt.tzinfo = dt.timezone(zone) if isinstance(zone, dt.timedelta) else zoneinfo.ZoneInfo(zone)
+    local = micros_to_datetime(as_of).astimezone(tz)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+    week = day - dt.timedelta(days=day.weekday())
+    month = day.replace(day=1)
+
+    def utc_micros(moment: dt.datetime) -> int:
+        # wall-clock midnight in the zone (re-attached, so that a DST change in between counts)
+        aware = moment.replace(tzinfo=None).replace(tzinfo=tz)
+        return (aware.astimezone(dt.UTC) - _EPOCH) // dt.timedelta(microseconds=1)
+
+    return utc_micros(day), utc_micros(week), utc_micros(month)
 
 
 def seconds_to_datetime(seconds: int) -> dt.datetime:

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 import attrs
 import numpy as np
 
-from privdomain.domain._time import as_utc_datetime
+from privdomain.domain._time import as_utc_datetime, check_time_zone
 from privdomain.domain.channels import Channel
 from privdomain.domain.frozenmap import FrozenMap
-from privdomain.errors import InvalidRecordError, short_repr
+from privdomain.errors import InvalidRecordError, ValidationError, short_repr
 
 __all__ = [
     "AttributeValue",
@@ -172,6 +172,15 @@ def _updated(value: dt.datetime | None) -> dt.datetime | None:
     return None if value is None else as_utc_datetime(value, what="updated_at")
 
 
+def _time_zone(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_time_zone(value)
+    except ValidationError as exc:
+        raise InvalidRecordError(str(exc)) from None
+
+
 def _joined(value: dt.datetime) -> dt.datetime:
     return check_instant(value, what="joined_at")
 
@@ -206,6 +215,9 @@ class Customer:
         The small-B agent (导购, store staff, consultant, partner) bound to this customer, if any.
     store_id
         The store this customer is bound to, if any.
+    time_zone
+        The customer's own IANA time zone (``"America/Los_Angeles"``), if it differs from the
+        pool's business time zone: calendar windows and quiet hours are the customer's.
     updated_at
         When this version of the profile (attributes, tags, consent, agent, store) took effect.
         A customer's first record takes effect when they join unless ``updated_at`` says later;
@@ -231,6 +243,7 @@ class Customer:
     referrer_id: str | None = attrs.field(default=None, converter=_referrer_id)
     agent_id: str | None = attrs.field(default=None, converter=_agent_id)
     store_id: str | None = attrs.field(default=None, converter=_store_id)
+    time_zone: str | None = attrs.field(default=None, converter=_time_zone)
     updated_at: dt.datetime | None = attrs.field(default=None, converter=_updated)
 
     def __attrs_post_init__(self) -> None:

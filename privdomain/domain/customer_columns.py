@@ -25,7 +25,7 @@ from privdomain.domain._column_checks import (
     _rows,
     _tenant_column,
 )
-from privdomain.domain._time import epoch_micros, epoch_micros_array
+from privdomain.domain._time import check_time_zone, epoch_micros, epoch_micros_array
 from privdomain.domain.channels import OWNED_CHANNELS, Channel
 from privdomain.domain.customer import Customer
 from privdomain.errors import ValidationError, short_repr
@@ -137,6 +137,9 @@ class CustomerColumns:
         or ``None``.
     store_id
         An object array of store ids (``None`` where absent), or ``None`` when not given.
+    time_zone
+        An object array of IANA time zone names (``None``: the pool's), or ``None`` when not
+        given.
     updated_at
         Per row, the instant the row's profile took effect (``int64`` epoch microseconds; the
         minimum ``int64`` where a row gives none), or ``None``.
@@ -163,6 +166,7 @@ class CustomerColumns:
     attributes: Mapping[str, NDArray[np.object_]] | None = None
     store_id: NDArray[np.object_] | None = None
     updated_at: NDArray[np.int64] | None = None
+    time_zone: NDArray[np.object_] | None = None
 
     def __attrs_post_init__(self) -> None:
         joined = _instants(self.joined_at, "joined_at")
@@ -179,6 +183,7 @@ class CustomerColumns:
             "attributes": _checked_attributes(self.attributes, n),
             "store_id": None if self.store_id is None else _id_column(self.store_id, n, "store_id"),
             "updated_at": _checked_optional_instants(self.updated_at, n),
+            "time_zone": _time_zones(self.time_zone, n),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -201,6 +206,7 @@ class CustomerColumns:
         attributes: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         store_id: Any = None,
         updated_at: Any = None,
+        time_zone: Any = None,
         epoch_unit: str | None = None,
     ) -> CustomerColumns:
         """Customer columns from a host's arrays.
@@ -259,6 +265,7 @@ class CustomerColumns:
             attributes=_attribute_columns(attributes, n),
             store_id=None if store_id is None else _ids_or_id(store_id, n, "store_id"),
             updated_at=_optional_instants(updated_at, n, epoch_unit),
+            time_zone=None if time_zone is None else _ids_or_id(time_zone, n, "time_zone"),
         )
 
     @classmethod
@@ -277,6 +284,7 @@ class CustomerColumns:
             tags=_tag_columns([c.tags for c in cs], n),
             attributes=_attribute_columns([c.attributes for c in cs], n),
             store_id=_object_column([c.store_id for c in cs], n, "store_id"),
+            time_zone=_object_column([c.time_zone for c in cs], n, "time_zone"),
             updated_at=_optional_instants([c.updated_at for c in cs], n, None),
         )
 
@@ -402,3 +410,14 @@ def consent_mask(channels: Iterable[Channel]) -> int:
     for c in channels:
         mask |= 1 << c.value
     return mask
+
+
+def _time_zones(values: Any, n: int) -> NDArray[np.object_] | None:
+    """A column of IANA time zone names (``None`` where a row keeps the pool's), checked once
+    per distinct name."""
+    if values is None:
+        return None
+    column = _object_column(values, n, "time_zone")
+    for name in set(column.tolist()) - {None}:
+        check_time_zone(name)
+    return column

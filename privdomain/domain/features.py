@@ -266,6 +266,8 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         tags=tag_columns,
         attributes=attribute_columns,
         agent_names=tables.agent_ids,
+        time_zone=_readonly(profile("time_zone")),
+        time_zones=tables.time_zones,
         **relations_f.result(),
     )
 

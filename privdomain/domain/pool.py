@@ -226,6 +226,7 @@ class Pool:
                 profile=MappingProxyType(reg.profile.histories()),
                 agent_ids=tuple(reg.agents.names),
                 store_ids=tuple(reg.stores.names),
+                time_zones=tuple(reg.zones.names),
                 tags=reg.names("tag:", self._declared_tags),
                 attributes=reg.names("attr:", self._declared_attributes),
                 declared_tags=self._declared_tags,

@@ -10,7 +10,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from privdomain._optional import import_optional
-from privdomain.domain._time import MICROS_PER_DAY, epoch_micros, micros_to_datetime
+from privdomain.domain._time import (
+    MICROS_PER_DAY,
+    epoch_micros,
+    local_day_starts,
+    micros_to_datetime,
+)
 from privdomain.domain.channels import OWNED_CHANNELS, OWNED_COLUMN, Channel, TouchKind
 from privdomain.errors import UnknownCustomerError, UnknownFeatureError, ValidationError
 
@@ -113,6 +118,11 @@ class Snapshot:
     """Recent messages the brand sent (see :class:`Contacts`)."""
     agent_names: tuple[str, ...] = attrs.field(repr=False)
     """Agent ids by code (:attr:`agent`, :attr:`Orders.agent`)."""
+    time_zone: NDArray[np.int32] = attrs.field(repr=False)
+    """Code of each customer's own time zone as of ``as_of`` (-1: the pool's business time
+    zone, the fixed :attr:`utc_offset`); names in :attr:`time_zones`."""
+    time_zones: tuple[str, ...] = attrs.field(repr=False)
+    """IANA time zone names by code."""
     _row_index: dict[str, int] | None = attrs.field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ derived features
@@ -237,18 +247,23 @@ class Snapshot:
 
     def contact_counts(self, window: str = "month") -> NDArray[np.int32]:
         """Messages sent to each customer per owned channel in the calendar ``window``
-        (``"day"``, ``"week"`` from Monday, or ``"month"``) that holds ``as_of``, in the pool's
-        business time zone, up to ``as_of``: a ``(customers, owned channels)`` matrix, counted
-        from :attr:`contacts`. What calendar frequency caps count."""
-        starts = dict(
-            zip(
-                ("day", "week", "month"), _calendar_starts(self.as_of, self.utc_offset), strict=True
-            )
-        )
-        if window not in starts:
+        (``"day"``, ``"week"`` from Monday, or ``"month"``) that holds ``as_of``, in the
+        customer's own time zone (the pool's business time zone unless the customer has one),
+        up to ``as_of``: a ``(customers, owned channels)`` matrix counted from :attr:`contacts`.
+        What calendar frequency caps count."""
+        windows = ("day", "week", "month")
+        if window not in windows:
             raise ValidationError(f"window must be 'day', 'week' or 'month', got {window!r}")
+        k = windows.index(window)
+        as_of = epoch_micros(self.as_of)
+        # one start per time zone: the pool's (code -1, last slot) and each customer zone's
+        starts = np.array(
+            [local_day_starts(as_of, name)[k] for name in self.time_zones]
+            + [local_day_starts(as_of, self.utc_offset)[k]],
+            dtype=np.int64,
+        )
         contacts = self.contacts
-        inside = contacts.at.view(np.int64) >= starts[window]
+        inside = contacts.at.view(np.int64) >= starts[self.time_zone[contacts.row]]
         column = OWNED_COLUMN[contacts.channel[inside]]
         key = contacts.row[inside] * len(OWNED_CHANNELS) + column
         counts = np.bincount(key, minlength=len(self) * len(OWNED_CHANNELS))
@@ -338,8 +353,8 @@ class Snapshot:
                 }
             elif isinstance(value, np.ndarray) and value.ndim and value.shape[0] == len(first):
                 values[f.name] = _readonly(np.concatenate([getattr(p, f.name) for p in parts]))
-            elif f.name == "agent_names":
-                values[f.name] = max((p.agent_names for p in parts), key=len)
+            elif f.name in ("agent_names", "time_zones"):
+                values[f.name] = max((getattr(p, f.name) for p in parts), key=len)
             else:
                 values[f.name] = value
         # referrers may sit in another part: resolve by id
@@ -450,21 +465,6 @@ def _attribute_feature(col: NDArray[np.object_]) -> NDArray[Any]:
     if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return np.array([np.nan if v is None else float(v) for v in col.tolist()], dtype=np.float64)
     return col
-
-
-def _calendar_starts(as_of_dt: dt.datetime, utc_offset: dt.timedelta) -> tuple[int, int, int]:
-    """UTC microseconds at which ``as_of``'s local day, week (from Monday) and month began."""
-    offset = utc_offset // dt.timedelta(microseconds=1)
-    local = epoch_micros(as_of_dt) + offset
-    day = local // MICROS_PER_DAY
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-    date = dt.date(1970, 1, 1) + dt.timedelta(days=int(day))
-    month_day = (date.replace(day=1) - dt.date(1970, 1, 1)).days
-    return (
-        day * MICROS_PER_DAY - offset,
-        (day - weekday) * MICROS_PER_DAY - offset,
-        month_day * MICROS_PER_DAY - offset,
-    )
 
 
 def _renumber(rows: NDArray[np.int64], new_row: NDArray[np.int64]) -> NDArray[np.bool_]:

@@ -188,7 +188,8 @@ class Tables:
     :func:`~privdomain.domain.features.features`.
 
     ``profile`` maps each profile field to its :class:`FieldHistory`: ``"consent:<channel>"``
-    per owned channel, ``"agent"``, ``"store"``, ``"tag:<name>"`` and ``"attr:<name>"``.
+    per owned channel, ``"agent"``, ``"store"``, ``"time_zone"``, ``"tag:<name>"`` and
+    ``"attr:<name>"``.
     ``tags`` and ``attributes`` are the declared schema (the pool's declared names plus every
     name that was ever used), in a fixed order.
     """
@@ -201,6 +202,8 @@ class Tables:
     profile: Mapping[str, FieldHistory]
     agent_ids: tuple[str, ...]
     store_ids: tuple[str, ...]
+    time_zones: tuple[str, ...]
+    """IANA time zone names by code (profile field ``"time_zone"``)."""
     tags: tuple[str, ...]
     attributes: tuple[str, ...]
     declared_tags: tuple[str, ...] = ()
