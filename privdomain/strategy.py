@@ -19,7 +19,11 @@ A strategy *learns* only global statistics and *applies* them customer by custom
 Because ``apply`` reads nothing global but what ``fit`` learned, applying partition by
 partition and concatenating gives exactly what applying once gives; because summaries merge
 exactly (or within a stated sketch bound), fitting on partitions gives what fitting once gives.
-Rule-only strategies have nothing to learn: their ``fit`` returns ``self``.
+Rule-only strategies have nothing to learn: their ``fit`` returns ``self`` (mix in
+:class:`RuleBased`). Results share one base, :class:`privdomain.result.Result`.
+
+Model files: ``privdomain/layering/clustering.py`` for a learner, ``privdomain/layering/
+attributes.py`` for a rule-only strategy (see the Concepts page "The strategy contract").
 """
 
 from __future__ import annotations
