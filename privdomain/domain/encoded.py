@@ -29,7 +29,7 @@ class EncodedIds:
     of once per row. Build one with :meth:`encode`, or pass a pandas ``Categorical`` or
     ``(codes, values)`` from your own storage.
 
-    Parameters
+    Attributes
     ----------
     codes
         A 1-D integer array, each in ``[-1, len(values))``; stored as ``int64``.

@@ -119,7 +119,7 @@ class Money:
     :class:`~privdomain.errors.CurrencyMismatchError`; splitting uses the largest-remainder method
     so that the parts always add up to the whole.
 
-    Parameters
+    Attributes
     ----------
     minor
         The amount in minor units: an ``int`` (or numpy integer) with
