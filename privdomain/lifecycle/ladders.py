@@ -259,7 +259,7 @@ class CadenceLadder:
 
     The stage follows from ``ratio = days since the last purchase / cadence``.
 
-    Parameters
+    Attributes
     ----------
     thresholds : three increasing numbers, or a mapping of stage to (low, high)
         Cut points of the ratio between active | silent | sleeping | lost; the default
@@ -315,7 +315,7 @@ class PAliveLadder:
     the snapshot's purchases with the model read in every unit, and refuses a model that fits
     another unit far better (a model fitted in weeks applied to days calls everybody lost).
 
-    Parameters
+    Attributes
     ----------
     model : fitted BetaGeo, ModifiedBetaGeo or ParetoNBD
     time_unit : {"h", "D", "W", "M"}, default "D"
@@ -398,7 +398,7 @@ def _milestones(value: Any) -> tuple[int, ...]:
 class MilestoneLadder:
     """Purchase milestones and when a customer counts as stuck before the next one.
 
-    Parameters
+    Attributes
     ----------
     milestones : increasing ints, default (1, 3, 5)
         The purchases that are milestones; the stage is the last one reached.

@@ -159,7 +159,7 @@ def _stages(value: Any) -> tuple[str, ...]:
 class StageMachine:
     """The allowed moves of one ladder.
 
-    Parameters
+    Attributes
     ----------
     ladder : {"relationship", "post_purchase", "milestone"}
     stages : tuple of str

@@ -157,9 +157,10 @@ class LifecycleStages(Result):
         parts = [head]
         for name in _ALL:
             seg = self.ladder(name)
-            text = seg.explain(str(self.customer_ids[i]))
-            parts.append(f"[{name}] " + text.split("\n", 1)[0].split(" is in segment ", 1)[-1])
-            parts += text.split("\n")[1:]
+            stage = seg.names[int(seg.labels[i])]
+            parts.append(f"[{name}] {stage!r} ({seg.strategy})")
+            # the segmentation's own explanation, after its first line (which names the stage)
+            parts += seg.explain(str(self.customer_ids[i])).split("\n")[1:]
         parts += [f"note: {note}" for note in self.notes]
         return "\n".join(parts)
 

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 
+from privdomain.domain._time import epoch_micros
 from privdomain.domain.segment import And, Compare, Not, Or, Rule, short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import EmptyPoolError, ValidationError
@@ -337,8 +338,6 @@ _DAY = 86_400_000_000
 
 
 def _micros(snapshot: Snapshot) -> int:
-    from privdomain.domain._time import epoch_micros
-
     return epoch_micros(snapshot.as_of, what="as_of")
 
 
