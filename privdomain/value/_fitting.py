@@ -324,14 +324,20 @@ def merged_params(
     return merged
 
 
+def _as_float(value: object, refusal: str) -> float:
+    """A real number (not a bool) as a float, an int beyond float64 as ``inf``; anything else
+    a ValidationError saying ``refusal`` and what was given."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"{refusal}, got {shown(value)}")
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float64
+        return float("inf")
+
+
 def check_penalizer(value: object) -> float:
     """``penalizer_coef`` as a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValidationError(f"penalizer_coef must be a number >= 0, got {shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond float64
-        number = float("inf")
+    number = _as_float(value, "penalizer_coef must be a number >= 0")
     if not (np.isfinite(number) and number >= 0):
         raise ValidationError(f"penalizer_coef must be finite and >= 0, got {shown(value)}")
     return number
@@ -340,12 +346,7 @@ def check_penalizer(value: object) -> float:
 def check_number(value: object, name: str, *, zero_ok: bool) -> float:
     """A setting (horizon, rate, margin...) as a finite number ``>= 0`` (``> 0`` unless
     ``zero_ok``), at most :data:`MAX_MAGNITUDE`."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValidationError(f"{name} must be a number, got {shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond float64
-        number = float("inf")
+    number = _as_float(value, f"{name} must be a number")
     if not np.isfinite(number) or number < 0 or (number == 0 and not zero_ok):
         bound = ">= 0" if zero_ok else "> 0"
         raise ValidationError(f"{name} must be finite and {bound}, got {shown(value)}")

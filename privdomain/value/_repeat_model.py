@@ -403,6 +403,12 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         """Expected purchases in the next ``horizon`` of a customer known to be alive at ``age``."""
         raise NotImplementedError
 
+    def _p_alive(
+        self, theta: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+    ) -> FloatArray:
+        """P(alive) of validated 1-D histories under the parameters ``theta``."""
+        raise NotImplementedError
+
     # -- predictions ------------------------------------------------------------------------
     def p_alive(
         self,
@@ -410,8 +416,13 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         recency: ArrayLike | None = None,
         T: ArrayLike | None = None,
     ) -> float | FloatArray:
-        """Probability that each customer is still alive at age ``T``."""
-        raise NotImplementedError
+        """Probability that each customer is still alive at age ``T``.
+
+        The columns, or one summary, as for :meth:`fit`.
+        """
+        theta = self._theta()
+        x, tx, age, shape = broadcast_inputs(frequency, recency, T)
+        return shaped(self._p_alive(theta, x, tx, age), shape)
 
     def predict_purchases(
         self,

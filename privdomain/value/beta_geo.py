@@ -13,7 +13,6 @@ from privdomain.value._hypergeometric import hyp2f1_large_c
 from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
-    broadcast_inputs,
     shaped,
 )
 
@@ -125,14 +124,19 @@ class BetaGeo(RepeatPurchaseModel):
         Customers without a repeat purchase are alive with certainty under BG/NBD (dropout
         happens only after a repeat purchase). The columns, or one summary, as for :meth:`fit`.
         """
-        r, alpha, a, b = self._theta()
-        x, tx, age, shape = broadcast_inputs(frequency, recency, T)
+        return super().p_alive(frequency, recency, T)
+
+    def _p_alive(
+        self, theta: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+    ) -> FloatArray:
+        r, alpha, a, b = theta
         log_odds_dead = (
             np.log(a)
             - np.log(np.maximum(b + x - 1, 1e-300))
             + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
         )
-        return shaped(np.where(x > 0, expit(-log_odds_dead), 1.0), shape)
+        alive: FloatArray = np.where(x > 0, expit(-log_odds_dead), 1.0)
+        return alive
 
     def _purchases_if_alive(
         self, horizon: FloatArray, x: FloatArray, age: FloatArray

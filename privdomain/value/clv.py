@@ -21,7 +21,7 @@ from privdomain.value._show import shown
 from privdomain.value.forecast import spend_text
 from privdomain.value.snapshot_rfm import describe_history
 from privdomain.value.sufficient import ValueSummary, summary_of
-from privdomain.value.summary import row_of, snapshot_rows
+from privdomain.value.summary import row_columns, row_of, snapshot_rows
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
@@ -137,22 +137,7 @@ class CustomerValue(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Named columns: ``customer_id``, the history, then the value."""
-        cols: dict[str, NDArray[Any]] = {"customer_id": self.customer_ids}
-        if self.buyer is not None:
-            cols["buyer"] = self.buyer
-        cols |= {
-            "frequency": self.frequency,
-            "recency": self.recency,
-            "T": self.T,
-            "monetary_value": self.monetary_value,
-        }
-        if self.p_alive is not None:
-            cols["p_alive"] = self.p_alive
-        return cols | {
-            "expected_purchases": self.expected_purchases,
-            "expected_spend": self.expected_spend,
-            "clv": self.clv,
-        }
+        return row_columns(self)
 
     def _title(self) -> str:
         when = "" if self.as_of is None else f", as of {self.as_of.isoformat()}"

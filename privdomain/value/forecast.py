@@ -13,7 +13,8 @@ from privdomain.errors import ValidationError
 from privdomain.result import Result
 from privdomain.value._periods import UNIT_NAMES
 from privdomain.value._show import shown
-from privdomain.value.snapshot_rfm import describe_history
+from privdomain.value.snapshot_rfm import row_history
+from privdomain.value.summary import row_columns
 
 __all__ = ["PurchaseForecast", "SpendForecast", "params_text"]
 
@@ -79,15 +80,7 @@ class PurchaseForecast(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Named columns (``customer_id`` first)."""
-        return {
-            "customer_id": self.customer_ids,
-            "buyer": self.buyer,
-            "frequency": self.frequency,
-            "recency": self.recency,
-            "T": self.T,
-            "p_alive": self.p_alive,
-            "expected_purchases": self.expected_purchases,
-        }
+        return row_columns(self)
 
     def _title(self) -> str:
         return (
@@ -105,13 +98,7 @@ class PurchaseForecast(Result):
     def explain(self, customer_id: str) -> str:
         """The customer's history and what the model makes of it, with the numbers."""
         i = self.row(customer_id)
-        history = describe_history(
-            bool(self.buyer[i]),
-            float(self.frequency[i]),
-            float(self.recency[i]),
-            float(self.T[i]),
-            self.time_unit,
-        )
+        history = row_history(self, i)
         unit = UNIT_NAMES[self.time_unit]
         return "\n".join(
             [
@@ -167,13 +154,7 @@ class SpendForecast(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Named columns (``customer_id`` first)."""
-        return {
-            "customer_id": self.customer_ids,
-            "buyer": self.buyer,
-            "frequency": self.frequency,
-            "monetary_value": self.monetary_value,
-            "expected_spend": self.expected_spend,
-        }
+        return row_columns(self)
 
     def _title(self) -> str:
         return f"SpendForecast({len(self)} customers, as of {self.as_of.isoformat()})"

@@ -20,7 +20,13 @@ from privdomain.value._periods import (
     period_index,
 )
 from privdomain.value._transactions import instant_micros, offset_seconds
-from privdomain.value.summary import RFMSummary, _summarise, read_transactions, row_of
+from privdomain.value.summary import (
+    RFMSummary,
+    _summarise,
+    read_transactions,
+    row_columns,
+    row_of,
+)
 
 __all__ = ["CalibrationHoldout", "calibration_holdout"]
 
@@ -84,17 +90,7 @@ class CalibrationHoldout(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Named columns, in lifetimes' order."""
-        cols: dict[str, NDArray[Any]] = {
-            "customer_id": self.customer_ids,
-            "frequency_cal": self.frequency_cal,
-            "recency_cal": self.recency_cal,
-            "T_cal": self.T_cal,
-        }
-        if self.monetary_value_cal is not None:
-            cols["monetary_value_cal"] = self.monetary_value_cal
-        cols["frequency_holdout"] = self.frequency_holdout
-        if self.monetary_value_holdout is not None:
-            cols["monetary_value_holdout"] = self.monetary_value_holdout
+        cols = row_columns(self)
         cols["duration_holdout"] = np.full(len(self), self.duration_holdout)
         return cols
 

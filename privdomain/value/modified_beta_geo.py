@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -12,7 +12,6 @@ from privdomain.value._fitting import FloatArray, RepeatData
 from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
-    broadcast_inputs,
     shaped,
 )
 from privdomain.value.beta_geo import purchases_while_alive
@@ -100,22 +99,15 @@ class ModifiedBetaGeo(RepeatPurchaseModel):
         cap = rng.geometric(np.maximum(p, 1e-300)).astype(np.float64) - 1
         return rate, cap, np.full(n, np.inf)
 
-    def p_alive(
-        self,
-        frequency: ArrayLike | Any,
-        recency: ArrayLike | None = None,
-        T: ArrayLike | None = None,
-    ) -> float | FloatArray:
-        """Probability that each customer is still alive at age ``T``.
-
-        The columns, or one summary, as for :meth:`fit`.
-        """
-        r, alpha, a, b = self._theta()
-        x, tx, age, shape = broadcast_inputs(frequency, recency, T)
+    def _p_alive(
+        self, theta: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+    ) -> FloatArray:
+        r, alpha, a, b = theta
         log_odds_dead = (
             np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
         )
-        return shaped(expit(-log_odds_dead), shape)
+        alive: FloatArray = expit(-log_odds_dead)
+        return alive
 
     def _purchases_if_alive(
         self, horizon: FloatArray, x: FloatArray, age: FloatArray

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -14,7 +14,6 @@ from privdomain.value._hypergeometric import one_b_c_series
 from privdomain.value._repeat_model import (
     RepeatPurchaseModel,
     as_horizon,
-    broadcast_inputs,
     shaped,
 )
 
@@ -173,21 +172,13 @@ class ParetoNBD(RepeatPurchaseModel):
         lifetime = rng.exponential(1.0, n) / death
         return rate, np.full(n, np.inf), lifetime
 
-    def p_alive(
-        self,
-        frequency: ArrayLike | Any,
-        recency: ArrayLike | None = None,
-        T: ArrayLike | None = None,
-    ) -> float | FloatArray:
-        """Probability that each customer is still alive at age ``T``.
-
-        The columns, or one summary, as for :meth:`fit`.
-        """
-        theta = self._theta()
-        x, tx, age, shape = broadcast_inputs(frequency, recency, T)
+    def _p_alive(
+        self, theta: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+    ) -> FloatArray:
         data = RepeatData.of_rows(x, tx, age, np.ones_like(x))
         log_bracket, _, log_alive = _log_bracket(theta, data, with_grad=False)
-        return shaped(np.exp(log_alive - log_bracket), shape)
+        alive: FloatArray = np.exp(log_alive - log_bracket)
+        return alive
 
     def _purchases_if_alive(
         self, horizon: FloatArray, x: FloatArray, age: FloatArray

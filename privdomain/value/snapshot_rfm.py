@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import numpy as np
@@ -13,7 +13,10 @@ from privdomain.errors import ValidationError
 from privdomain.result import Result
 from privdomain.value._periods import UNIT_NAMES, TimeUnit
 from privdomain.value._show import shown
-from privdomain.value.summary import SnapshotLike, SnapshotRows, snapshot_rows
+from privdomain.value.summary import SnapshotLike, SnapshotRows, row_columns, snapshot_rows
+
+if TYPE_CHECKING:
+    from privdomain.value.forecast import PurchaseForecast
 
 __all__ = ["CustomerRFM", "customer_rfm", "describe_history"]
 
@@ -86,14 +89,7 @@ class CustomerRFM(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """The table as named columns (``customer_id`` first)."""
-        return {
-            "customer_id": self.customer_ids,
-            "buyer": self.buyer,
-            "frequency": self.frequency,
-            "recency": self.recency,
-            "T": self.T,
-            "monetary_value": self.monetary_value,
-        }
+        return row_columns(self)
 
     def _title(self) -> str:
         return (
@@ -108,13 +104,7 @@ class CustomerRFM(Result):
     def explain(self, customer_id: str) -> str:
         """One customer's frequency, recency, age and spend, in words."""
         i = self.row(customer_id)
-        history = describe_history(
-            bool(self.buyer[i]),
-            float(self.frequency[i]),
-            float(self.recency[i]),
-            float(self.T[i]),
-            self.time_unit,
-        )
+        history = row_history(self, i)
         spend = (
             f"; mean spend of the repeat purchase days {self.monetary_value[i]:.2f}"
             if self.frequency[i] > 0
@@ -137,6 +127,17 @@ def describe_history(buyer: bool, x: float, tx: float, age: float, time_unit: st
         f"{x:.0f} repeat purchase day{'s' if x != 1 else ''}; first purchase {age:.4g} {unit} "
         f"before as_of, last {tx:.4g} {unit} after the first (frequency {x:.0f}, recency "
         f"{tx:.4g}, T {age:.4g})"
+    )
+
+
+def row_history(table: CustomerRFM | PurchaseForecast, i: int) -> str:
+    """Row ``i``'s history in words (:func:`describe_history`)."""
+    return describe_history(
+        bool(table.buyer[i]),
+        float(table.frequency[i]),
+        float(table.recency[i]),
+        float(table.T[i]),
+        table.time_unit,
     )
 
 

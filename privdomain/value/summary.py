@@ -111,15 +111,7 @@ class RFMSummary(Result):
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """The summary as named columns (``customer_id`` first)."""
-        cols: dict[str, NDArray[Any]] = {
-            "customer_id": self.customer_ids,
-            "frequency": self.frequency,
-            "recency": self.recency,
-            "T": self.T,
-        }
-        if self.monetary_value is not None:
-            cols["monetary_value"] = self.monetary_value
-        return cols
+        return row_columns(self)
 
     def _title(self) -> str:
         return f"RFMSummary({len(self)} customers, period={self.period!r}, unit={self.time_unit!r})"
@@ -132,6 +124,17 @@ class RFMSummary(Result):
     def _check_concat(self, other: RFMSummary) -> None:
         if (other.period, other.time_unit) != (self.period, self.time_unit):
             raise ValidationError("concat needs summaries of one period and time unit")
+
+
+def row_columns(result: Result) -> dict[str, NDArray[Any]]:
+    """A result's per-row fields by name, in ``_row_fields`` order: ``customer_ids`` as
+    ``customer_id``, the fields that are ``None`` (columns a result may lack) left out."""
+    cols: dict[str, NDArray[Any]] = {}
+    for name in result._row_fields:
+        value = getattr(result, name)
+        if value is not None:
+            cols["customer_id" if name == "customer_ids" else name] = value
+    return cols
 
 
 def row_of(ids: NDArray[Any], customer_id: Any, kind: str) -> int:
