@@ -227,7 +227,10 @@ class Ingest:
         named = np.flatnonzero(usable & (cols.referrer_id != None))  # noqa: E711
         if named.size:
             given = cols.referrer_id[named]
-            in_batch = np.isin(given, ids[usable].astype(object))
+            batch_ids = set(ids[usable].tolist())  # a hash set: object isin would sort strings
+            in_batch = np.fromiter(
+                map(batch_ids.__contains__, given.tolist()), dtype=bool, count=given.size
+            )
             nowhere = named[(self.reg.lookup(given) < 0) & ~in_batch]
             for i in nowhere.tolist():
                 reject(
