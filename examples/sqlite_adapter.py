@@ -1,18 +1,21 @@
 """A host's storage for privdomain on SQLite: every port of :mod:`privdomain.ports`.
 
-privdomain does no I/O; a host plugs its storage in through five small protocols. This example
+privdomain does no I/O; a host plugs its storage in through four small protocols. This example
 implements all of them on the standard library's :mod:`sqlite3` and behaves exactly like the
 in-memory reference adapters of :mod:`privdomain.memory`:
 
 - :class:`SQLiteCustomerStore` (``CustomerStore``): customers by id, in insertion order;
 - :class:`SQLiteTouchpointLog` (``TouchpointLog``): an append-only log whose cursor is the rowid;
 - :class:`SQLiteStageStore` (``StageStore``): each customer's previous lifecycle stage;
-- :class:`SQLiteContactHistory` (``ContactHistory``): contacts made, read back by time window;
 - :class:`SQLiteCommissionLedger` (``CommissionLedger``): commission entries, versioned by id.
 
-:class:`SQLiteStorage` opens one database and exposes the five as ``.customers``,
-``.touchpoints``, ``.stages``, ``.contacts`` and ``.ledger``. Each adapter also stands alone on a
-path or on an open :class:`sqlite3.Connection` (which it then leaves open for its owner).
+:class:`SQLiteStorage` opens one database and exposes the four as ``.customers``,
+``.touchpoints``, ``.stages`` and ``.ledger``. Each adapter also stands alone on a path or on an
+open :class:`sqlite3.Connection` (which it then leaves open for its owner).
+
+The messages the brand sent need no table of their own: they are ``SENT`` touchpoints in the
+touchpoint log, and a snapshot reads them back as ``Snapshot.contacts`` and
+``Snapshot.contact_counts(window)``.
 
 How values are stored, so that everything round-trips exactly:
 
@@ -49,12 +52,11 @@ import numpy as np
 
 from privdomain import Channel, Customer, Money, Pool, Snapshot, TouchKind, Touchpoint
 from privdomain.errors import NaiveDatetimeError, ValidationError
-from privdomain.ports import CommissionEntry, CommissionStatus, Contact, Cursor
+from privdomain.ports import CommissionEntry, CommissionStatus, Cursor
 from privdomain.simulate import simulate_pool
 
 __all__ = [
     "SQLiteCommissionLedger",
-    "SQLiteContactHistory",
     "SQLiteCustomerStore",
     "SQLiteStageStore",
     "SQLiteStorage",
@@ -392,61 +394,6 @@ class SQLiteStageStore(_Connected):
             )
 
 
-# ---------------------------------------------------------------------------- contacts
-class SQLiteContactHistory(_Connected):
-    """Contacts made, oldest first; ties in time keep the order recorded (``ContactHistory``)."""
-
-    _SCHEMA = """
-        CREATE TABLE IF NOT EXISTS contacts (
-            position INTEGER PRIMARY KEY,
-            customer_id TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            at_us INTEGER NOT NULL,
-            campaign TEXT,
-            promotion INTEGER NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS contacts_by_time ON contacts (at_us, position);
-        CREATE INDEX IF NOT EXISTS contacts_by_customer ON contacts (customer_id, at_us);
-    """
-
-    def record(self, contacts: Iterable[Contact]) -> None:
-        rows = [
-            (c.customer_id, c.channel.name, _micros(c.at), c.campaign, int(c.promotion))
-            for c in contacts
-        ]
-        with self._connection:
-            self._connection.executemany(
-                "INSERT INTO contacts (customer_id, channel, at_us, campaign, promotion) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-
-    def since(self, at: dt.datetime, customer_ids: Iterable[str] | None = None) -> list[Contact]:
-        start = _micros(_utc(at, what="since"))
-        columns = "customer_id, channel, at_us, campaign, promotion"
-        if customer_ids is None:
-            cursor = self._connection.execute(
-                f"SELECT {columns} FROM contacts WHERE at_us >= ? ORDER BY at_us, position",
-                (start,),
-            )
-        else:
-            cursor = self._connection.execute(
-                f"SELECT {columns} FROM contacts WHERE at_us >= ? "
-                "AND customer_id IN (SELECT value FROM json_each(?)) ORDER BY at_us, position",
-                (start, _json(list(customer_ids))),
-            )
-        return [
-            Contact(
-                customer_id=customer,
-                channel=Channel[channel],
-                at=_instant(at_us),
-                campaign=campaign,
-                promotion=bool(promotion),
-            )
-            for customer, channel, at_us, campaign, promotion in cursor.fetchall()
-        ]
-
-
 # ---------------------------------------------------------------------------- commissions
 class SQLiteCommissionLedger(_Connected):
     """Commission entries by id, oldest first (``CommissionLedger``).
@@ -515,8 +462,8 @@ class SQLiteCommissionLedger(_Connected):
 
 # ---------------------------------------------------------------------------- all together
 class SQLiteStorage:
-    """Every port on one SQLite database: ``.customers``, ``.touchpoints``, ``.stages``,
-    ``.contacts`` and ``.ledger`` share one connection.
+    """Every port on one SQLite database: ``.customers``, ``.touchpoints``, ``.stages`` and
+    ``.ledger`` share one connection.
 
     Examples
     --------
@@ -537,7 +484,6 @@ class SQLiteStorage:
             self.customers = SQLiteCustomerStore(self._connection)
             self.touchpoints = SQLiteTouchpointLog(self._connection)
             self.stages = SQLiteStageStore(self._connection)
-            self.contacts = SQLiteContactHistory(self._connection)
             self.ledger = SQLiteCommissionLedger(self._connection)
         except BaseException:
             self.close()

@@ -10,11 +10,10 @@ from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.customer import Customer
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import ValidationError
-from privdomain.ports import CommissionEntry, Contact, Cursor
+from privdomain.ports import CommissionEntry, Cursor
 
 __all__ = [
     "InMemoryCommissionLedger",
-    "InMemoryContactHistory",
     "InMemoryCustomerStore",
     "InMemoryStageStore",
     "InMemoryTouchpointLog",
@@ -80,26 +79,6 @@ class InMemoryStageStore:
     def put_stages(self, stages: Mapping[str, str], as_of: dt.datetime) -> None:
         self.as_of = as_utc_datetime(as_of, what="as_of")
         self._stages.update(stages)
-
-
-class InMemoryContactHistory:
-    """Contacts in a list, kept in time order."""
-
-    def __init__(self) -> None:
-        self._contacts: list[Contact] = []
-
-    def record(self, contacts: Iterable[Contact]) -> None:
-        self._contacts.extend(contacts)
-        self._contacts.sort(key=lambda c: c.at)
-
-    def since(self, at: dt.datetime, customer_ids: Iterable[str] | None = None) -> list[Contact]:
-        start = as_utc_datetime(at, what="since")
-        wanted = None if customer_ids is None else set(customer_ids)
-        return [
-            c
-            for c in self._contacts
-            if c.at >= start and (wanted is None or c.customer_id in wanted)
-        ]
 
 
 class InMemoryCommissionLedger:

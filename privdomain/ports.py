@@ -2,9 +2,17 @@
 
 privdomain does no I/O. What must outlive a run lives in the host's storage, behind these
 protocols: the customers, the touchpoint log, and the state strategies keep between runs (each
-customer's previous lifecycle stage, the contact history that frequency caps read, the
-commission ledger). In-memory implementations ship in :mod:`privdomain.memory` and are the
-embedded default; ``examples/sqlite_adapter.py`` implements every port on SQLite.
+customer's previous lifecycle stage, the commission ledger). In-memory implementations ship in
+:mod:`privdomain.memory` and are the embedded default; ``examples/sqlite_adapter.py`` implements
+every port on SQLite.
+
+Contact history has no port of its own: the contacts the brand made are touchpoints like any
+other. A contact plan that is sent comes back as ``SENT`` touchpoints (channel, time,
+``promotion``) that the host appends to its :class:`TouchpointLog` and the pool ingests; the
+snapshot then gives what frequency caps and fatigue read, :attr:`Snapshot.contacts` (the
+messages of the last :data:`~privdomain.domain.snapshot.CONTACT_HISTORY_DAYS` days) and
+:meth:`Snapshot.contact_counts` (per calendar day, week or month, in each customer's time
+zone).
 
 Each protocol is deliberately small: if a port is hard to fake, it is too complicated.
 """
@@ -21,8 +29,7 @@ import numpy as np
 
 from privdomain.domain._time import as_utc_datetime
 from privdomain.domain.batch import IngestReport
-from privdomain.domain.channels import Channel
-from privdomain.domain.customer import Customer, check_id, customer_id_converter
+from privdomain.domain.customer import Customer, check_id
 from privdomain.domain.money import Money
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import InvalidRecordError, ValidationError
@@ -34,8 +41,6 @@ __all__ = [
     "CommissionEntry",
     "CommissionLedger",
     "CommissionStatus",
-    "Contact",
-    "ContactHistory",
     "Cursor",
     "CustomerStore",
     "StageStore",
@@ -50,13 +55,6 @@ def _id(value: object) -> str:
 
 def _instant(value: object) -> dt.datetime:
     return as_utc_datetime(value, what="time")
-
-
-def _channel(value: object) -> Channel:
-    try:
-        return Channel.parse(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecordError(f"channel: {exc}") from None
 
 
 #: A position in a touchpoint log: opaque to privdomain, increasing with every append.
@@ -114,31 +112,6 @@ class StageStore(Protocol):
 
     def put_stages(self, stages: Mapping[str, str], as_of: dt.datetime) -> None:
         """Store the stages of ``as_of``, replacing earlier ones."""
-        ...
-
-
-@attrs.frozen
-class Contact:
-    """One message the brand sent to a customer: what frequency caps and fatigue count."""
-
-    customer_id: str = attrs.field(converter=customer_id_converter)
-    channel: Channel = attrs.field(converter=_channel)
-    at: dt.datetime = attrs.field(converter=_instant)
-    campaign: str | None = None
-    promotion: bool = False
-
-
-@runtime_checkable
-class ContactHistory(Protocol):
-    """The record of contacts made, read back by time window."""
-
-    def record(self, contacts: Iterable[Contact]) -> None:
-        """Add contacts to the history."""
-        ...
-
-    def since(self, at: dt.datetime, customer_ids: Iterable[str] | None = None) -> list[Contact]:
-        """Contacts at or after ``at`` (of ``customer_ids`` only, if given), oldest first;
-        contacts at the same instant in the order they were recorded."""
         ...
 
 

@@ -27,8 +27,6 @@ from privdomain.ports import (
     CommissionEntry,
     CommissionLedger,
     CommissionStatus,
-    Contact,
-    ContactHistory,
     CustomerStore,
     StageStore,
     TouchpointLog,
@@ -36,7 +34,6 @@ from privdomain.ports import (
 
 __all__ = [
     "check_commission_ledger",
-    "check_contact_history",
     "check_customer_store",
     "check_stage_store",
     "check_touchpoint_log",
@@ -142,7 +139,9 @@ def check_touchpoint_log(make: Callable[[], TouchpointLog]) -> None:
 
     # appending moves the end on; a reader continues where it stopped
     again = _touch("t1", days=9)  # the log keeps repeats: deduplication is the pool's job
-    later = [_touch("t4", days=3, kind=TouchKind.SENT), again]
+    # a message the brand sent is a touchpoint like any other: the contacts caps read
+    sent = _touch("t4", days=3, kind=TouchKind.SENT, channel=Channel.SMS, promotion=True)
+    later = [sent, again]
     after_later = log.append(iter(later))
     assert after_later > after_first
     read, cursor = log.read_since(after_first)
@@ -174,39 +173,6 @@ def check_stage_store(make: Callable[[], StageStore]) -> None:
     with pytest.raises(NaiveDatetimeError):
         store.put_stages({"c1": "lost"}, dt.datetime(2026, 1, 4))
     assert make().get_stages(["c1"]) == {}, "a new store must not share state"
-
-
-# ---------------------------------------------------------------------------------- contacts
-def check_contact_history(make: Callable[[], ContactHistory]) -> None:
-    """Contacts at or after an instant, of some customers or all, oldest first."""
-    history = make()
-    assert isinstance(history, ContactHistory)
-    assert history.since(T0) == []
-
-    c1_day2 = Contact("c1", Channel.WECOM, _at(2), campaign="618", promotion=True)
-    c2_day1 = Contact("c2", Channel.SMS, _at(1))
-    c1_day3 = Contact("c1", Channel.SMS, _at(3, microseconds=500))
-    history.record([c1_day2, c2_day1])
-    history.record(iter([c1_day3]))  # recorded out of time order, across calls
-
-    assert history.since(T0) == [c2_day1, c1_day2, c1_day3]
-    assert history.since(_at(2)) == [c1_day2, c1_day3]  # the start is included
-    assert history.since(_at(2, microseconds=1)) == [c1_day3]
-    assert history.since(_at(4)) == []
-    assert history.since(T0, ["c1"]) == [c1_day2, c1_day3]
-    assert history.since(T0, iter(["c2", "nobody"])) == [c2_day1]
-    assert history.since(T0, []) == []
-    # the same instant in another zone
-    assert history.since(_at(2).astimezone(dt.UTC)) == [c1_day2, c1_day3]
-
-    twin = Contact("c3", Channel.SMS, _at(2))
-    history.record([twin])
-    assert set(history.since(_at(2))) == {c1_day2, twin, c1_day3}
-    assert history.since(_at(2))[-1] == c1_day3
-
-    with pytest.raises(NaiveDatetimeError):
-        history.since(dt.datetime(2026, 1, 1))
-    assert make().since(T0) == [], "a new history must not share state"
 
 
 # ---------------------------------------------------------------------------------- commissions

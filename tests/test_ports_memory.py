@@ -20,17 +20,15 @@ from helpers import (
 )
 from port_contracts import (
     check_commission_ledger,
-    check_contact_history,
     check_customer_store,
     check_stage_store,
     check_touchpoint_log,
 )
 
-from privdomain import Channel, Money, RejectReason
+from privdomain import Channel, Money, RejectReason, TouchKind
 from privdomain.errors import InvalidRecordError, NaiveDatetimeError, ValidationError
 from privdomain.memory import (
     InMemoryCommissionLedger,
-    InMemoryContactHistory,
     InMemoryCustomerStore,
     InMemoryStageStore,
     InMemoryTouchpointLog,
@@ -39,8 +37,6 @@ from privdomain.ports import (
     CommissionEntry,
     CommissionLedger,
     CommissionStatus,
-    Contact,
-    ContactHistory,
     CustomerStore,
     StageStore,
     TouchpointLog,
@@ -53,7 +49,6 @@ from privdomain.ports import (
         (check_customer_store, InMemoryCustomerStore),
         (check_touchpoint_log, InMemoryTouchpointLog),
         (check_stage_store, InMemoryStageStore),
-        (check_contact_history, InMemoryContactHistory),
         (check_commission_ledger, InMemoryCommissionLedger),
     ],
     ids=lambda v: getattr(v, "__name__", str(v)),
@@ -64,9 +59,7 @@ def test_in_memory_adapters_meet_the_port_contracts(
     check(make)
 
 
-@pytest.mark.parametrize(
-    "protocol", [CustomerStore, TouchpointLog, StageStore, ContactHistory, CommissionLedger]
-)
+@pytest.mark.parametrize("protocol", [CustomerStore, TouchpointLog, StageStore, CommissionLedger])
 def test_something_else_is_not_an_adapter(protocol: type) -> None:
     class HalfAStore:
         def put(self, customers: object) -> None: ...
@@ -118,15 +111,6 @@ class TestInMemoryDetails:
 
 
 class TestPortValues:
-    def test_a_contact_is_validated(self) -> None:
-        with pytest.raises(NaiveDatetimeError):
-            Contact("c1", Channel.SMS, dt.datetime(2026, 1, 1))
-        with pytest.raises(InvalidRecordError):
-            Contact("", Channel.SMS, at(1))
-        assert Contact("c1", "sms", at(1)).channel is Channel.SMS  # type: ignore[arg-type]
-        with pytest.raises(InvalidRecordError):
-            Contact("c1", "carrier pigeon", at(1))  # type: ignore[arg-type]
-
     def test_a_commission_is_never_negative(self) -> None:
         fields: dict[str, Any] = {
             "id": "e1",
@@ -221,6 +205,26 @@ class TestIngestLog:
     def test_batch_size_must_be_positive(self) -> None:
         with pytest.raises(ValidationError, match="batch_size"):
             self._pool().ingest_log(InMemoryTouchpointLog(), batch_size=0)
+
+    def test_messages_sent_come_back_as_the_snapshots_contacts(self) -> None:
+        # contacts are touchpoints: a plan that is sent is appended to the log as SENT ones
+        log = InMemoryTouchpointLog(
+            [
+                touch("m1", "c1", at(1), TouchKind.SENT, Channel.WECOM),
+                touch("m2", "c1", at(2), TouchKind.SENT, Channel.SMS, promotion=True),
+                touch("m3", "c2", at(2, hours=1), TouchKind.SENT, Channel.WECOM),
+                touch("v1", "c2", at(2, hours=2)),  # a visit is no contact
+            ]
+        )
+        pool = self._pool()
+        assert pool.ingest_log(log).touchpoints_accepted == 4
+        snap = pool.snapshot(at(3))
+        assert snap.customer_ids[snap.contacts.row].tolist() == ["c1", "c1", "c2"]
+        assert snap.contacts.promotion.tolist() == [False, True, False]
+        assert snap.contacts.at.astype("datetime64[us]").tolist() == [
+            t.astimezone(dt.UTC).replace(tzinfo=None) for t in (at(1), at(2), at(2, hours=1))
+        ]
+        assert snap.contact_counts("month").sum(axis=1).tolist() == [2, 1]
 
     def test_an_empty_log(self) -> None:
         pool = self._pool()

@@ -21,7 +21,6 @@ from privdomain import Channel, Customer, Money, Pool, Snapshot, TouchKind, Touc
 from privdomain.errors import NaiveDatetimeError, ValidationError
 from privdomain.memory import (
     InMemoryCommissionLedger,
-    InMemoryContactHistory,
     InMemoryCustomerStore,
     InMemoryStageStore,
     InMemoryTouchpointLog,
@@ -30,8 +29,6 @@ from privdomain.ports import (
     CommissionEntry,
     CommissionLedger,
     CommissionStatus,
-    Contact,
-    ContactHistory,
     CustomerStore,
     StageStore,
     TouchpointLog,
@@ -183,7 +180,6 @@ ADAPTERS = [
     (sa.SQLiteCustomerStore, CustomerStore),
     (sa.SQLiteTouchpointLog, TouchpointLog),
     (sa.SQLiteStageStore, StageStore),
-    (sa.SQLiteContactHistory, ContactHistory),
     (sa.SQLiteCommissionLedger, CommissionLedger),
 ]
 
@@ -202,7 +198,6 @@ def test_every_adapter_implements_its_port(
         ("check_customer_store", sa.SQLiteCustomerStore),
         ("check_touchpoint_log", sa.SQLiteTouchpointLog),
         ("check_stage_store", sa.SQLiteStageStore),
-        ("check_contact_history", sa.SQLiteContactHistory),
         ("check_commission_ledger", sa.SQLiteCommissionLedger),
     ],
 )
@@ -212,12 +207,7 @@ def test_shared_port_contracts(open_on_new_file: Opener, check: str, cls: type[A
 
 def test_storage_exposes_every_port_on_one_connection(tmp_path: Path) -> None:
     with sa.SQLiteStorage(tmp_path / "pool.sqlite3") as storage:
-        ports: list[Adapter] = [
-            storage.customers,
-            storage.touchpoints,
-            storage.stages,
-            storage.contacts,
-        ]
+        ports: list[Adapter] = [storage.customers, storage.touchpoints, storage.stages]
         ports.append(storage.ledger)
         for adapter, (cls, port) in zip(ports, ADAPTERS, strict=True):
             assert isinstance(adapter, cls)
@@ -427,37 +417,35 @@ class TestStageStore:
             assert again.as_of == at(1, microseconds=7)
 
 
-class TestContactHistory:
-    def contacts(self) -> list[Contact]:
+class TestContacts:
+    """The messages the brand sent are ``SENT`` touchpoints in the log: no table of their own."""
+
+    def sent(self) -> list[Touchpoint]:
         return [
-            Contact("bob", Channel.SMS, at(2), campaign="spring", promotion=True),
-            Contact("alice", Channel.WECOM, at(1)),
-            Contact("carol", Channel.WECOM, at(2)),  # same instant as bob's: after it
-            Contact("alice", Channel.APP, at(3), campaign="新品"),
+            touch("m1", "bob", at(2), TouchKind.SENT, channel=Channel.SMS, promotion=True),
+            touch("m2", "alice", at(1), TouchKind.SENT),
+            touch("m3", "carol", at(2), TouchKind.SENT),  # same instant as bob's: after it
+            touch("m4", "alice", at(3, microseconds=7), TouchKind.SENT, channel=Channel.APP),
+            touch("m5", "dave", at(2), TouchKind.SENT, channel=Channel.DOUYIN),  # not owned
         ]
 
-    def test_like_the_in_memory_history(self, open_on_new_file: Opener) -> None:
-        history, memory = open_on_new_file(sa.SQLiteContactHistory), InMemoryContactHistory()
-        contacts = self.contacts()
-        for target in (history, memory):
-            target.record(contacts[:3])
-            target.record(iter([*contacts[3:], Contact("dave", Channel.GROUP, at(2))]))
-        for since in (at(0), at(1), at(2), at(2, microseconds=1), at(9)):
-            for customers in (None, [], ["alice"], ["bob", "carol", "dave"], ["nobody"]):
-                got = history.since(since, None if customers is None else iter(customers))
-                assert got == memory.since(since, customers)
-        assert [c.customer_id for c in history.since(at(2))] == ["bob", "carol", "dave", "alice"]
-
-    def test_refuses_a_naive_instant(self, open_on_new_file: Opener) -> None:
-        history = open_on_new_file(sa.SQLiteContactHistory)
-        with pytest.raises(NaiveDatetimeError):
-            history.since(dt.datetime(2026, 1, 1))
-
-    def test_survives_reopening(self, open_on_new_file: Opener) -> None:
-        history = open_on_new_file(sa.SQLiteContactHistory)
-        history.record(self.contacts())
-        with reopened(history) as again:
-            assert again.since(at(0)) == sorted(self.contacts(), key=lambda c: c.at)
+    def test_read_back_as_the_snapshots_contacts(self, open_on_new_file: Opener) -> None:
+        log = open_on_new_file(sa.SQLiteTouchpointLog)
+        log.append(self.sent())
+        snapshots = []
+        for source in (reopened(log), InMemoryTouchpointLog(self.sent())):
+            pool = Pool(TENANT, utc_offset=dt.timedelta(hours=8))
+            pool.ingest([customer(c) for c in ("alice", "bob", "carol", "dave")])
+            assert pool.ingest_log(source).touchpoints_accepted == 5
+            snapshots.append(pool.snapshot(at(4)))
+            if isinstance(source, sa.SQLiteTouchpointLog):
+                source.close()
+        stored, memory = snapshots
+        assert_snapshots_equal(stored, memory)
+        contacts = stored.contacts
+        assert stored.customer_ids[contacts.row].tolist() == ["bob", "alice", "carol", "alice"]
+        assert contacts.promotion.tolist() == [True, False, False, False]
+        assert stored.contact_counts("month").sum(axis=1).tolist() == [2, 1, 1, 0]
 
 
 class TestCommissionLedger:
@@ -578,25 +566,24 @@ def test_unicode_long_ids_exact_money_and_aware_times(tmp_path: Path) -> None:
                    amount=Money(2**53 + 1, "CNY")),
         Touchpoint("円", "品牌🌸", LONG_ID, joined, "taobao", "purchased",
                    amount=Money.of("1234", "JPY")),
+        Touchpoint("消息📨", "品牌🌸", emoji, joined, "wechat", "sent", promotion=True),
     ]  # fmt: skip
     path = tmp_path / "统一码 🙂.sqlite3"
     with sa.SQLiteStorage(path) as storage:
         storage.customers.put(customers)
         storage.touchpoints.append(touchpoints)
         storage.stages.put_stages({emoji: "新客"}, joined)
-        storage.contacts.record([Contact(emoji, Channel.WECHAT, joined, campaign="双十一🛍")])
         storage.ledger.post([entry("佣金🙂", joined, beneficiary_id=LONG_ID,
                                    amount=Money.of(0.1) + Money.of(0.2))])  # fmt: skip
 
     with sa.SQLiteStorage(path) as storage:
         assert_same_customers(list(storage.customers), customers)
         back, _ = storage.touchpoints.read_since(0)
-        contacts = storage.contacts.since(joined)
         (commission,) = storage.ledger.entries(LONG_ID)
         assert storage.stages.get_stages([emoji]) == {emoji: "新客"}
         stages_as_of = storage.stages.as_of
     assert back == touchpoints
-    assert [c.campaign for c in contacts] == ["双十一🛍"]
+    assert (back[4].kind, back[4].promotion) == (TouchKind.SENT, True)
     # money is exact: 0.1 + 0.2 yuan is 0.3 yuan, and 2**53 + 1 fen survives (a float would not)
     assert back[0].amount is not None
     assert back[1].amount is not None
@@ -605,7 +592,7 @@ def test_unicode_long_ids_exact_money_and_aware_times(tmp_path: Path) -> None:
     assert back[3].amount == Money(1234, "JPY")
     assert commission.amount == Money(30, "CNY")
     # instants come back aware, equal as instants, to the microsecond
-    for when in (customers[0].joined_at, back[0].at, contacts[0].at, commission.at, stages_as_of):
+    for when in (customers[0].joined_at, back[0].at, back[4].at, commission.at, stages_as_of):
         assert when is not None
         assert when.utcoffset() == dt.timedelta(0)
         assert when == joined
