@@ -222,7 +222,7 @@ class Customer:
         When this version of the profile (attributes, tags, consent, agent, store) took effect.
         A customer's first record takes effect when they join unless ``updated_at`` says later;
         a later record that changes the profile needs it, since a pool never guesses when
-        something happened (see :meth:`Pool.ingest <privdomain.Pool.ingest>`).
+        something happened (see :meth:`privdomain.Pool.ingest`).
 
     Raises
     ------
