@@ -2,7 +2,7 @@
 
 Both read the same few per-customer columns (:class:`Activity`) and call :func:`compute`, so
 the history at a date and the stages of that date's snapshot agree by construction: the
-history only gathers the columns differently (from a sorted purchase log), never decides
+history only gathers the columns differently (from the purchases grouped by date), never decides
 differently.
 """
 

@@ -132,12 +132,18 @@ class LifecycleStages(Result):
         """Customers per stage, per ladder (every stage, empty ones included)."""
         return {name: self.ladder(name).counts() for name in _ALL}
 
-    def row(self, customer_id: str) -> int:
-        """The row of ``customer_id`` (a dictionary lookup, built once)."""
+    def row_index(self) -> dict[str, int]:
+        """``{customer_id: row}`` of every customer (built once, then shared: do not change
+        it)."""
         rows = self._rows
         if rows is None:
             rows = dict(zip(self.customer_ids.tolist(), range(len(self)), strict=True))
             object.__setattr__(self, "_rows", rows)
+        return rows
+
+    def row(self, customer_id: str) -> int:
+        """The row of ``customer_id`` (a dictionary lookup, built once)."""
+        rows = self.row_index()
         try:
             return rows[customer_id]
         except (KeyError, TypeError):

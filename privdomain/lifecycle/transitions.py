@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
@@ -368,7 +369,7 @@ def _stored(previous: Any, current: LifecycleStages) -> tuple[Mapping[Any, Any],
 
 def _codes_from_result(
     previous: LifecycleStages, current: LifecycleStages, names: tuple[str, ...]
-) -> tuple[dict[str, NDArray[np.int16]], Unknown]:
+) -> tuple[dict[str, NDArray[np.int16]], _Unknown]:
     if previous.tenant != current.tenant:
         raise ValidationError(
             f"the previous stages are of tenant {previous.tenant!r}, the current of "
@@ -396,23 +397,29 @@ def _codes_from_result(
         out = np.full(n, -1, dtype=np.int16)
         out[rows[found]] = previous.ladder(ladder).labels[found]
         codes[ladder] = out
-    return codes, Unknown(int((~found).sum()), previous.customer_ids[~found][:5].tolist())
+    return codes, _Unknown(int((~found).sum()), previous.customer_ids[~found][:5].tolist())
 
 
 def _codes_from_mapping(
     stored: Mapping[Any, Any], current: LifecycleStages, names: tuple[str, ...]
-) -> tuple[dict[str, NDArray[np.int16]], Unknown]:
+) -> tuple[dict[str, NDArray[np.int16]], _Unknown]:
     n = len(current)
     codes = {ladder: np.full(n, -1, dtype=np.int16) for ladder in names}
     if not stored:
-        return codes, Unknown(0, [])
+        return codes, _Unknown(0, [])
     keys = list(stored.keys())
     values = list(stored.values())
-    lookup = dict(zip(current.customer_ids.tolist(), range(n), strict=True))
-    rows = np.array([lookup.get(k, -1) for k in keys], dtype=np.int64)
+    ids = current.customer_ids.tolist()
+    if keys == ids:  # a store that answers in the order asked: no lookups at all
+        rows = np.arange(n, dtype=np.int64)
+    else:
+        lookup = current.row_index()
+        rows = np.fromiter(
+            map(lookup.get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys)
+        )
     found = rows >= 0
     missing = np.flatnonzero(~found)
-    unknown = Unknown(int(missing.size), [keys[i] for i in missing[:5].tolist()])
+    unknown = _Unknown(int(missing.size), [keys[i] for i in missing[:5].tolist()])
     # few distinct stored keys, many customers: parse each distinct key once
     distinct = list(dict.fromkeys(values))
     stage_index = [{s: i for i, s in enumerate(current.ladder(ladder).names)} for ladder in names]
@@ -437,14 +444,14 @@ def _codes_from_mapping(
             + "). Were they stored with other ladders or settings?"
         )
     value_code = dict(zip(distinct, range(len(distinct)), strict=True))
-    which = np.fromiter((value_code[v] for v in values), dtype=np.int64, count=len(values))
+    which = np.fromiter(map(value_code.__getitem__, values), dtype=np.int64, count=len(values))
     for j, ladder in enumerate(names):
         codes[ladder][rows[found]] = parsed[which[found], j]
     return codes, unknown
 
 
 @attrs.frozen
-class Unknown:
+class _Unknown:
     """Stored customers the current stages do not have: how many, and a few ids."""
 
     count: int
