@@ -221,17 +221,38 @@ class Ingest:
 
         usable = np.ones(n, bool)
         usable[list(reasons)] = False
+
+        def first_rows() -> tuple[NDArray[Any], dict[Any, int], NDArray[np.int64]]:
+            """Ids with unusable rows blanked, each id's first usable row, and per row the
+            first row of its id (without repeats a plain dict(zip) says the same)."""
+            if usable.all():
+                hashable = ids
+            else:
+                hashable = ids.copy()
+                hashable[~usable] = None  # invalid ids may not even be hashable
+            table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
+            if len(table) == n:
+                return hashable, table, np.arange(n)
+            table = {}
+            first = np.fromiter(
+                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
+            )
+            return hashable, table, first
+
+        hashable, table, first = first_rows()
         # A referrer neither in the pool nor anywhere in the batch is unknown whatever else
         # happens: refuse such rows now, so that a later record of the same customer is the
         # first of its id and the customer takes its place in order of arrival.
         named = np.flatnonzero(usable & (cols.referrer_id != None))  # noqa: E711
         if named.size:
             given = cols.referrer_id[named]
-            batch_ids = set(ids[usable].tolist())  # a hash set: object isin would sort strings
+            unresolved = self.reg.lookup(given) < 0
             in_batch = np.fromiter(
-                map(batch_ids.__contains__, given.tolist()), dtype=bool, count=given.size
+                map(table.__contains__, given[unresolved].tolist()),
+                dtype=bool,
+                count=int(unresolved.sum()),
             )
-            nowhere = named[(self.reg.lookup(given) < 0) & ~in_batch]
+            nowhere = named[unresolved][~in_batch]
             for i in nowhere.tolist():
                 reject(
                     i,
@@ -239,21 +260,9 @@ class Ingest:
                     f"referrer {cols.referrer_id[i]!r} is neither in the pool "
                     "nor accepted in this batch",
                 )
-            usable[nowhere] = False
-        if reasons:
-            hashable = ids.copy()
-            hashable[~usable] = None  # invalid ids may not even be hashable
-        else:
-            hashable = ids
-        # each id's first row in the batch; without repeats a plain dict(zip) says the same
-        table: dict[Any, int] = dict(zip(hashable.tolist(), range(n), strict=True))
-        if len(table) == n:
-            first = np.arange(n)
-        else:
-            table = {}
-            first = np.fromiter(
-                map(table.setdefault, hashable.tolist(), itertools.count()), np.int64, n
-            )
+            if nowhere.size:
+                usable[nowhere] = False
+                hashable, table, first = first_rows()
         new = usable & (first == np.arange(n))
         if self.reg.index:
             new &= self.reg.lookup(hashable) < 0
