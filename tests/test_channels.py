@@ -112,7 +112,7 @@ def test_owned_channels_have_columns_and_consent_bits() -> None:
 
     assert [int(OWNED_COLUMN[c.value]) for c in OWNED_CHANNELS] == list(range(len(OWNED_CHANNELS)))
     assert all(OWNED_COLUMN[c.value] == -1 for c in Channel if not c.owned)
-    assert CONSENT_BITS == sum(1 << c.value for c in Channel if c.owned)
+    assert sum(1 << c.value for c in Channel if c.owned) == CONSENT_BITS
 
 
 def test_a_web_shop_purchase_log_files_under_the_web_shop() -> None:
