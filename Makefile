@@ -54,7 +54,7 @@ $(LAYERING_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-layeri
 	touch $@
 
 bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python -m benchmarks pool value
+	$(BENCH_VENV)/bin/python -m benchmarks pool value lifecycle
 	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
 
 clean:

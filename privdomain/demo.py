@@ -7,6 +7,7 @@ with the library. The pipeline is pure: printing is the command line's job.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -127,6 +128,17 @@ def _layering(run: DemoRun) -> str:
     return demo_step(run.need_snapshot())
 
 
+def _lifecycle(run: DemoRun) -> str:
+    from privdomain.lifecycle import demo_step  # scikit-learn, loaded only when used
+
+    snapshot = run.need_snapshot()
+    if run.pool is None:
+        raise RuntimeError("the lifecycle step needs the ingest step to have run first")
+    # last week's stages, to show who moved since: the snapshot of one week earlier
+    last_week = run.pool.snapshot(as_of=snapshot.as_of - dt.timedelta(days=7))
+    return demo_step(snapshot, last_week)
+
+
 #: The steps ``make demo`` runs, in order.
 DEFAULT_STEPS: list[DemoStep] = [
     DemoStep("Simulate a pool", _simulate),
@@ -135,6 +147,7 @@ DEFAULT_STEPS: list[DemoStep] = [
     DemoStep("Pool overview", _overview),
     DemoStep("Customer value: BG/NBD, Gamma-Gamma and CLV", _value),
     DemoStep("Layering", _layering),
+    DemoStep("Lifecycle: a year of stages, and last week's moves", _lifecycle),
 ]
 
 

@@ -10,6 +10,7 @@ stage histories.
 
 from __future__ import annotations
 
+from privdomain.lifecycle.demo import demo_step
 from privdomain.lifecycle.history import StageHistory, stage_history
 from privdomain.lifecycle.ladders import (
     CadenceLadder,
@@ -42,6 +43,7 @@ __all__ = [
     "StageHistory",
     "StageMachine",
     "Transitions",
+    "demo_step",
     "milestone_names",
     "possible_edges",
     "stage_history",
