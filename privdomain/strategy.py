@@ -244,18 +244,27 @@ class QuantileSketch:
         """
         _check_grid(relative_error, min_value, exact_up_to)
         x = np.asarray(values, dtype=np.float64).ravel()
-        x = x[~np.isnan(x)]
-        if not np.isfinite(x).all():
-            raise ValidationError("a quantile sketch takes finite values")
-        unique, counts = np.unique(x, return_counts=True)
+        finite = np.isfinite(x)
+        if not finite.all():
+            nan = np.isnan(x)
+            if not (finite | nan).all():
+                raise ValidationError("a quantile sketch takes finite values")
+            x = x[~nan]
+        relative_error, min_value = float(relative_error), float(min_value)
+        total = _exact_units(x)
+        distinct = _distinct(x, int(exact_up_to))
+        if distinct is None:  # more than exact_up_to distinct values: count buckets directly
+            keys, counts = _bucket_counts(x, _gamma(relative_error), min_value)
+            return cls(relative_error, keys, counts, min_value, None, int(exact_up_to), total)
+        unique, counts = distinct
         sketch = cls(
-            float(relative_error),
+            relative_error,
             np.zeros(0, dtype=np.int64),
-            counts.astype(np.int64),
-            float(min_value),
+            counts,
+            min_value,
             unique,
             int(exact_up_to),
-            _exact_units(x),
+            total,
         )
         return sketch if unique.size <= exact_up_to else sketch._bucketed()
 
@@ -292,7 +301,8 @@ class QuantileSketch:
         if self.exact_values is None:
             return self
         codes = _codes(self.exact_values, _gamma(self.relative_error), self.min_value)
-        keys, counts = _add(codes, self.counts)
+        # the exact values ascend, so their codes do: equal codes are neighbours
+        keys, counts = _add_sorted(codes, self.counts)
         return attrs.evolve(self, keys=keys, counts=counts, exact_values=None)
 
     # ------------------------------------------------------------------ reading
@@ -400,24 +410,188 @@ def _add(keys: NDArray[Any], counts: NDArray[np.int64]) -> tuple[NDArray[Any], N
     return unique, total
 
 
+def _add_sorted(
+    keys: NDArray[np.int64], counts: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`_add` of keys that already ascend (equal keys are neighbours): no sort."""
+    if keys.size == 0:
+        return keys, counts
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.add.reduceat(counts, starts).astype(np.int64)
+
+
+def _distinct(
+    x: NDArray[np.float64], exact_up_to: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """``np.unique(x, return_counts=True)``, or ``None`` when ``x`` surely holds more than
+    ``exact_up_to`` distinct values (they would only be bucketed: no need to sort them)."""
+    if x.size > exact_up_to:
+        whole = _distinct_integers(x)
+        if whole is not None:
+            return whole
+        if _distinct_at_least(x, exact_up_to) > exact_up_to:
+            return None
+    unique, counts = np.unique(x, return_counts=True)
+    return unique, counts.astype(np.int64)
+
+
+def _distinct_integers(
+    x: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    """``np.unique(x, return_counts=True)`` by counting, when every value is a whole number in a
+    range no wider than ``len(x)`` (counts, purchase days); else ``None``."""
+    head = x[:64]
+    if x.size == 0 or not (head == np.rint(head)).all():
+        return None
+    low, high = float(x.min()), float(x.max())
+    if not (low > -(2.0**53) and high < 2.0**53 and high - low < x.size):
+        return None
+    if not (x == np.rint(x)).all():
+        return None
+    if low <= 0 <= high and np.signbit(x[x == 0]).any():
+        return None  # -0.0 and 0.0 are one value to np.unique; leave the choice of sign to it
+    offset = int(low)
+    counts = np.bincount(x.astype(np.int64) - offset)
+    present = np.flatnonzero(counts)
+    return (present + offset).astype(np.float64), counts[present].astype(np.int64)
+
+
+#: Multiplier of the hash that spreads values over the slots of :func:`_distinct_at_least`.
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _distinct_at_least(x: NDArray[np.float64], limit: int) -> int:
+    """A lower bound of the number of distinct values of ``x`` (NaN-free), without sorting:
+    the slots a hash of the values fills (equal values fill one slot), less one for -0.0."""
+    bits = max(10, (4 * max(limit, 1) - 1).bit_length())
+    word = x.view(np.uint64)
+    slots = word >> np.uint64(32)
+    slots ^= word
+    slots *= _SPREAD
+    slots >>= np.uint64(64 - bits)
+    filled = np.count_nonzero(np.bincount(slots.view(np.int64), minlength=1 << bits))
+    return int(filled) - 1
+
+
+def _bucket_counts(
+    x: NDArray[np.float64], gamma: float, min_value: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``_add(_codes(x, gamma, min_value), ones)`` for a non-empty ``x``: the codes of the
+    non-empty buckets, ascending, and how many values each holds, counted rather than sorted."""
+    if float(x.min()) >= min_value:  # positive values only, none in the zero bucket
+        m, negative, n_big = x, None, x.size
+    else:
+        magnitude = np.abs(x)
+        big = magnitude >= min_value
+        n_big = int(np.count_nonzero(big))
+        m, signed = (magnitude, x) if n_big == x.size else (magnitude[big], x[big])
+        negative = signed < 0
+        if not negative.any():
+            negative = None
+    found = _bucket_index(m, gamma) if n_big else None
+    if found is None:
+        return _add(_codes(x, gamma, min_value), np.ones(x.size, dtype=np.int64))
+    index, base = found
+    keys: list[NDArray[np.int64]] = []
+    counts: list[NDArray[np.int64]] = []
+    if negative is not None:
+        below = np.bincount(index[negative])
+        present = np.flatnonzero(below)[::-1]  # codes -(OFFSET + k) ascend as k descends
+        keys.append(-(_OFFSET + base + present))
+        counts.append(below[present])
+        index = index[~negative]
+    if n_big < x.size:
+        keys.append(np.zeros(1, dtype=np.int64))
+        counts.append(np.array([x.size - n_big], dtype=np.int64))
+    above = np.bincount(index)
+    present = np.flatnonzero(above)
+    keys.append(_OFFSET + base + present)
+    counts.append(above[present])
+    return np.concatenate(keys).astype(np.int64), np.concatenate(counts).astype(np.int64)
+
+
+def _bucket_index(m: NDArray[np.float64], gamma: float) -> tuple[NDArray[np.int64], int] | None:
+    """The bucket ``k = index + base`` of every magnitude ``m >= min_value`` (``index >= 0``),
+    or ``None`` when the buckets span too many indices to tabulate their edges.
+
+    ``k`` comes from a logarithm, settled against the edges ``gamma**k`` themselves (computed
+    once per bucket with ``np.power``), so that bucket ``k`` holds exactly the magnitudes in
+    ``[g**k, g**(k+1))``: the logarithm may round across an edge.
+    """
+    if m.size == 0:
+        return None
+    k = np.log(m)
+    k /= math.log(gamma)
+    np.floor(k, out=k)
+    low, high = float(k.min()) - 1, float(k.max()) + 2
+    if high - low > max(4 * m.size, 1 << 16):
+        return None
+    base = int(low)
+    index = k.astype(np.int64)
+    index -= base
+    with np.errstate(over="ignore"):
+        edge = np.power(gamma, np.arange(base, int(high) + 1, dtype=np.int64).astype(np.float64))
+    index -= m < edge[index]
+    index += m >= edge[index + 1]
+    return index, base
+
+
 def _codes(x: NDArray[np.float64], gamma: float, min_value: float) -> NDArray[np.int64]:
     """The bucket code of every value: ``±(OFFSET + k)`` for ``g**k <= |x| < g**(k+1)``."""
     magnitude = np.abs(x)
     big = magnitude >= min_value
     m = magnitude[big]
-    k = np.floor(np.log(m) / math.log(gamma)).astype(np.int64)
-    # the logarithm may round across a bucket's edge: settle it against the edge itself, so
-    # that a bucket holds exactly the values in [g**k, g**(k+1)) as computed by np.power
-    k -= m < np.power(gamma, k.astype(np.float64))
-    with np.errstate(over="ignore"):
-        k += m >= np.power(gamma, (k + 1).astype(np.float64))
+    found = _bucket_index(m, gamma)
+    if found is not None:
+        k = found[0] + found[1]
+    else:
+        k = np.floor(np.log(m) / math.log(gamma)).astype(np.int64)
+        # the logarithm may round across a bucket's edge: settle it against the edge itself,
+        # so that a bucket holds exactly the values in [g**k, g**(k+1)) as computed by np.power
+        k -= m < np.power(gamma, k.astype(np.float64))
+        with np.errstate(over="ignore"):
+            k += m >= np.power(gamma, (k + 1).astype(np.float64))
     codes = np.zeros(x.shape, dtype=np.int64)
     codes[big] = np.where(x[big] > 0, _OFFSET + k, -(_OFFSET + k))
     return codes
 
 
+#: The low significand bits :func:`_exact_units` splits off each value.
+_LOW_BITS = (1 << 26) - 1
+#: Values added at once by :func:`_exact_units`: sums of this many halves stay exact doubles.
+_CHUNK = 1 << 26
+
+
 def _exact_units(x: NDArray[np.float64]) -> int:
-    """``sum(x)`` exactly, in units of ``2**-1074`` (a Python int)."""
+    """``sum(x)`` exactly, in units of ``2**-1074`` (a Python int).
+
+    Each value splits exactly into its upper 27 and lower 26 significand bits; values of one
+    binary exponent are whole multiples of one power of two, so the halves of up to ``2**26``
+    of them add up exactly in a double, exponent by exponent (``np.bincount``), and the sums
+    turn exactly into units.
+    """
+    if x.size == 0:
+        return 0
+    bits = x.view(np.int64)
+    exponent = bits >> 52
+    exponent &= 0x7FF
+    high = (bits & ~_LOW_BITS).view(np.float64)
+    low = x - high
+    total = 0
+    for start in range(0, x.size, _CHUNK):
+        group = exponent[start : start + _CHUNK]
+        for part in (high[start : start + _CHUNK], low[start : start + _CHUNK]):
+            sums = np.bincount(group, weights=part, minlength=2048)
+            if not np.isfinite(sums).all():  # past the float range: add them one by one
+                return _exact_units_sorted(x)
+            for s in sums[sums != 0].tolist():
+                numerator, denominator = s.as_integer_ratio()  # a power of two >= 2**-1074
+                total += (numerator << 1074) // denominator
+    return total
+
+
+def _exact_units_sorted(x: NDArray[np.float64]) -> int:
+    """:func:`_exact_units` by sorting on the exponent, for sums past the float range."""
     if x.size == 0:
         return 0
     mantissa, exponent = np.frexp(x)

@@ -211,3 +211,50 @@ def test_rule_based_strategies_learn_nothing() -> None:
         strategy.fit([1, 2])
     with pytest.raises(ValidationError, match="NoSummary"):
         strategy.fit_summary(QuantileSketch.of([1.0]))
+
+
+def _sorted_sketch(x: np.ndarray, e: float, min_value: float, limit: int) -> QuantileSketch:
+    """The sketch by its definition: every distinct value with its count, bucketed past
+    ``limit`` distinct values."""
+    unique, counts = np.unique(x, return_counts=True)
+    exact = QuantileSketch(e, np.zeros(0, dtype=np.int64), counts, min_value, unique, limit)
+    return exact if unique.size <= limit else exact._bucketed()
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.arange(70_000, dtype=float) % 9 + 1,  # whole numbers: counted, exact
+        np.arange(200_000, dtype=float) % 70_000 - 35_000,  # whole numbers past the limit
+        np.round(np.random.default_rng(1).lognormal(5, 1, 200_000), 2),  # amounts: hashed
+        np.random.default_rng(2).normal(0, 1, 200_000),  # both signs and the zero bucket
+        np.concatenate([np.random.default_rng(3).normal(0, 1e-8, 100_000), [0.0, -0.0]]),
+        np.concatenate([np.arange(66_000, dtype=float), [-0.0, 0.0]]),
+        np.random.default_rng(4).normal(size=100_000)
+        * 10.0 ** np.random.default_rng(5).integers(-300, 300, 100_000),  # a wide range
+        np.full(200_000, 1.5e308),  # a sum past the float range
+        np.array([0.0] * 100_000 + [5e-324] * 3),
+    ],
+)
+@pytest.mark.parametrize("limit", [0, 10, 1 << 16])
+def test_fast_paths_build_the_sketch_of_its_definition(x: np.ndarray, limit: int) -> None:
+    """Counting whole numbers, bounding the distinct values by hashing and counting buckets
+    directly give the sketch that sorting the values gives, bit for bit."""
+    for e, min_value in [(0.005, 1e-9), (0.2, 1e-300), (1e-6, 0.5)]:
+        got = QuantileSketch.of(x, relative_error=e, min_value=min_value, exact_up_to=limit)
+        want = _sorted_sketch(x, e, min_value, limit)
+        assert got.is_exact == want.is_exact
+        assert np.array_equal(got.keys, want.keys)
+        assert got.keys.dtype == np.int64
+        assert np.array_equal(got.counts, want.counts)
+        assert got.counts.dtype == np.int64
+        if want.exact_values is not None:
+            assert got.exact_values is not None
+            assert np.array_equal(got.exact_values, want.exact_values)
+    if limit == 0:  # the exact sum, on every 10th value (a Fraction per value is slow)
+        from fractions import Fraction
+
+        part = x[::10]
+        values, counts = np.unique(part, return_counts=True)
+        exact = sum((Fraction(v) * int(c) for v, c in zip(values, counts, strict=True)), Fraction())
+        assert QuantileSketch.of(part).exact_sum == exact * 2**1074

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from privdomain.domain.segment import All, And, Compare, Or, Rule
 
-__all__ = ["band_rule", "bands", "boxes", "boxes_rule", "describe_bands"]
+__all__ = ["band_rule", "bands", "boxes", "boxes_rule", "describe_bands", "small_bands"]
 
 Cell = tuple[int, int, int]
 Box = tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
@@ -31,11 +31,18 @@ def bands(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np
     if len(edges) > 16:
         found = np.searchsorted(edges, np.nan_to_num(values, nan=-np.inf), side="left")
         return np.asarray(found + 1, dtype=np.int64)
+    return small_bands(values, edges).astype(np.int64)
+
+
+def small_bands(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int8]:
+    """:func:`bands` as ``int8``, for at most 16 edges."""
     # int8 sums: an eighth of the memory traffic of int64 for the same comparisons
     out = np.ones(values.shape, dtype=np.int8)
+    above = np.empty(values.shape, dtype=np.bool_)
     for e in np.asarray(edges).tolist():
-        np.add(out, values > e, out=out, casting="unsafe")
-    return out.astype(np.int64)
+        np.greater(values, e, out=above)
+        np.add(out, above, out=out, casting="unsafe")
+    return out
 
 
 def band_rule(feature: str, edges: Sequence[float], lo: int, hi: int) -> Rule | None:

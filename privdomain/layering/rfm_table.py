@@ -272,12 +272,24 @@ class RFMTable:
         k = self.levels
         if arr.size and (int(arr.min()) < 0 or int(arr.max()) > k):
             raise ValidationError(f"scores must lie in [0, {k}]")
-        arr = arr.astype(np.int64)
+        arr = arr.astype(np.int64, copy=False)
+        return self._codes_of(arr[:, 0], arr[:, 1], arr[:, 2])
+
+    def _codes_of(
+        self, r: NDArray[np.integer], f: NDArray[np.integer], m: NDArray[np.integer]
+    ) -> NDArray[np.int64]:
+        """:meth:`codes` of scores already known to lie in ``[0, levels]``, column by column."""
+        k = self.levels
         never = len(self.names) - 1
         # one flat lookup in the (k+1)^3 grid; index 0 of each axis (no score) → never bought
         lookup = np.full((k + 1, k + 1, k + 1), never, dtype=np.int64)
         lookup[1:, 1:, 1:] = self.grid
-        flat = (arr[:, 0] * (k + 1) + arr[:, 1]) * (k + 1) + arr[:, 2]
+        # the narrowest integers that hold every flat index
+        index = np.int16 if (k + 1) ** 3 <= np.iinfo(np.int16).max else np.int64
+        flat = np.multiply(r, k + 1, dtype=index)
+        flat += f
+        flat *= k + 1
+        flat += m
         return np.asarray(lookup.ravel().take(flat), dtype=np.int64)
 
     def __repr__(self) -> str:
