@@ -1,0 +1,163 @@
+"""Two-tier commission: exact amounts, freezing, reversal, idempotence, settlement."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from helpers import at
+from referral_helpers import chain_pool, refund, snap
+
+from privdomain import Money
+from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
+from privdomain.memory import InMemoryCommissionLedger
+from privdomain.ports import CommissionStatus
+from privdomain.referral import CommissionRule, attribute, settle
+
+RULE = CommissionRule(("0.05", "0.02"), agent_rate="0.03")
+
+
+def _by(ledger, order_id):  # type: ignore[no-untyped-def]
+    m = ledger.order_id == order_id
+    return sorted(
+        zip(
+            ledger.beneficiary_id[m].tolist(),
+            ledger.tier[m].tolist(),
+            ledger.amount_minor[m].tolist(), strict=False,
+        )
+    )
+
+
+def test_two_tiers_and_the_agent() -> None:
+    ledger = attribute(snap(chain_pool()), RULE, refund_window_days=7)
+    # o1: 100.00 paid; pool floor(10000 * 10%) = 1000 fen: c 500, b 200, agent g1 300
+    assert _by(ledger, "o1") == [("b", 2, 200), ("c", 1, 500), ("g1", 1, 300)]
+    # o2: 33.33 paid, no agent; pool floor(3333 * 7%) = 233 split 5:2 -> 166.4, 66.6 -> 166, 67
+    assert _by(ledger, "o2") == [("b", 2, 67), ("c", 1, 166)]
+    assert "a" not in ledger.beneficiary_id.tolist()  # three tiers up: never
+    assert ledger.total() == Money(1233)
+    text = ledger.explain("o1")
+    assert "commission pool 10.00 CNY" in text
+    assert "'g1'" in text
+    assert "no commission" in ledger.explain("nope")
+
+
+def test_frozen_through_the_refund_window() -> None:
+    s = snap(chain_pool(), days=10)  # o1 on day 4, o2 on day 5
+    ledger = attribute(s, RULE, refund_window_days=5.5)
+    status = {o: set(ledger.status[ledger.order_id == o].tolist()) for o in ("o1", "o2")}
+    assert status == {"o1": {1}, "o2": {0}}
+    later = attribute(s, RULE, as_of=at(30))
+    assert set(later.status.tolist()) == {1}
+
+
+def test_whole_refund_reverses_and_re_attribution_nets_to_zero() -> None:
+    pool = chain_pool()
+    first = attribute(snap(pool, 6), RULE)
+    assert first.update(attribute(snap(pool, 6), RULE)).to_records() == first.to_records()
+    pool.ingest([refund("r1", "d", at(7), "100.00", "o1")])
+    second = first.update(attribute(snap(pool, 8), RULE))
+    assert second.total("o1") == Money(0)
+    assert second.total("o2") == first.total("o2")
+    rev = second.status == 2
+    assert (second.amount_minor[rev] < 0).all()
+    assert set(second.order_id[rev]) == {"o1"}
+
+
+def test_partial_refund() -> None:
+    pool = chain_pool([refund("r1", "d", at(6), "40.00", "o1")])
+    ledger = attribute(snap(pool), RULE)
+    # net 60.00: pool 600 fen: c 300, b 120, g1 180
+    assert ledger.total("o1") == Money(600)
+
+
+def test_caps() -> None:
+    per_order = CommissionRule(("0.05", "0.02"), agent_rate="0.03", per_order_cap=500)
+    ledger = attribute(snap(chain_pool()), per_order)
+    assert _by(ledger, "o1") == [("b", 2, 100), ("c", 1, 250), ("g1", 1, 150)]
+    per_month = CommissionRule.of(("0.05", "0.02"), per_period_cap=Money(600))
+    ledger = attribute(snap(chain_pool()), per_month)
+    # c earns 500 on o1, then only 100 of 166 on o2 (same month)
+    assert _by(ledger, "o2") == [("b", 2, 67), ("c", 1, 100)]
+
+
+def test_settle_posts_once() -> None:
+    pool = chain_pool()
+    store = InMemoryCommissionLedger()
+    ledger = attribute(snap(pool, 60), RULE)
+    report = settle(ledger, store)
+    assert report.posted == 5
+    assert report.skipped_orders == ()
+    assert {e.status for e in store.entries()} == {CommissionStatus.PAYABLE}
+    again = settle(ledger, store)
+    assert again.posted == 0
+    assert again.skipped_orders == ("o1", "o2")
+    assert sum(e.amount.minor for e in store.entries()) == 1233
+
+
+def test_settle_updates_frozen_and_reverses() -> None:
+    pool = chain_pool()
+    store = InMemoryCommissionLedger()
+    settle(attribute(snap(pool, 6), RULE), store)
+    assert {e.status for e in store.entries()} == {CommissionStatus.FROZEN}
+    pool.ingest([refund("r1", "d", at(7), "100.00", "o1")])
+    settle(attribute(snap(pool, 30), RULE), store)
+    o1 = [e for e in store.entries() if e.order_id == "o1"]
+    assert {e.status for e in o1} == {CommissionStatus.REVERSED}
+    assert all(e.amount.minor == 0 for e in o1)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: CommissionRule(-0.1), InvalidRuleError, "tier-1 rate"),
+        (lambda: CommissionRule((0.5, 0.3), agent_rate=0.3), InvalidRuleError, "above 100%"),
+        (lambda: CommissionRule((0.1, 0.05, 0.01)), InvalidRuleError, "DOMAIN §6"),
+        (lambda: CommissionRule((0.1, 0.05, 0.01, 0.01)), InvalidRuleError, "4 tiers"),
+        (lambda: CommissionRule(()), InvalidRuleError, "tier-1"),
+        (lambda: CommissionRule("abc"), InvalidRuleError, "tier-1"),
+        (lambda: CommissionRule(True), InvalidRuleError, "tier-1"),
+        (lambda: CommissionRule(Decimal("0.0000001")), InvalidRuleError, "millionth"),
+        (lambda: CommissionRule(0.1, agent_rate=2), InvalidRuleError, "agent_rate"),
+        (lambda: CommissionRule(0.1, per_order_cap=-1), InvalidRuleError, "cap"),
+        (lambda: CommissionRule(0.1, per_period_cap=1.5), InvalidRuleError, "cap"),
+        (
+            lambda: CommissionRule.of(0.1, per_order_cap=Money(1), per_period_cap=Money(1, "USD")),
+            CurrencyMismatchError,
+            "currencies",
+        ),
+    ],
+)
+def test_bad_rules(make, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_bad_attribute_calls() -> None:
+    s = snap(chain_pool())
+    with pytest.raises(CurrencyMismatchError, match="USD"):
+        attribute(s, CommissionRule.of(0.1, per_order_cap=Money(100, "USD")))
+    with pytest.raises(ValidationError, match="Snapshot"):
+        attribute("x", RULE)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="CommissionRule"):
+        attribute(s, 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="refund_window_days"):
+        attribute(s, RULE, refund_window_days=-1)
+    with pytest.raises(ValidationError, match="bindings"):
+        attribute(s, RULE, bindings="permanent")  # type: ignore[arg-type]
+    usd = attribute(s, RULE)
+    object.__setattr__(usd, "currency", "USD")
+    with pytest.raises(CurrencyMismatchError):
+        attribute(s, RULE).update(usd)
+    with pytest.raises(ValidationError, match="AttributionLedger"):
+        settle("x", InMemoryCommissionLedger())  # type: ignore[arg-type]
+
+
+def test_unknown_customers_get_no_credit() -> None:
+    # a referrer who joins after the snapshot is unknown to it: nobody is credited
+    s = snap(chain_pool(), days=2.5)  # c joined at day 2, d (the buyer) not yet
+    assert len(attribute(s, RULE)) == 0
+    assert len(s.order_log) == 0
+    ledger = attribute(snap(chain_pool()), RULE)
+    assert np.isin(ledger.beneficiary_id[ledger.role == 0], snap(chain_pool()).customer_ids).all()
