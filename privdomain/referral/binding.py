@@ -189,7 +189,10 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
     source = np.concatenate(
         [np.zeros(has_ref.size, np.uint8), np.ones(int(joined.sum()), np.uint8)]
     )
-    order = np.lexsort((source, at.view(np.int64), invitee))
+    # ties (one invitee, one instant, one source) go by the inviter's id: not by log or row
+    # order, which depend on the order records arrived in
+    _, by_id = np.unique(snapshot.customer_ids.astype(str), return_inverse=True)
+    order = np.lexsort((by_id[inviter], source, at.view(np.int64), invitee))
     invitee, inviter, at, source = invitee[order], inviter[order], at[order], source[order]
 
     reason = np.full(invitee.size, -1, dtype=np.int8)
