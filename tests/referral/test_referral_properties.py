@@ -113,7 +113,7 @@ def _pool(sc: dict[str, Any], *, refunds: bool = True, perm: Any = None) -> Pool
 
 
 def _sorted_records(ledger: Any) -> list[Any]:
-    return sorted((repr(sorted(r.items())) for r in ledger.to_records()))
+    return sorted(repr(sorted(r.items())) for r in ledger.to_records())
 
 
 @SETTINGS
