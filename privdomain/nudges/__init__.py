@@ -1,0 +1,39 @@
+"""Repurchase nudges (复购触达): who gets which message and offer, on which owned channel, and
+when, under hard guarantees (consent, frequency caps, quiet hours), with a reason for every
+customer not contacted.
+
+- :class:`NudgePolicy` is the playbook as configuration (periods, layers, channels, caps, quiet
+  hours); :func:`plan` (or :class:`Nudges`) makes a :class:`NudgePlan` aligned to a snapshot's
+  rows, which :meth:`NudgePlan.to_touchpoints` turns into SENT touchpoints for the host.
+"""
+
+from __future__ import annotations
+
+from privdomain.nudges.plan import REASONS, NudgePlan, Nudges, plan
+from privdomain.nudges.policy import (
+    COUPONS,
+    DISCOUNT_OFFERS,
+    OFFERS,
+    PERIODS,
+    WINDOWS,
+    FrequencyCap,
+    NudgePolicy,
+    PeriodRule,
+    QuietHours,
+)
+
+__all__ = [
+    "COUPONS",
+    "DISCOUNT_OFFERS",
+    "OFFERS",
+    "PERIODS",
+    "REASONS",
+    "WINDOWS",
+    "FrequencyCap",
+    "NudgePlan",
+    "NudgePolicy",
+    "Nudges",
+    "PeriodRule",
+    "QuietHours",
+    "plan",
+]
