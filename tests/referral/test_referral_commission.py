@@ -24,7 +24,8 @@ def _by(ledger, order_id):  # type: ignore[no-untyped-def]
         zip(
             ledger.beneficiary_id[m].tolist(),
             ledger.tier[m].tolist(),
-            ledger.amount_minor[m].tolist(), strict=False,
+            ledger.amount_minor[m].tolist(),
+            strict=False,
         )
     )
 
