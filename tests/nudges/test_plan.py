@@ -8,6 +8,7 @@ import functools
 import zoneinfo
 from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,10 +46,23 @@ def pool(seed: int, n: int = 300) -> tuple[Any, Any]:
     return snap, Lifecycle().fit(snap).apply(snap)
 
 
-def _tz(policy: NudgePolicy, snap: Any) -> dt.tzinfo:
-    if policy.time_zone is not None:
-        return zoneinfo.ZoneInfo(policy.time_zone)
-    return dt.timezone(snap.utc_offset)
+def _zone(policy: NudgePolicy, snap: Any, i: int) -> str | dt.timedelta:
+    code = int(snap.time_zone[i])
+    if code >= 0:
+        return str(snap.time_zones[code])
+    return policy.time_zone or snap.utc_offset
+
+
+def _tz(zone: str | dt.timedelta) -> dt.tzinfo:
+    return dt.timezone(zone) if isinstance(zone, dt.timedelta) else zoneinfo.ZoneInfo(zone)
+
+
+def with_own_zones(snap: Any, seed: int) -> Any:
+    """The snapshot with some customers in their own time zones (as a pool gives them)."""
+    names = ("America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham")
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-1, len(names), size=len(snap)).astype(np.int32)
+    return attrs.evolve(snap, time_zone=codes, time_zones=names)
 
 
 def check_guarantees(result: NudgePlan, snap: Any, policy: NudgePolicy) -> None:
@@ -57,9 +71,6 @@ def check_guarantees(result: NudgePlan, snap: Any, policy: NudgePolicy) -> None:
     assert len(result) == len(snap)
     assert set(result.reason.tolist()) <= set(REASONS)
     assert np.array_equal(result.planned, result.reason == "planned")
-    assert (snap.time_zone == -1).all()  # the simulated pool has one business zone
-    tz = _tz(policy, snap)
-    zone: str | dt.timedelta = policy.time_zone or snap.utc_offset
     c_row = np.asarray(snap.contacts.row)
     c_at = snap.contacts.at.astype("datetime64[us]").view(np.int64)
     c_col = OWNED_COLUMN[snap.contacts.channel]
@@ -73,7 +84,8 @@ def check_guarantees(result: NudgePlan, snap: Any, policy: NudgePolicy) -> None:
         assert send >= int(np.datetime64(result.at.replace(tzinfo=None), "us").astype(np.int64))
         # quiet hours in the customer's zone
         local = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=send)
-        local = local.astimezone(tz)
+        zone = _zone(policy, snap, int(i))
+        local = local.astimezone(_tz(zone))
         tod = local.hour * 60 + local.minute + local.second / 60
         for q in policy.quiet_hours:
             for a, b in q.minutes():
@@ -127,11 +139,19 @@ def policies(draw: Any) -> NudgePolicy:
     minutes=st.integers(0, 60 * 24 * 40),
     major_sale=st.booleans(),
     budget=st.one_of(st.none(), st.integers(1, 400)),
+    own_zones=st.booleans(),
 )
 def test_guarantees_hold(
-    seed: int, policy: NudgePolicy, minutes: int, major_sale: bool, budget: int | None
+    seed: int,
+    policy: NudgePolicy,
+    minutes: int,
+    major_sale: bool,
+    budget: int | None,
+    own_zones: bool,
 ) -> None:
     snap, stages = pool(seed)
+    if own_zones:
+        snap = with_own_zones(snap, seed)
     at = snap.as_of + dt.timedelta(minutes=minutes)
     result = plan(snap, stages, at=at, major_sale=major_sale, budget=budget, policy=policy)
     check_guarantees(result, snap, policy)
