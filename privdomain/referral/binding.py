@@ -87,7 +87,7 @@ def _flag(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
 class BindingPolicy:
     """A binding mode as data.
 
-    Parameters
+    Attributes
     ----------
     mode
         :class:`BindingMode` (or its value): ``"permanent"``, ``"expiring"`` or ``"last_touch"``.
@@ -207,7 +207,7 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
 
     while True:
         _decide(reason, invitee, at, policy)
-        loop = _loop_edges(reason, invitee, inviter, at, n)
+        loop = _loop_edges(reason, invitee, inviter, at, by_id)
         if loop.size == 0:
             break
         reason[loop] = Reason.UPLINE
@@ -308,9 +308,11 @@ def _loop_edges(
     invitee: NDArray[np.int64],
     inviter: NDArray[np.int64],
     at: NDArray[Any],
-    n: int,
+    by_id: NDArray[np.intp],
 ) -> NDArray[np.intp]:
-    """Candidate indices of the latest binding of every loop among the current bindings."""
+    """Candidate indices of the latest binding of every loop among the current bindings (of
+    bindings made at one instant, the one of the invitee whose id sorts last)."""
+    n = by_id.size
     parent, _ = _current(reason, invitee, inviter, at, n)
     on_loop = _on_cycle(parent)
     if not on_loop.any():
@@ -330,7 +332,7 @@ def _loop_edges(
     label = lab[members]
     edge = last[members]
     t = at[edge].view(np.int64)
-    order = np.lexsort((edge, t, label))
+    order = np.lexsort((by_id[members], t, label))
     lab_sorted = label[order]
     is_last = np.ones(order.size, dtype=bool)
     is_last[:-1] = lab_sorted[:-1] != lab_sorted[1:]

@@ -97,7 +97,7 @@ def _cap(value: object) -> int | None:
 class CommissionRule:
     """How much of an order's paid amount is commission, and to whom.
 
-    Parameters
+    Attributes
     ----------
     rates
         The tier-1 rate, or ``(tier1, tier2)``: fractions of the order's paid amount for the

@@ -97,3 +97,22 @@ def test_bad_policy(kwargs: dict[str, object], match: str) -> None:
 def test_bind_takes_a_snapshot() -> None:
     with pytest.raises(ValidationError, match="Snapshot"):
         bind("not a snapshot")  # type: ignore[arg-type]
+
+
+def test_loop_at_one_instant_does_not_depend_on_ingest_order() -> None:
+    from helpers import new_pool
+
+    def bound(order: list[int]) -> list[object]:
+        records = [
+            customer("x", at(0)),
+            customer("y", at(0)),
+            invite("i1", "x", "y", at(1)),
+            invite("i2", "y", "x", at(1)),
+        ]
+        p = new_pool()
+        assert p.ingest([records[i] for i in order]).ok
+        s = snap(p)
+        b = bind(s)
+        return [b.referrer_ids[s.row("x")], b.referrer_ids[s.row("y")]]
+
+    assert bound([0, 1, 2, 3]) == bound([1, 0, 3, 2]) == [None, "x"]
