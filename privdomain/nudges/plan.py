@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -174,7 +173,9 @@ class NudgePlan(Result):
             raise ValidationError(f"id_prefix is a str, not {short_repr(id_prefix)}")
         rows = np.flatnonzero(self.planned)
         ids = np.array(id_prefix, dtype=object) + self.customer_ids[rows].astype(object)
-        codes = np.array([Channel[str(c)].value for c in self.channel[rows]], dtype=np.uint8)
+        names, inverse = np.unique(self.channel[rows].astype(str), return_inverse=True)
+        table = np.array([Channel[str(c)].value for c in names.tolist()], dtype=np.uint8)
+        codes = table[inverse.reshape(-1)] if rows.size else np.zeros(0, dtype=np.uint8)
         return TouchpointColumns.from_arrays(
             id=np.asarray(ids, dtype=object),
             tenant=tenant,
@@ -436,7 +437,7 @@ class Nudges(RuleBased):
         stages: Any,
         *,
         at: dt.datetime,
-        layers: Segmentations = None,
+        layers: Any = None,
         major_sale: bool = False,
         budget: int | None = None,
     ) -> NudgePlan:
@@ -445,6 +446,3 @@ class Nudges(RuleBased):
             snapshot, stages, at=at, layers=layers, major_sale=major_sale, budget=budget,
             policy=self.policy,
         )  # fmt: skip
-
-
-Segmentations = Any | Iterable[Any] | Mapping[str, Any] | None

@@ -362,3 +362,25 @@ def test_misaligned_stages_are_refused() -> None:
 
 def test_owned_channels_cover_the_defaults() -> None:
     assert set(NudgePolicy().channel_order) <= set(OWNED_CHANNELS)
+
+
+def test_partitions_plan_as_the_whole_without_a_budget() -> None:
+    snap, stages = pool(4)
+    whole = plan(snap, stages, at=snap.as_of)
+    rows = np.arange(len(snap))[::3]
+    part = plan(snap.take(rows), stages.take(rows), at=snap.as_of)
+    expected = whole.take(rows)
+    for name, col in part.columns().items():
+        other = expected.columns()[name]
+        if col.dtype.kind == "M":
+            col, other = col.view(np.int64), other.view(np.int64)
+        assert np.array_equal(col, other, equal_nan=col.dtype.kind == "f"), name
+
+
+def test_an_empty_snapshot_plans_nothing() -> None:
+    snap, stages = pool(4)
+    empty = np.zeros(0, dtype=np.int64)
+    result = plan(snap.take(empty), stages.take(empty), at=snap.as_of, budget=5)
+    assert len(result) == 0
+    assert len(result.to_touchpoints("brand", "n-").at) == 0
+    assert result.counts()["planned"] == 0
