@@ -239,7 +239,8 @@ def plan(
     stages : LifecycleStages
         ``Lifecycle().fit(snapshot).apply(snapshot)``, aligned to the snapshot's rows.
     at : datetime.datetime
-        When the nudges are to go out (aware, not before ``snapshot.as_of``).
+        When the nudges are to go out (aware, not before ``snapshot.as_of``). Caps count the
+        messages the snapshot saw (sent up to its ``as_of``): plan from a fresh snapshot.
     layers : Segmentation or iterable of Segmentation, optional
         Layers whose segment names the policy's ``layer_offers`` and ``no_coupon_layers`` name.
     major_sale : bool
