@@ -7,6 +7,8 @@
   that referrer's referrer (tier 2) and the order's agent under a :class:`CommissionRule`, frozen
   through the refund window and reversed on refund, in an :class:`AttributionLedger`;
   :func:`settle` posts it into a :class:`~privdomain.ports.CommissionLedger`.
+- :class:`ReferralAttribution` bundles a policy and a rule as a rule-only strategy of the one
+  contract (:class:`ReferralStrategy` is the protocol a host's own strategy meets).
 - :func:`referral_rate`, :func:`k_factor`, :func:`referrer_stats` and :func:`agent_stats` measure
   how customers bring customers.
 """
@@ -30,6 +32,7 @@ from privdomain.referral.metrics import (
     referral_rate,
     referrer_stats,
 )
+from privdomain.referral.strategy import ReferralAttribution, ReferralStrategy
 
 __all__ = [
     "MAX_TIERS",
@@ -41,7 +44,9 @@ __all__ = [
     "CommissionRule",
     "KFactor",
     "Reason",
+    "ReferralAttribution",
     "ReferralRate",
+    "ReferralStrategy",
     "ReferrerStats",
     "SettleReport",
     "agent_stats",

@@ -126,6 +126,9 @@ class Bindings(Result):
     candidate_source: NDArray[np.uint8] = attrs.field(repr=False)
     """0: the registered referrer, 1: an invitation."""
     reason: NDArray[np.int8] = attrs.field(repr=False)
+    candidate_ids: NDArray[np.object_] = attrs.field(repr=False)
+    """Customer ids by the row numbers the candidates use (those of the snapshot bound), so
+    that a row selection of the bindings still explains its customers."""
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """``customer_id``, ``referrer_id``, ``bound_at``."""
@@ -145,12 +148,13 @@ class Bindings(Result):
         """Every candidate binding of one customer, with its decision."""
         i = self.row(customer_id)
         lines = [f"customer {customer_id!r}: {self.policy.mode.value} binding"]
-        mine = np.flatnonzero(self.candidate_invitee == i)
+        own = np.flatnonzero(self.candidate_ids == customer_id)
+        mine = np.flatnonzero(self.candidate_invitee == own[0]) if own.size else own
         if mine.size == 0:
             lines.append("  nobody invited this customer")
         for k in mine:
             src = "registered referrer" if self.candidate_source[k] == 0 else "invitation"
-            who = self.customer_ids[self.candidate_inviter[k]]
+            who = self.candidate_ids[self.candidate_inviter[k]]
             text = Reason(int(self.reason[k])).text
             lines.append(f"  {self.candidate_at[k]} {src} {who!r}: {text}")
         ref = self.referrer_ids[i]
@@ -229,6 +233,7 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
         candidate_at=at,
         candidate_source=source,
         reason=reason,
+        candidate_ids=ids,
     )
 
 

@@ -118,3 +118,11 @@ def test_loop_at_one_instant_does_not_depend_on_ingest_order() -> None:
     assert (
         bound([0, 1, 2, 3]) == bound([1, 0, 3, 2]) == ["y", None]
     )  # y sorts last: its binding is refused
+
+
+def test_a_row_selection_still_explains() -> None:
+    s = snap(chain_pool())
+    b = bind(s)
+    part = b[[3, 0]]
+    assert part.referrer_ids.tolist() == ["c", None]
+    assert part.explain("d") == b.explain("d")
