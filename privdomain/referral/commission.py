@@ -23,7 +23,7 @@ from privdomain.domain.money import Money
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
 from privdomain.ports import CommissionEntry, CommissionLedger, CommissionStatus
 from privdomain.referral.binding import BindingPolicy, Bindings, _search, bind
-from privdomain.result import plain_column, shown
+from privdomain.result import plain_column
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
@@ -225,7 +225,7 @@ class AttributionLedger:
         """``(order_ids, net minor units)``, one per order with entries."""
         keys = np.asarray([str(o) for o in self.order_id.tolist()], dtype=object)
         uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        sums = np.bincount(inverse, weights=None, minlength=uniq.size).astype(np.int64) * 0
+        sums = np.zeros(uniq.size, dtype=np.int64)
         np.add.at(sums, inverse, self.amount_minor)
         return self.order_id[first], sums
 
@@ -570,6 +570,3 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
         )
     store.post(entries)
     return SettleReport(len(entries), tuple(sorted(skipped)))
-
-
-_ = shown

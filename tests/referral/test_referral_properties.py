@@ -205,3 +205,31 @@ def test_invariant_to_ingest_order(sc: dict[str, Any], seed: int) -> None:
     perm = np.random.default_rng(seed)
     b = attribute(_pool(sc, perm=perm).snapshot(at(200)), rule, bindings=policy, as_of=at(30))
     assert _sorted_records(a) == _sorted_records(b)
+
+
+@SETTINGS
+@given(scenarios())
+def test_period_cap_is_never_exceeded(sc: dict[str, Any]) -> None:
+    cap = sc["rule"].per_period_cap
+    snap = _pool(sc).snapshot(at(200))
+    ledger = attribute(snap, sc["rule"], bindings=BindingPolicy(sc["mode"]))
+    order_ids, totals = ledger.totals_by_order()
+    assert len(set(order_ids.tolist())) == len(order_ids)
+    assert sum(totals.tolist()) == ledger.total().minor
+    if cap is None:
+        return
+    credit = ledger.status != 2
+    month = (ledger.at + np.timedelta64(8, "h")).astype("datetime64[M]")
+    earned: dict[tuple[Any, ...], int] = {}
+    for key, amount in zip(
+        zip(
+            ledger.role[credit].tolist(),
+            ledger.beneficiary_id[credit].tolist(),
+            month[credit].tolist(),
+            strict=True,
+        ),
+        ledger.amount_minor[credit].tolist(),
+        strict=True,
+    ):
+        earned[key] = earned.get(key, 0) + amount
+    assert all(v <= cap for v in earned.values())
