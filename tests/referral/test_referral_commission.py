@@ -13,7 +13,7 @@ from privdomain import Money
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
 from privdomain.memory import InMemoryCommissionLedger
 from privdomain.ports import CommissionStatus
-from privdomain.referral import CommissionRule, attribute, settle
+from privdomain.referral import CommissionRule, attribute, bind, settle
 
 RULE = CommissionRule(("0.05", "0.02"), agent_rate="0.03")
 
@@ -162,3 +162,18 @@ def test_unknown_customers_get_no_credit() -> None:
     assert len(s.order_log) == 0
     ledger = attribute(snap(chain_pool()), RULE)
     assert np.isin(ledger.beneficiary_id[ledger.role == 0], snap(chain_pool()).customer_ids).all()
+
+
+def test_referrers_outside_a_partition_are_unknown_and_not_credited() -> None:
+    s = snap(chain_pool())
+    part = s.take([s.row("d"), s.row("e")])  # d's referrer c is not in this partition
+    assert part.referrer_row.tolist() == [-1, -1]
+    ledger = attribute(part, RULE)
+    assert ledger.beneficiary_id.tolist() == ["g1"]  # only the agent is known
+    with pytest.raises(ValidationError, match="bindings"):
+        attribute(part, RULE, bindings=bind(s))
+
+
+def test_rates_may_sum_to_exactly_the_whole_order() -> None:
+    ledger = attribute(snap(chain_pool()), CommissionRule(("0.5", "0.3"), agent_rate="0.2"))
+    assert ledger.total("o1") == Money.of("100.00")
