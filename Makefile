@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BENCH_VENV ?= .venv-bench
 LAYERING_BENCH_VENV ?= .venv-bench-layering
+NUDGES_BENCH_VENV ?= .venv-bench-nudges
+REFERRAL_BENCH_VENV ?= .venv-bench-referral
+SCALE_BENCH_VENV ?= .venv-bench-scale
 
 .PHONY: demo test lint typecheck unit docs bench clean
 
@@ -53,9 +56,33 @@ $(LAYERING_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-layeri
 	$(LAYERING_BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed
+$(NUDGES_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-nudges.txt
+	$(PYTHON) -m venv $(NUDGES_BENCH_VENV)
+	$(NUDGES_BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NUDGES_BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-nudges.txt
+	$(NUDGES_BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(REFERRAL_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-referral.txt
+	$(PYTHON) -m venv $(REFERRAL_BENCH_VENV)
+	$(REFERRAL_BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(REFERRAL_BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-referral.txt
+	$(REFERRAL_BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(SCALE_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-scale.txt
+	$(PYTHON) -m venv $(SCALE_BENCH_VENV)
+	$(SCALE_BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCALE_BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements-scale.txt
+	$(SCALE_BENCH_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed $(NUDGES_BENCH_VENV)/.installed $(REFERRAL_BENCH_VENV)/.installed $(SCALE_BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m benchmarks pool value lifecycle
 	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
+	$(NUDGES_BENCH_VENV)/bin/python -m benchmarks uplift nudges
+	$(REFERRAL_BENCH_VENV)/bin/python -m benchmarks referral attribution
+	$(SCALE_BENCH_VENV)/bin/python -m benchmarks frames
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(LAYERING_BENCH_VENV) site build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(LAYERING_BENCH_VENV) $(NUDGES_BENCH_VENV) $(REFERRAL_BENCH_VENV) $(SCALE_BENCH_VENV) site build dist .mypy_cache .pytest_cache .ruff_cache
