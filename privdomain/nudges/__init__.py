@@ -21,6 +21,7 @@ from privdomain.nudges.policy import (
     PeriodRule,
     QuietHours,
 )
+from privdomain.nudges.uplift import ClassTransformation, TLearner, XLearner
 
 __all__ = [
     "COUPONS",
@@ -29,11 +30,14 @@ __all__ = [
     "PERIODS",
     "REASONS",
     "WINDOWS",
+    "ClassTransformation",
     "FrequencyCap",
     "NudgePlan",
     "NudgePolicy",
     "Nudges",
     "PeriodRule",
     "QuietHours",
+    "TLearner",
+    "XLearner",
     "plan",
 ]
