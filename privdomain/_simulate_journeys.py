@@ -51,7 +51,7 @@ class SimulatedJourneys:
     effect: NDArray[np.float64]
     base_log_odds: float
     true_incremental: NDArray[np.float64]
-    conversion_probability: NDArray[np.float64]
+    conversion_probability: NDArray[np.float64] = attrs.field(repr=False)
 
 
 def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -37,7 +37,13 @@ from privdomain.domain.pool import Pool
 from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import ValidationError, short_repr
 
-__all__ = ["SimulatedPool", "SimulationParams", "simulate_pool"]
+__all__ = [
+    "SimulatedJourneys",
+    "SimulatedPool",
+    "SimulationParams",
+    "simulate_journeys",
+    "simulate_pool",
+]
 
 _CHINA = dt.timezone(dt.timedelta(hours=8))
 
@@ -691,3 +697,7 @@ class _Simulation:
             related_customer_id=EncodedIds(related, ids),
             agent_id=EncodedIds(agent_of, agent_names[:-1]) if agent_names.size > 1 else None,
         )
+
+
+# journeys with known channel effects live in their own module (re-exported here)
+from privdomain._simulate_journeys import SimulatedJourneys, simulate_journeys  # noqa: E402
