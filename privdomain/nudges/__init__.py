@@ -9,8 +9,11 @@ customer not contacted.
 
 from __future__ import annotations
 
+from privdomain.nudges.fatigue import FatigueModel
+from privdomain.nudges.outcomes import NudgeOutcomes, outcomes
 from privdomain.nudges.plan import REASONS, NudgePlan, Nudges, plan
 from privdomain.nudges.policy import (
+    BUSINESS_TYPES,
     COUPONS,
     DISCOUNT_OFFERS,
     OFFERS,
@@ -24,6 +27,7 @@ from privdomain.nudges.policy import (
 from privdomain.nudges.uplift import ClassTransformation, TLearner, XLearner
 
 __all__ = [
+    "BUSINESS_TYPES",
     "COUPONS",
     "DISCOUNT_OFFERS",
     "OFFERS",
@@ -31,7 +35,9 @@ __all__ = [
     "REASONS",
     "WINDOWS",
     "ClassTransformation",
+    "FatigueModel",
     "FrequencyCap",
+    "NudgeOutcomes",
     "NudgePlan",
     "NudgePolicy",
     "Nudges",
@@ -39,5 +45,6 @@ __all__ = [
     "QuietHours",
     "TLearner",
     "XLearner",
+    "outcomes",
     "plan",
 ]

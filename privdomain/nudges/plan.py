@@ -6,6 +6,14 @@ connected) as of the plan; no frequency cap exceeded, counting the messages alre
 calendar window of the send time (the customer's own time zone) plus the plan; no message inside
 quiet hours (a nudge that falls in them is sent when they end). Every customer not planned is
 reported with the reason.
+
+On top of the rules, the plan can use what was learned from earlier contacts: the customer's
+own response history per channel (always, from the snapshot), a fitted
+:class:`~privdomain.nudges.FatigueModel`, and estimated uplift with the value of a conversion
+and the costs of a message and of the offer (ranked by expected incremental value minus cost).
+A random share of the customers who would be contacted can be held out as a control group
+(``holdout`` with a ``seed``), so that later outcomes (:meth:`NudgePlan.outcomes`) measure the
+effect of the nudges.
 """
 
 from __future__ import annotations
@@ -18,21 +26,29 @@ import attrs
 import numpy as np
 from numpy.typing import NDArray
 
-from privdomain.domain._time import epoch_micros, local_day_starts, micros_to_datetime
+from privdomain.domain._time import (
+    MICROS_PER_DAY,
+    epoch_micros,
+    local_day_starts,
+    micros_to_datetime,
+)
 from privdomain.domain.channels import OWNED_CHANNELS, OWNED_COLUMN, Channel, TouchKind
+from privdomain.domain.money import minor_unit_exponent
 from privdomain.domain.segment import short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
+from privdomain.nudges.fatigue import FatigueModel, responded_within
 from privdomain.nudges.policy import (
     COUPONS,
     DISCOUNT_OFFERS,
+    OFFERS,
     PERIODS,
     WINDOWS,
     NudgePolicy,
     QuietHours,
 )
 from privdomain.result import Result, shown
-from privdomain.strategy import RuleBased
+from privdomain.strategy import RuleBased, check_fitted
 
 __all__ = ["REASONS", "NudgePlan", "Nudges", "plan"]
 
@@ -43,8 +59,10 @@ REASONS: tuple[str, ...] = (
     "no_consent",
     "lost_outside_sale",
     "capped",
+    "fatigued",
     "not_worth_it",
     "over_budget",
+    "holdout",
 )
 _REASON_TEXT = {
     "planned": "planned",
@@ -52,10 +70,15 @@ _REASON_TEXT = {
     "still connected)",
     "lost_outside_sale": "lost customers are contacted only during a major sale",
     "capped": "every reachable channel is at a frequency cap (history plus plan)",
-    "not_worth_it": "expected-value score not above the policy's min_score",
-    "over_budget": "outside the message budget (lower expected-value score)",
+    "fatigued": "fatigue multiplier below the policy's fatigue_floor (too many recent contacts)",
+    "not_worth_it": "expected-value score not above the policy's min_score, or expected "
+    "incremental value not above the costs",
+    "over_budget": "outside the message or discount budget (lower expected value)",
+    "holdout": "held out at random as the control group (not sent)",
 }
 _NAT = np.datetime64("NaT", "us")
+_OFFER_ORDER = np.argsort(np.array(OFFERS))
+_OFFER_SORTED = np.array(OFFERS)[_OFFER_ORDER]
 
 
 def _readonly(arr: Any) -> NDArray[Any]:
@@ -79,19 +102,36 @@ class NudgePlan(Result):
         Whether the plan was made for a major sale.
     budget : int or None
         The message budget, if one was given.
+    discount_budget : int or None
+        The discount budget in minor units, if one was given.
+    holdout : float
+        The share of the customers who would be contacted held out at random.
     customer_ids, index : numpy.ndarray
         The customers and their indices in the pool, in the snapshot's order.
     planned : numpy.ndarray of bool
         Whether the customer gets a nudge.
     send_at : numpy.ndarray of datetime64[us]
-        When to send it (UTC; NaT when not planned).
+        When to send it (UTC; NaT when not planned; for a held-out customer, when it would
+        have been sent).
     channel, message, offer : numpy.ndarray of object
-        Channel name, message type and offer (``None`` when not planned).
+        Channel name, message type and offer (``None`` when not planned; a held-out customer
+        keeps the nudge it would have got).
     promotion : numpy.ndarray of bool
         Whether the offer leads with a discount.
     score : numpy.ndarray of float64
-        Expected-value score: reach of the channel × response prior of the period × (1 +
-        multi-point bonus × further reachable channels); NaN without a usable channel.
+        Expected-value score: the customer's response rate on the channel (the reach prior ×
+        the period's response prior, shrunk with their own response history) × the fatigue
+        multiplier × (1 + multi-point bonus × further reachable channels); NaN without a
+        usable channel.
+    fatigue : numpy.ndarray of float64
+        The fatigue multiplier ``exp(−load)`` at the send time (1 without a fatigue model).
+    net_value : numpy.ndarray of float64
+        Expected incremental value minus costs (with ``uplift``; NaN otherwise).
+    discount_minor : numpy.ndarray of int64
+        Face value of the offer in minor units (0 for offers without a discount).
+    propensity : numpy.ndarray of float64
+        Probability that the customer is contacted under the plan's randomisation:
+        ``1 − holdout`` for the customers planned or held out, 0 for everyone else.
     rescheduled : numpy.ndarray of bool
         Whether the send time was moved to the end of quiet hours.
     reason : numpy.ndarray of object
@@ -104,6 +144,8 @@ class NudgePlan(Result):
     tenant: str
     major_sale: bool
     budget: int | None
+    discount_budget: int | None
+    holdout: float
     customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
     index: NDArray[np.int64] = attrs.field(converter=_readonly)
     planned: NDArray[np.bool_] = attrs.field(converter=_readonly)
@@ -118,10 +160,15 @@ class NudgePlan(Result):
     period: NDArray[np.object_] = attrs.field(converter=_readonly)
     relationship: NDArray[np.object_] = attrs.field(converter=_readonly)
     layer: NDArray[np.object_] = attrs.field(converter=_readonly)
+    fatigue: NDArray[np.float64] = attrs.field(converter=_readonly)
+    net_value: NDArray[np.float64] = attrs.field(converter=_readonly)
+    discount_minor: NDArray[np.int64] = attrs.field(converter=_readonly)
+    propensity: NDArray[np.float64] = attrs.field(converter=_readonly)
 
     _row_fields: ClassVar[tuple[str, ...]] = (
         "customer_ids", "index", "planned", "send_at", "channel", "message", "offer",
         "promotion", "score", "rescheduled", "reason", "period", "relationship", "layer",
+        "fatigue", "net_value", "discount_minor", "propensity",
     )  # fmt: skip
 
     def columns(self) -> dict[str, NDArray[Any]]:
@@ -150,16 +197,32 @@ class NudgePlan(Result):
             f"customer {customer_id!r}: period {self.period[i]}, relationship "
             f"{self.relationship[i]}{layer}"
         )
-        if self.planned[i]:
+        extra = ""
+        if self.fatigue[i] != 1:
+            extra += f", fatigue multiplier {shown(self.fatigue[i])}"
+        if self.net_value[i] == self.net_value[i]:
+            extra += f", expected incremental value minus cost {shown(self.net_value[i])}"
+        if self.planned[i] or self.reason[i] == "holdout":
             when = micros_to_datetime(int(self.send_at[i].astype(np.int64)))
             moved = " (moved to the end of quiet hours)" if self.rescheduled[i] else ""
             body = (
                 f"  nudge: {self.message[i]} with offer {self.offer[i]} on {self.channel[i]} at "
-                f"{when.isoformat()}{moved}; score {shown(self.score[i])}"
+                f"{when.isoformat()}{moved}; score {shown(self.score[i])}{extra}"
             )
+            if not self.planned[i]:
+                body += f"\n  not sent: holdout ({_REASON_TEXT['holdout']})"
         else:
             body = f"  not contacted: {self.reason[i]} ({_REASON_TEXT[str(self.reason[i])]})"
+            if extra:
+                body += f"; score {shown(self.score[i])}{extra}"
         return f"{head}\n{body}"
+
+    def outcomes(self, snapshot_after: Snapshot, *, window_days: float = 7.0) -> Any:
+        """What became of the customers planned or held out: see
+        :func:`privdomain.nudges.outcomes`."""
+        from privdomain.nudges.outcomes import outcomes
+
+        return outcomes(self, snapshot_after, window_days=window_days)
 
     def to_touchpoints(self, tenant: str, id_prefix: str) -> Any:
         """The planned nudges as SENT touchpoints (:class:`TouchpointColumns`), for the host to
@@ -220,6 +283,90 @@ def _quiet_shift(at: dt.datetime, tz: dt.tzinfo, quiet: tuple[QuietHours, ...]) 
     return at
 
 
+def _uniform(index: NDArray[np.int64], key: int) -> NDArray[np.float64]:
+    """One uniform number in [0, 1) per pool index, a fixed function of (index, key)
+    (SplitMix64): a customer's draw does not depend on the other customers of the snapshot,
+    so partitions draw as the whole."""
+    z = index.astype(np.uint64) + np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.asarray((z >> np.uint64(11)).astype(np.float64) * 2.0**-53)
+
+
+def _seed_key(seed: Any) -> int:
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValidationError(
+            f"seed is an int >= 0 or a numpy.random.Generator, not {short_repr(seed)}"
+        )
+    return int(seed) % 2**64
+
+
+def _per_customer(value: Any, n: int, name: str, *, low: float, high: float) -> Any:
+    """A finite number in [low, high], or an array of them aligned to the snapshot's rows."""
+    if isinstance(value, bool):
+        raise ValidationError(f"{name} is a number or an array of numbers, not a bool")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} is a number or an array of numbers") from None
+    if arr.ndim == 1 and arr.shape[0] != n:
+        raise ValidationError(
+            f"{name} has {arr.shape[0]} entries but the snapshot has {n} rows: align it to them"
+        )
+    if arr.ndim > 1:
+        raise ValidationError(f"{name} is a number or a 1-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValidationError(f"{name} must be finite (no NaN or infinity)")
+    if np.any(arr < low) or np.any(arr > high):
+        raise ValidationError(f"{name} must lie in [{low}, {high}]")
+    return np.broadcast_to(arr, (n,))
+
+
+def _balance(snapshot: Snapshot, name: str | None) -> NDArray[np.bool_]:
+    """Customers whose numeric attribute ``name`` is positive (nobody if no one has it)."""
+    n = len(snapshot)
+    col = snapshot.attributes.get(name) if name is not None else None
+    if col is None:
+        return np.zeros(n, dtype=bool)
+    has = np.asarray(col != None, dtype=bool)  # noqa: E711 - elementwise on objects
+    out = np.zeros(n, dtype=bool)
+    try:
+        values = np.asarray(col[has]).astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"the balance attribute {name!r} is not numeric") from None
+    out[has] = values > 0
+    return out
+
+
+def _responses(
+    snapshot: Snapshot,
+    c_row: NDArray[np.int64],
+    c_at: NDArray[np.int64],
+    c_col: NDArray[Any],
+    window_days: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Messages with a complete response window and responses (an order within the window)
+    per (customer, owned channel), from the snapshot's contacts and order log."""
+    n, n_owned = len(snapshot), len(OWNED_CHANNELS)
+    window = round(window_days * MICROS_PER_DAY)
+    done = (c_col >= 0) & (c_at + window <= epoch_micros(snapshot.as_of))
+    row, at, col = c_row[done], c_at[done], c_col[done]
+    orders = snapshot.order_log
+    o_at = orders.at.astype("datetime64[us]").view(np.int64)
+    o_row = np.asarray(orders.row, dtype=np.int64)
+    if at.size:
+        relevant = o_at >= at.min()  # older orders answer no message
+        o_at, o_row = o_at[relevant], o_row[relevant]
+    hit = responded_within(row, at, o_row, o_at, window)
+    key = row * n_owned + col
+    sent = np.bincount(key, minlength=n * n_owned).reshape(n, n_owned)
+    answered = np.bincount(key[hit], minlength=n * n_owned).reshape(n, n_owned)
+    return sent, answered
+
+
 def plan(
     snapshot: Snapshot,
     stages: Any,
@@ -229,13 +376,20 @@ def plan(
     major_sale: bool = False,
     budget: int | None = None,
     policy: NudgePolicy | None = None,
+    fatigue: FatigueModel | None = None,
+    uplift: Any = None,
+    value: Any = None,
+    cost: Any = 0.0,
+    discount_budget: int | None = None,
+    holdout: float = 0.0,
+    seed: Any = None,
 ) -> NudgePlan:
     """Plan at most one nudge per customer of ``snapshot``.
 
     Parameters
     ----------
     snapshot : Snapshot
-        The pool as of some instant (consent, reachability and recent contacts).
+        The pool as of some instant (consent, reachability, recent contacts and orders).
     stages : LifecycleStages
         ``Lifecycle().fit(snapshot).apply(snapshot)``, aligned to the snapshot's rows.
     at : datetime.datetime
@@ -246,16 +400,38 @@ def plan(
     major_sale : bool
         Whether a major sale is on (lost customers are contacted only then).
     budget : int, optional
-        At most this many messages (>= 1), given to the customers with the highest
-        expected-value score (ties: snapshot order).
+        At most this many messages (>= 1), to the customers ranked highest (by ``net_value``
+        with ``uplift``, else by ``score``; ties in snapshot order).
     policy : NudgePolicy, optional
         The playbook (default: :class:`NudgePolicy` defaults).
+    fatigue : FatigueModel, optional
+        A fitted fatigue model: its multiplier at the send time scales the score (and the
+        uplift), and customers below the policy's ``fatigue_floor`` are skipped as fatigued.
+    uplift : array-like of float, optional
+        Estimated effect of a nudge on each customer's chance to buy (one entry per snapshot
+        row, in [-1, 1]), e.g. from an uplift model. With it, customers are ranked by
+        ``net_value = uplift × fatigue × value − cost − face value of the offer`` and skipped
+        as ``not_worth_it`` when that is not positive.
+    value : float or array-like of float, optional
+        Value of one conversion in major units (required with ``uplift``; >= 0).
+    cost : float or array-like of float
+        Cost of one message in major units (>= 0).
+    discount_budget : int, optional
+        At most this much face value of discount-led offers, in minor units (>= 1), given in
+        rank order; offers that do not fit are skipped as ``over_budget``.
+    holdout : float
+        Share (in [0, 1)) of the customers who would be contacted held out at random as a
+        control group (reason ``holdout``, not sent); needs ``seed``.
+    seed : int or numpy.random.Generator, optional
+        Seed of the holdout draw. A customer's draw depends only on the seed and their pool
+        index, so a plan is the same for the same seed, partition by partition.
 
     Raises
     ------
     ValidationError
-        Bad arguments: not a snapshot, stages or layers not aligned to it, a naive or early
-        ``at``, a budget that is not an int >= 1, a period name the policy has no rule for.
+        Bad arguments: not a snapshot, stages, layers or arrays not aligned to it, a naive or
+        early ``at``, budgets that are not ints >= 1, NaN uplift, ``uplift`` without ``value``,
+        a holdout outside [0, 1) or without a seed, a period name the policy has no rule for.
     """
     from privdomain.lifecycle import LifecycleStages
 
@@ -276,10 +452,38 @@ def plan(
         raise ValidationError(f"at ({at}) is before the snapshot's as_of ({snapshot.as_of})")
     if not isinstance(major_sale, bool):
         raise ValidationError(f"major_sale is a bool, not {short_repr(major_sale)}")
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1
-    ):
-        raise ValidationError(f"budget is an int >= 1 (or None), not {short_repr(budget)}")
+    for name, amount in (("budget", budget), ("discount_budget", discount_budget)):
+        if amount is not None and (
+            isinstance(amount, bool) or not isinstance(amount, int | np.integer) or amount < 1
+        ):
+            raise ValidationError(f"{name} is an int >= 1 (or None), not {short_repr(amount)}")
+    if fatigue is not None:
+        if not isinstance(fatigue, FatigueModel):
+            raise ValidationError(f"fatigue is a FatigueModel, not {type(fatigue).__name__}")
+        check_fitted(fatigue, "base_rate_")
+    if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not (
+        0 <= holdout < 1
+    ):  # fmt: skip
+        raise ValidationError(f"holdout is a share in [0, 1), not {short_repr(holdout)}")
+    key = None
+    if holdout > 0:
+        if seed is None:
+            raise ValidationError("a holdout needs a seed (an int or a numpy.random.Generator)")
+        key = _seed_key(seed)
+    elif seed is not None:
+        _seed_key(seed)
+    gain = None
+    if uplift is not None:
+        if value is None:
+            raise ValidationError("uplift needs the value of a conversion (value=...)")
+        lift = np.asarray(uplift)
+        if lift.ndim != 1:
+            raise ValidationError(f"uplift is one number per snapshot row, got shape {lift.shape}")
+        gain = _per_customer(lift, n, "uplift", low=-1.0, high=1.0)
+        worth = _per_customer(value, n, "value", low=0.0, high=np.inf)
+    elif value is not None:
+        raise ValidationError("value is used with uplift only")
+    message_cost = _per_customer(cost, n, "cost", low=0.0, high=np.inf)
     layer_cols = _layer_names(layers, n, snapshot.customer_ids)
 
     # -- stages -> period rules and offers (codes over the few distinct names)
@@ -325,6 +529,13 @@ def plan(
         hunter |= member
     withheld = hunter & np.isin(offer, list(COUPONS))
     offer = np.where(withheld, "none", offer)
+    # members and stored value: a reminder instead of a discount (the balance first)
+    is_discount = np.isin(offer, list(DISCOUNT_OFFERS))
+    member_tag = snapshot.tags.get(policy.member_tag) if policy.member_tag is not None else None
+    members = np.zeros(n, dtype=bool) if member_tag is None else np.asarray(member_tag, bool)
+    balance = _balance(snapshot, policy.balance_attribute)
+    offer = np.where(is_discount & members, "member_day", offer)
+    offer = np.where(is_discount & balance, "balance_reminder", offer)
 
     # -- send time per time zone (quiet hours), then calendar windows of that send time
     zone_code = np.asarray(snapshot.time_zone, dtype=np.int64)
@@ -353,8 +564,8 @@ def plan(
     history = np.zeros((len(WINDOWS), n, n_owned), dtype=np.int64)
     for w in range(len(WINDOWS)):
         inside = (c_at >= starts[w, zone_code[c_row]]) & (c_at <= send[c_row]) & (c_col >= 0)
-        key = c_row[inside] * n_owned + c_col[inside]
-        history[w] = np.bincount(key, minlength=n * n_owned).reshape(n, n_owned)
+        key_w = c_row[inside] * n_owned + c_col[inside]
+        history[w] = np.bincount(key_w, minlength=n * n_owned).reshape(n, n_owned)
 
     # -- channels with room: reachable, and every cap still below its limit after one more
     order_cols = np.array([OWNED_COLUMN[c.value] for c in policy.channel_order], dtype=np.int64)
@@ -371,33 +582,64 @@ def plan(
     usable = reachable & room & room_all[:, None]
     has_reach = reachable.any(axis=1)
     has_room = usable.any(axis=1)
-    pick = np.argmax(usable, axis=1)
 
+    # -- channel choice: the reach prior shrunk with the customer's own response history
+    sent, answered = _responses(snapshot, c_row, c_at, c_col, policy.response_days)
     reach = np.array([policy.reach[c] for c in policy.channel_order])
-    n_reach = reachable.sum(axis=1)
-    score = np.where(
-        has_room,
-        reach[pick] * prior * (1 + policy.multi_point_bonus * np.maximum(n_reach - 1, 0)),
-        np.nan,
+    strength = policy.channel_prior_strength
+    rate = (strength * reach[None, :] * prior[:, None] + answered[:, order_cols]) / (
+        strength + sent[:, order_cols]
     )
+    pick = np.argmax(np.where(usable, rate, -1.0), axis=1)  # ties: the channel order
+    n_reach = reachable.sum(axis=1)
+    multi = 1 + policy.multi_point_bonus * np.maximum(n_reach - 1, 0)
+    tired = np.ones(n) if fatigue is None else fatigue._multiplier(snapshot, send)
+    chosen_rate = np.take_along_axis(rate, pick[:, None], axis=1)[:, 0]
+    score = np.where(has_room, chosen_rate * tired * multi, np.nan)
+
+    face_table = np.array([policy.offer_cost.get(o, 0) for o in OFFERS], dtype=np.int64)
+    offer_code = np.searchsorted(_OFFER_SORTED, offer.astype(str))
+    face = face_table[_OFFER_ORDER[np.minimum(offer_code, len(OFFERS) - 1)]]
+    net = np.full(n, np.nan)
+    if gain is not None:
+        scale = float(10 ** minor_unit_exponent(snapshot.currency))
+        net = np.where(has_room, gain * tired * worth - message_cost - face / scale, np.nan)
 
     reason = np.full(n, "planned", dtype=object)
     pending = np.ones(n, dtype=bool)
+    worthless = ~(score > policy.min_score)
+    if gain is not None:
+        worthless |= ~(net > 0)
     for name, hit in (
         ("no_consent", ~has_reach),
         ("lost_outside_sale", sale_only & (not major_sale)),
         ("capped", ~has_room),
-        ("not_worth_it", ~(score > policy.min_score)),
+        ("fatigued", tired < policy.fatigue_floor),
+        ("not_worth_it", worthless),
     ):
         now = pending & hit
         reason[now] = name
         pending &= ~now
-    if budget is not None:
+    if budget is not None or discount_budget is not None:
+        rank_by = net if gain is not None else score
         candidates = np.flatnonzero(pending)
-        ranked = candidates[np.lexsort((candidates, -score[candidates]))]
-        over = ranked[int(budget) :]
-        reason[over] = "over_budget"
-        pending[over] = False
+        ranked = candidates[np.lexsort((candidates, -rank_by[candidates]))]
+        if discount_budget is not None:
+            spent = np.cumsum(face[ranked])
+            over = ranked[(face[ranked] > 0) & (spent > int(discount_budget))]
+            reason[over] = "over_budget"
+            pending[over] = False
+            ranked = ranked[pending[ranked]]
+        if budget is not None:
+            over = ranked[int(budget) :]
+            reason[over] = "over_budget"
+            pending[over] = False
+    chosen = pending.copy()
+    propensity = np.where(chosen, 1.0 - float(holdout), 0.0)
+    if key is not None:
+        held = chosen & (_uniform(np.asarray(snapshot.index), key) < holdout)
+        reason[held] = "holdout"
+        pending &= ~held
 
     names = np.array([c.name for c in policy.channel_order], dtype=object)
     none = np.full(n, None, dtype=object)
@@ -406,44 +648,43 @@ def plan(
         tenant=snapshot.tenant,
         major_sale=major_sale,
         budget=None if budget is None else int(budget),
+        discount_budget=None if discount_budget is None else int(discount_budget),
+        holdout=float(holdout),
         customer_ids=snapshot.customer_ids,
         index=snapshot.index,
         planned=pending,
-        send_at=np.where(pending, send, np.iinfo(np.int64).min).view("datetime64[us]"),
-        channel=np.where(pending, names[pick], none),
-        message=np.where(pending, message, none),
-        offer=np.where(pending, offer, none),
-        promotion=pending & np.isin(offer, list(DISCOUNT_OFFERS)),
+        send_at=np.where(chosen, send, np.iinfo(np.int64).min).view("datetime64[us]"),
+        channel=np.where(chosen, names[pick], none),
+        message=np.where(chosen, message, none),
+        offer=np.where(chosen, offer, none),
+        promotion=chosen & np.isin(offer, list(DISCOUNT_OFFERS)),
         score=score,
-        rescheduled=pending & rescheduled,
+        rescheduled=chosen & rescheduled,
         reason=reason,
         period=period_names,
         relationship=rel_names,
         layer=layer,
+        fatigue=tired,
+        net_value=net,
+        discount_minor=np.where(chosen, face, 0),
+        propensity=propensity,
     )
 
 
 class Nudges(RuleBased):
     """The nudge planner as a rule-only strategy: nothing to learn (``fit`` returns ``self``);
-    :meth:`plan` plans with the configured :class:`NudgePolicy`."""
+    :meth:`plan` plans with the configured :class:`NudgePolicy` (and, optionally, a fitted
+    :class:`~privdomain.nudges.FatigueModel`)."""
 
-    def __init__(self, policy: NudgePolicy | None = None) -> None:
+    def __init__(self, policy: NudgePolicy | None = None, fatigue: FatigueModel | None = None):
         self.policy = NudgePolicy() if policy is None else policy
         if not isinstance(self.policy, NudgePolicy):
             raise ValidationError(f"policy is a NudgePolicy, not {type(policy).__name__}")
+        self.fatigue = fatigue
 
     def plan(
-        self,
-        snapshot: Snapshot,
-        stages: Any,
-        *,
-        at: dt.datetime,
-        layers: Any = None,
-        major_sale: bool = False,
-        budget: int | None = None,
+        self, snapshot: Snapshot, stages: Any, *, at: dt.datetime, **options: Any
     ) -> NudgePlan:
-        """:func:`plan` with this planner's policy."""
-        return plan(
-            snapshot, stages, at=at, layers=layers, major_sale=major_sale, budget=budget,
-            policy=self.policy,
-        )  # fmt: skip
+        """:func:`plan` with this planner's policy and fatigue model; ``options`` are the other
+        keyword arguments of :func:`plan`."""
+        return plan(snapshot, stages, at=at, policy=self.policy, fatigue=self.fatigue, **options)

@@ -20,6 +20,7 @@ from privdomain.domain.channels import OWNED_CHANNELS, Channel
 from privdomain.errors import ValidationError
 
 __all__ = [
+    "BUSINESS_TYPES",
     "COUPONS",
     "DISCOUNT_OFFERS",
     "OFFERS",
@@ -43,6 +44,8 @@ OFFERS: tuple[str, ...] = (
     "sale_invite",  # an invitation to a major sale
     "privilege",  # a member privilege or personal service, not a discount
     "referral_invite",  # an invitation to refer friends
+    "member_day",  # a member-day reminder (members get it instead of a discount)
+    "balance_reminder",  # a reminder of the stored value left (instead of a discount)
 )
 #: Offers that lead with a discount (recorded as ``promotion`` on the touchpoint).
 DISCOUNT_OFFERS: frozenset[str] = frozenset(
@@ -55,6 +58,8 @@ COUPONS: frozenset[str] = frozenset({"small_coupon", "targeted_coupon", "win_bac
 PERIODS: tuple[str, ...] = ("not_bought", "active", "silent", "sleeping", "lost")
 #: Calendar windows of frequency caps, in the customer's own time zone.
 WINDOWS: tuple[str, ...] = ("day", "week", "month")
+#: Business types with a preset policy (:meth:`NudgePolicy.for_business`).
+BUSINESS_TYPES: tuple[str, ...] = ("high_end", "high_frequency")
 
 
 def _offer(value: Any, what: str) -> str:
@@ -188,6 +193,12 @@ _DEFAULT_REACH = {
     Channel.APP: 0.05, Channel.OFFICIAL_ACCOUNT: 0.05, Channel.VIDEO_CHANNEL: 0.05,
     Channel.EMAIL: 0.02, Channel.SMS: 0.0003,
 }  # fmt: skip
+#: Face value of each discount-led offer in minor units of the pool's currency (fen for CNY):
+#: what one sent offer takes from a discount budget, and its cost in the expected value.
+_DEFAULT_OFFER_COST = {
+    "small_coupon": 500, "targeted_coupon": 1_000, "win_back_coupon": 2_000, "bundle": 1_000,
+    "threshold_discount": 2_000, "sale_invite": 0,
+}  # fmt: skip
 _DEFAULT_CAPS = (
     FrequencyCap("day", 1),
     FrequencyCap("week", 2),
@@ -232,6 +243,28 @@ def _reach(value: Any) -> dict[Channel, float]:
     for k, v in value.items():
         out[_channel(k, "reach")] = _probability(v, f"reach of {k}")
     return out
+
+
+def _offer_cost(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise ValidationError("offer_cost is a mapping of offer to minor units")
+    out = dict(_DEFAULT_OFFER_COST)
+    for k, v in value.items():
+        offer = _offer(k, "offer_cost")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValidationError(f"the cost of {offer!r} is an int >= 0 (minor units), not {v!r}")
+        if v and offer not in DISCOUNT_OFFERS:
+            raise ValidationError(f"{offer!r} is not a discount: it has no face value")
+        out[offer] = v
+    return out
+
+
+def _optional_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"a tag or attribute name is a non-empty str or None, not {value!r}")
+    return value
 
 
 def _caps(value: Any) -> tuple[FrequencyCap, ...]:
@@ -306,6 +339,22 @@ class NudgePolicy:
         IANA zone for customers without their own (``None``: the snapshot's business offset).
     min_score : float
         Customers whose expected-value score is not above this are skipped (``not_worth_it``).
+    response_days : float
+        A message got a response when the customer ordered within this many days after it
+        (the customer's response history per channel).
+    channel_prior_strength : float
+        Weight, in messages, of the reach prior against a customer's own response history on a
+        channel (empirical-Bayes shrinkage: with few messages the prior decides).
+    fatigue_floor : float
+        Customers whose fatigue multiplier (with a fatigue model) is below this are skipped
+        (``fatigued``).
+    member_tag : str or None
+        Profile tag of members: they get ``"member_day"`` instead of a discount-led offer.
+    balance_attribute : str or None
+        Numeric profile attribute of the stored value (balance); customers with a positive
+        balance get ``"balance_reminder"`` instead of a discount-led offer.
+    offer_cost : dict of str to int
+        Face value of each discount-led offer in minor units (what a discount budget counts).
     """
 
     periods: dict[str, PeriodRule] = attrs.field(factory=dict, converter=_periods)
@@ -328,10 +377,82 @@ class NudgePolicy:
     )
     time_zone: str | None = attrs.field(default=None, converter=_zone)
     min_score: float = 0.0
+    response_days: float = 7.0
+    channel_prior_strength: float = 20.0
+    fatigue_floor: float = 0.5
+    member_tag: str | None = attrs.field(default="member", converter=_optional_name)
+    balance_attribute: str | None = attrs.field(default="stored_value", converter=_optional_name)
+    offer_cost: dict[str, int] = attrs.field(factory=dict, converter=_offer_cost)
 
     def __attrs_post_init__(self) -> None:
+        _probability(self.fatigue_floor, "fatigue_floor")
+        for name in ("response_days", "channel_prior_strength"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+                    or v <= 0:  # fmt: skip
+                raise ValidationError(f"{name} must be a finite number > 0, got {v!r}")
         for name in ("multi_point_bonus", "min_score"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
                     or v < 0:  # fmt: skip
                 raise ValidationError(f"{name} must be a finite number >= 0, got {v!r}")
+
+    @classmethod
+    def for_business(cls, kind: str, **changes: Any) -> NudgePolicy:
+        """The preset policy of a business type, with ``changes`` applied on top.
+
+        - ``"high_end"`` (high price, low frequency; "user thinking"): fewer and more personal
+          contacts — at most one message a week and two a month, on personal channels first
+          (WeCom, personal WeChat), privileges instead of coupons for silent, growth and mature
+          customers, and a stricter fatigue floor.
+        - ``"high_frequency"`` (low price, frequent purchases; "traffic thinking"): more frequent
+          perks — up to three messages a week and ten a month (platform rules kept), groups and
+          the mini-program first, a small perk even for active customers.
+
+        Raises
+        ------
+        ValidationError
+            An unknown business type, or a change that is not a valid policy field.
+        """
+        if kind == "high_end":
+            preset: dict[str, Any] = {
+                "periods": {
+                    "silent": PeriodRule("personal_care", "privilege", False, True, 0.05),
+                    "sleeping": PeriodRule("win_back", "privilege", False, False, 0.03),
+                },
+                "stage_offers": {"new": "bestseller", "growth": "privilege",
+                                 "mature": "privilege"},
+                "channel_order": (
+                    Channel.WECOM, Channel.WECHAT, Channel.APP, Channel.MINI_PROGRAM,
+                    Channel.OFFICIAL_ACCOUNT, Channel.EMAIL, Channel.SMS,
+                ),
+                "caps": (
+                    FrequencyCap("day", 1), FrequencyCap("week", 1), FrequencyCap("month", 2),
+                    FrequencyCap("month", 2, Channel.SMS),
+                ),
+                "fatigue_floor": 0.7,
+                "multi_point_bonus": 0.2,
+            }  # fmt: skip
+        elif kind == "high_frequency":
+            preset = {
+                "periods": {
+                    "active": PeriodRule("perk", "small_coupon", True, True, 0.10),
+                },
+                "channel_order": (
+                    Channel.GROUP, Channel.MINI_PROGRAM, Channel.WECOM, Channel.WECHAT,
+                    Channel.APP, Channel.OFFICIAL_ACCOUNT, Channel.VIDEO_CHANNEL, Channel.SMS,
+                ),
+                "caps": (
+                    FrequencyCap("day", 1), FrequencyCap("week", 3), FrequencyCap("month", 10),
+                    FrequencyCap("month", 4, Channel.WECOM), FrequencyCap("month", 2, Channel.SMS),
+                ),
+                "fatigue_floor": 0.3,
+            }  # fmt: skip
+        else:
+            raise ValidationError(
+                f"unknown business type {kind!r}; business types are {list(BUSINESS_TYPES)}"
+            )
+        unknown = sorted(set(changes) - {f.name for f in attrs.fields(cls)})
+        if unknown:
+            raise ValidationError(f"unknown policy fields {unknown}")
+        return cls(**{**preset, **changes})
