@@ -206,9 +206,11 @@ def customers_from_frame(
         An eager data frame, one row per customer.
     tenant
         The tenant of every row.
-    id, joined_at
-        The customer id and join time columns (times as :meth:`CustomerColumns.from_arrays`
-        takes them; aware columns are read in UTC, naive ones as UTC).
+    id
+        The customer id column.
+    joined_at
+        The join time column (times as :meth:`CustomerColumns.from_arrays` takes them; aware
+        columns are read in UTC, naive ones as UTC).
     source
         The column of channels that brought each customer (names or codes), or one
         :class:`~privdomain.Channel` for all.
@@ -307,11 +309,15 @@ def touchpoints_from_frame(
 
     Parameters
     ----------
-    amount, minor_units
+    amount
         The amount column, in major units (yuan), or in minor units (fen) with
         ``minor_units=True``; null or NaN where a row has none.
-    currency, currency_column
-        The currency of every amount, or the column holding one per row.
+    minor_units
+        Whether ``amount`` counts minor units.
+    currency
+        The currency of every amount.
+    currency_column
+        Or the column holding the currency of each row.
     promotion, discount, order_id
         Optional columns (``discount`` in the unit of ``amount``).
     epoch_unit

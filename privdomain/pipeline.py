@@ -39,7 +39,7 @@ from privdomain.domain.pool import Pool
 from privdomain.domain.report import IngestReport
 from privdomain.domain.snapshot import Snapshot
 from privdomain.domain.touchpoint import Touchpoint
-from privdomain.errors import ValidationError
+from privdomain.errors import EmptyPoolError, ValidationError
 from privdomain.ports import CommissionLedger, StageStore, TouchpointLog
 
 __all__ = [
@@ -280,7 +280,7 @@ class DailyCycle:
     record_contacts : bool, default True
         Record the planned contacts as ``SENT`` touchpoints (in the log, when there is one, and
         in the pool), as a host does once it has sent them. ``False`` leaves that to the host.
-    send_after : datetime.timedelta, default 1 hour
+    send_after : datetime.timedelta, optional
         How long after ``as_of`` the nudges go out (before quiet hours move them); more than
         zero, so that a run's own contacts are never in its snapshot and a repeated run plans
         exactly as the first.
@@ -402,6 +402,11 @@ class DailyCycle:
 
         if not isinstance(snapshot, Snapshot):
             raise ValidationError(f"fit takes a Snapshot, not {type(snapshot).__name__}")
+        if len(snapshot) == 0:
+            raise EmptyPoolError(
+                f"the pool has no customers as of {snapshot.as_of.isoformat()}: the learners "
+                "have nothing to learn from (ingest customers first, or fit on a later as_of)"
+            )
         # the warnings are kept in each layering's result and in the cycle's notes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LayeringWarning)
@@ -447,6 +452,8 @@ class DailyCycle:
         ------
         ValidationError
             A bad argument, or an ``as_of`` before the stored stages'.
+        EmptyPoolError
+            The learners are not fitted yet and the pool has no customers as of ``as_of``.
         """
         from privdomain.layering import LayeringWarning
         from privdomain.lifecycle import transitions

@@ -244,11 +244,13 @@ class TouchpointColumns:
             ids.
         tenant
             One tenant, or one per row.
-        customer_id, related_customer_id, agent_id
+        customer_id
             Ids per row: an array of str (``None``, NaN or pandas ``NA`` where absent), a
             pandas ``Categorical``, or :class:`EncodedIds`. Dictionary-encoded ids are the fast
             path for millions of rows: each distinct id is then looked up once. Unhashable ids
             (lists, dicts) and bool columns are refused.
+        related_customer_id, agent_id : array-like, optional
+            As ``customer_id``, for the rows that have one.
         at
             ``datetime64`` (read as UTC) or aware datetimes; integer or float counts since the
             epoch with ``epoch_unit``. Stored as microseconds since the epoch; every instant

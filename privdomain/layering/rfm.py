@@ -205,7 +205,7 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
         ``"chinese"`` is :data:`~privdomain.layering.CHINESE_8` (2 levels, high/low against a
         centre), or your own :class:`RFMTable`. ``None`` gives one segment per score cell
         (:meth:`RFMTable.cells`).
-    binning : {"quantile", "mean", "median", "fixed"} or None, default None
+    binning : {None, "quantile", "mean", "median", "fixed"}
         How edges are made (see the module documentation). ``None``: ``"mean"`` for the
         Chinese table, ``"quantile"`` otherwise.
     levels : int or None, default None
@@ -213,10 +213,11 @@ class RFMLayering(BaseEstimator):  # type: ignore[misc]
     recency_edges, frequency_edges, monetary_edges : sequence of float or None
         For ``binning="fixed"``: ``levels - 1`` ascending thresholds in the feature's units.
         A value equal to a threshold falls in the band below it (for recency: the better one).
-    frequency, monetary : str, default "purchase_days" and "net_spend"
-        The snapshot features used for F and M. F counts distinct purchase days by default
-        (two orders on one day are one visit); ``"orders"`` counts orders. M may be e.g.
-        ``"gross_spend"``.
+    frequency : str, default "purchase_days"
+        The snapshot feature used for F. F counts distinct purchase days by default (two
+        orders on one day are one visit); ``"orders"`` counts orders.
+    monetary : str, default "net_spend"
+        The snapshot feature used for M, e.g. ``"gross_spend"``.
     recent_multiple : float or None, default 3.0
         How many median inter-purchase times still count as recent. When learned recency
         edges let customers silent for longer score in the upper half of R, ``fit`` warns

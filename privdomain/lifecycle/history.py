@@ -236,7 +236,7 @@ def stage_history(
     dates : sequence of instants
         Strictly increasing: ``datetime64``, aware datetimes, or numbers with
         ``epoch_unit``.
-    epoch_unit : {"s", "ms", "us", "ns"}, optional
+    epoch_unit : {None, "s", "ms", "us", "ns"}
         What numeric dates count since the epoch (required for numbers).
     ladders : str or sequence of str
         The ladders to record (default all three).

@@ -156,7 +156,7 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         ``penalizer_coef``. Leave at 0 for maximum likelihood.
     max_iter : int
         Iteration cap of the optimiser.
-    time_unit : {"h", "D", "W", "M"}
+    time_unit : {"D", "h", "W", "M"}
         Unit of recency and ``T`` when the model reads a snapshot (``summarize``,
         ``fit(snapshot)``, ``apply``): purchases are counted per business day, as
         :func:`customer_rfm` counts them, and measured in this unit. Columns and summaries
@@ -199,13 +199,16 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        frequency, recency, T : array-like, shape (n,)
-            Repeat purchases, time of the last purchase and age of each customer, all measured
-            from the first purchase in one time unit (see :func:`rfm_summary`). Or pass one
+        frequency : array-like, shape (n,)
+            Repeat purchases of each customer; with ``recency`` and ``T`` (time of the last
+            purchase and age of each customer), all measured from the first purchase in one
+            time unit (see :func:`rfm_summary`). Or pass one
             summary as ``frequency`` alone: an :class:`RFMSummary`, or a pandas or polars
             frame with ``frequency``, ``recency`` and ``T`` columns (as lifetimes' tables).
             Or pass a :class:`~privdomain.Snapshot` alone: the model is fitted on its buyers,
             summarised in ``time_unit`` (``fit_summary(summarize(snapshot))``).
+        recency, T : array-like, shape (n,), optional
+            Not given with one summary or a snapshot.
         weights : array-like, shape (n,), optional
             Number of customers each row stands for. Identical rows are merged automatically,
             so a million customers cost what their distinct rows cost.
@@ -437,9 +440,11 @@ class RepeatPurchaseModel(BaseEstimator):  # type: ignore[misc]
         ----------
         t : float or array-like
             Length of the future window, in the time unit of the data.
-        frequency, recency, T : array-like
-            Each customer's history, as for :meth:`fit` (or one summary). All four broadcast
-            together.
+        frequency : array-like
+            Each customer's history, as for :meth:`fit` (or one summary). ``t`` and the
+            history columns broadcast together.
+        recency, T : array-like, optional
+            As for :meth:`fit`.
 
         Returns
         -------

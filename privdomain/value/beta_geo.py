@@ -31,7 +31,7 @@ class BetaGeo(RepeatPurchaseModel):
         L2 penalty on the parameters (lifetimes' ``penalizer_coef``); 0 is maximum likelihood.
     max_iter : int
         Iteration cap of the optimiser.
-    time_unit : {"h", "D", "W", "M"}
+    time_unit : {"D", "h", "W", "M"}
         Unit of recency and ``T`` when the model reads a :class:`~privdomain.Snapshot`
         (``fit(snapshot)``, ``summarize``, ``apply``), default days as lifetimes' ``freq="D"``;
         purchases are counted per business day, as :func:`customer_rfm` counts them.

@@ -295,8 +295,10 @@ class GammaGamma(BaseEstimator):  # type: ignore[misc]
 
         Parameters
         ----------
-        frequency, monetary_value : array-like
-            As for :meth:`fit`, or one summary as ``frequency`` alone.
+        frequency : array-like
+            As for :meth:`fit`, or one summary alone.
+        monetary_value : array-like, optional
+            As for :meth:`fit` (not given with one summary).
         """
         check_fitted(self, "params_")
         p, q, v = (self.params_[n] for n in _NAMES)

@@ -140,12 +140,20 @@ def calibration_holdout(
 
     Parameters
     ----------
-    customer_ids, timestamps, amounts
+    customer_ids
         The transaction log, as for :func:`rfm_summary` (or a data frame and column names).
+    timestamps, amounts : array-like, optional
+        As for :func:`rfm_summary`.
     calibration_end, observation_end : datetime or numpy.datetime64
         Ends of the two windows (inclusive); ``calibration_end`` must come first.
-    period, time_unit, utc_offset, epoch_unit
-        As for :func:`rfm_summary` (``time_unit`` follows ``period`` unless given).
+    period
+        As for :func:`rfm_summary`.
+    time_unit
+        As for :func:`rfm_summary` (follows ``period`` unless given).
+    utc_offset
+        As for :func:`rfm_summary`.
+    epoch_unit
+        As for :func:`rfm_summary`.
     customer_id_col, datetime_col, monetary_value_col : str, optional
         Column names when ``customer_ids`` is a data frame.
 

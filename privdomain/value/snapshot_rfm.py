@@ -159,7 +159,7 @@ def customer_rfm(
     snapshot : Snapshot or data frame
         A :class:`~privdomain.Snapshot`, or the frame of ``Snapshot.to_frame()`` (then give
         ``as_of`` and ``utc_offset``).
-    time_unit : {"h", "D", "W", "M"}
+    time_unit : {"D", "h", "W", "M"}
         Unit of ``recency`` and ``T`` (lifetimes' default: days).
     as_of : datetime or numpy.datetime64, optional
         The snapshot's instant, for a frame only.

@@ -246,10 +246,10 @@ def rfm_summary(
         Amount of each transaction, at least 0; without it ``monetary_value`` is ``None``.
     observation_end : datetime or numpy.datetime64
         End of the observation window, inclusive (aware ``datetime``; naive ones are refused).
-    period : {"h", "D", "W", "M"}
+    period : {"D", "h", "W", "M"}
         Bucket length: hour, day, week (Monday to Sunday, as pandas' ``"W"``) or calendar month.
         lifetimes' ``freq``.
-    time_unit : {"h", "D", "W", "M"}, optional
+    time_unit : {None, "h", "D", "W", "M"}
         Unit of ``recency`` and ``T``; by default the ``period`` itself, as in lifetimes.
         ``"M"`` is the mean Gregorian month (30.436875 days), except with monthly periods, where
         whole calendar months are counted. A unit finer than the period (weekly buckets counted
@@ -257,7 +257,7 @@ def rfm_summary(
         freq_multiplier=7`` is ``period="D", time_unit="W"``.
     utc_offset : datetime.timedelta
         Fixed offset of the local calendar in which periods are cut (default UTC).
-    epoch_unit : {"s", "ms", "us", "ns"}, optional
+    epoch_unit : {None, "s", "ms", "us", "ns"}
         What integer or float ``timestamps`` count since the epoch; required for numbers. A
         ``YYYYMMDD`` column is a date, not a count: parse it first (the error says how).
     customer_id_col, datetime_col, monetary_value_col : str, optional
@@ -460,7 +460,7 @@ def rfm_summary_from_snapshot(
     snapshot : Snapshot or data frame
         Any object with the attributes of :class:`SnapshotLike`, or the frame of
         ``Snapshot.to_frame()`` (then give ``as_of`` and ``utc_offset``).
-    time_unit : {"h", "D", "W", "M"}
+    time_unit : {"D", "h", "W", "M"}
         Unit of ``recency`` and ``T``.
     as_of : datetime or numpy.datetime64, optional
         The snapshot's instant, for a frame only.
