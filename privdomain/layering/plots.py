@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from privdomain._optional import import_optional
+from privdomain._plotting import use_chart_fonts
 from privdomain.domain.segment import short_repr
 from privdomain.errors import ValidationError
 from privdomain.layering._result import Segmentation
@@ -92,7 +93,7 @@ def plot_rfm_grid(segmentation: Segmentation, *, value: str | None = None, ax: A
             if counts[i, j]:
                 ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", color="w", fontsize=8)
     ax.figure.colorbar(image, ax=ax, label=label)
-    return ax
+    return use_chart_fonts(ax)
 
 
 def plot_segment_sizes(segmentation: Segmentation, *, ax: Any = None) -> Any:
@@ -116,4 +117,4 @@ def plot_segment_sizes(segmentation: Segmentation, *, ax: Any = None) -> Any:
     ax.set_xlabel("customers")
     ax.set_title(f"Segment sizes: {segmentation.strategy}")
     ax.set_xlim(0, sizes.max(initial=1.0) * 1.3 or 1.0)
-    return ax
+    return use_chart_fonts(ax)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from privdomain._optional import import_optional
+from privdomain._plotting import use_chart_fonts
 from privdomain.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def plot_stage_flow(history: StageHistory, ladder: str = "post_purchase", *, ax:
     ax.set_ylabel("customers")
     ax.set_title(f"{ladder.replace('_', '-')} stages over time")
     ax.legend(loc="upper left", fontsize="small", frameon=False)
-    return ax
+    return use_chart_fonts(ax)
 
 
 def plot_transition_heatmap(
@@ -156,4 +157,4 @@ def plot_transition_heatmap(
     ax.set_ylabel("stage at a date")
     ax.set_title(f"{ladder.replace('_', '-')} transitions")
     ax.figure.colorbar(image, ax=ax, label="share of the row")
-    return ax
+    return use_chart_fonts(ax)
