@@ -1,0 +1,581 @@
+"""Scale out on Dask: the same strategies, partition by partition, with the same answers.
+
+A pool too large for one machine is split into partitions of customers, each with all of its
+customers' touchpoints and profile changes. Every partition becomes a :class:`~privdomain.Pool`
+on a worker, and a :class:`~privdomain.Snapshot` as of one instant; strategies then run on the
+strategy contract (see the Concepts page "The strategy contract"):
+
+1. ``fit``: every partition's ``summarize`` on its worker, the summaries merged as a binary
+   tree of ``merge`` tasks, one ``fit_summary`` of the merged summary on the client;
+2. ``apply``: the fitted strategy shipped to the workers and applied to each partition, the
+   results kept there (:class:`PartitionedResult`) for the next strategy, for a data frame
+   (:meth:`PartitionedResult.to_dask_frame`) or, when small, one result on the client.
+
+**Referral chains cross customers.** A customer's features read their referrer (the referrer's
+row) and their invitees (``referrals``), and attribution credits two tiers up the chain. So
+:func:`partition_by_customer` makes a first, global pass over the small referral graph only
+(each customer's registered referrer and every touchpoint that names another customer, such as
+an invitation) and keeps every connected group of that graph in one partition; any other
+customer goes to a partition by a hash of their id. Within a partition the graph is then whole:
+bindings and the commission of referrers are exactly those of one machine. What still spans
+partitions is refused with a :class:`~privdomain.errors.ValidationError` rather than answered
+differently: a per-period commission cap when agents earn commission (an agent's orders lie
+in every partition), and a nudge ``budget`` (the top scores of the whole pool).
+
+Nothing in the core imports this module or Dask; install ``privdomain[dask]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from privdomain._optional import import_optional
+from privdomain.errors import ValidationError, short_repr
+
+if TYPE_CHECKING:
+    from privdomain.domain.pool import Pool
+    from privdomain.domain.report import IngestReport
+    from privdomain.domain.snapshot import Snapshot
+
+__all__ = [
+    "PARTITION",
+    "PartitionedPool",
+    "PartitionedResult",
+    "PartitionedSnapshot",
+    "partition_by_customer",
+    "tree_merge",
+]
+
+#: The column :func:`partition_by_customer` adds: the partition of each row's customer.
+PARTITION = "_partition"
+
+
+def _dask() -> Any:
+    return import_optional("dask", extra="dask")
+
+
+def _dd() -> Any:
+    return import_optional("dask.dataframe", extra="dask")
+
+
+def _pd() -> Any:
+    return import_optional("pandas", extra="dask")
+
+
+# ---------------------------------------------------------------------------- partitioning
+def _hashes(ids: Any) -> NDArray[np.uint64]:
+    """A stable 64-bit hash of every id: the same on every worker and in every run."""
+    pd = _pd()
+    values = np.asarray(ids, dtype=object)
+    hashed: NDArray[np.uint64] = pd.util.hash_array(values, categorize=True)
+    return hashed
+
+
+def referral_groups(source: Any, target: Any) -> tuple[NDArray[np.object_], NDArray[np.uint64]]:
+    """Every customer linked to another, and the key of their group.
+
+    ``source[i]`` and ``target[i]`` are linked (a customer and their referrer, a touchpoint's
+    customer and the customer it names). Customers are grouped by the connected components of
+    the links; a group's key is the smallest id hash in it, so it depends on who is in the
+    group, never on the order of the links.
+
+    Returns
+    -------
+    (ids, keys)
+        The distinct linked ids, and the key of each one's group.
+    """
+    pd = _pd()
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    src = np.asarray(source, dtype=object)
+    dst = np.asarray(target, dtype=object)
+    if src.shape != dst.shape or src.ndim != 1:
+        raise ValidationError("referral links need two 1-D columns of the same length")
+    if src.size == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.uint64)
+    codes, uniques = pd.factorize(np.concatenate([src, dst]), use_na_sentinel=True)
+    if (codes < 0).any():
+        raise ValidationError("referral links must name a customer on both ends (no nulls)")
+    ids = np.asarray(uniques, dtype=object)
+    n, m = ids.size, src.size
+    graph = coo_matrix((np.ones(m, dtype=np.int8), (codes[:m], codes[m:])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    hashes = _hashes(ids)
+    smallest = np.full(int(label.max()) + 1, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(smallest, label, hashes)
+    return ids, smallest[label]
+
+
+def _assign(
+    frame: Any, column: str, linked: Any, npartitions: int
+) -> Any:  # a pandas partition in, the same with PARTITION out
+    ids = frame[column].to_numpy(dtype=object)
+    keys = _hashes(ids)
+    if len(linked):  # customers in a referral group go with their group
+        hit = linked.index.get_indexer(ids)
+        found = hit >= 0
+        keys[found] = linked.to_numpy()[hit[found]]
+    return frame.assign(**{PARTITION: (keys % np.uint64(npartitions)).astype(np.int64)})
+
+
+def partition_by_customer(
+    customers: Any,
+    touchpoints: Any,
+    npartitions: int,
+    *,
+    profile_changes: Any = None,
+    customer_id: str = "customer_id",
+    referrer_id: str | None = "referrer_id",
+    touchpoint_customer_id: str = "customer_id",
+    related_customer_id: str | None = "related_customer_id",
+    change_customer_id: str = "customer_id",
+) -> tuple[Any, ...]:
+    """Shuffle Dask DataFrames of customers and touchpoints (and profile changes) so that
+    partition ``i`` of each holds the same customers, whole referral groups together.
+
+    A first pass computes the referral graph (rows with a ``referrer_id``, touchpoints with a
+    ``related_customer_id``: usually a small share of the data) and its connected groups (see
+    :func:`referral_groups`); then every row goes to the partition of its customer's group key
+    (a hash of the id for customers linked to nobody), modulo ``npartitions``.
+
+    Parameters
+    ----------
+    customers, touchpoints, profile_changes
+        Dask DataFrames (``profile_changes`` optional).
+    npartitions
+        How many partitions (>= 1).
+    customer_id, referrer_id
+        Columns of ``customers`` (``referrer_id=None``: no referrer column).
+    touchpoint_customer_id, related_customer_id
+        Columns of ``touchpoints`` (``related_customer_id=None``: none).
+    change_customer_id
+        The customer column of ``profile_changes``.
+
+    Returns
+    -------
+    tuple of Dask DataFrames
+        ``(customers, touchpoints)``, or ``(customers, touchpoints, profile_changes)``, each
+        with ``npartitions`` partitions indexed by :data:`PARTITION`.
+    """
+    dask = _dask()
+    pd = _pd()
+    if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
+        raise ValidationError(f"npartitions must be an integer >= 1, got {short_repr(npartitions)}")
+    links: list[Any] = []
+    if referrer_id is not None:
+        edges = customers[[customer_id, referrer_id]]
+        links.append(edges[edges[referrer_id].notnull()])
+    if related_customer_id is not None:
+        edges = touchpoints[[touchpoint_customer_id, related_customer_id]]
+        links.append(edges[edges[related_customer_id].notnull()])
+    computed = dask.compute(*links) if links else ()
+    source = [np.asarray(f.iloc[:, 0].to_numpy(dtype=object)) for f in computed]
+    target = [np.asarray(f.iloc[:, 1].to_numpy(dtype=object)) for f in computed]
+    ids, keys = referral_groups(
+        np.concatenate(source) if source else np.zeros(0, dtype=object),
+        np.concatenate(target) if target else np.zeros(0, dtype=object),
+    )
+    # one copy of the lookup in the graph, shared by every partition's task
+    linked = dask.delayed(pd.Series(keys, index=pd.Index(ids, dtype=object), dtype=np.uint64))
+    divisions = [*range(npartitions), npartitions - 1]
+    out = []
+    for frame, column in (
+        (customers, customer_id),
+        (touchpoints, touchpoint_customer_id),
+        (profile_changes, change_customer_id),
+    ):
+        if frame is None:
+            continue
+        meta = frame._meta.assign(**{PARTITION: np.zeros(0, dtype=np.int64)})
+        keyed = frame.map_partitions(_assign, column, linked, npartitions, meta=meta)
+        out.append(keyed.set_index(PARTITION, divisions=divisions, sorted=False))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- tree merge
+def _merge_two(a: Any, b: Any) -> Any:
+    return a.merge(b)
+
+
+def tree_merge(parts: Sequence[Any], combine: Callable[[Any, Any], Any] = _merge_two) -> Any:
+    """Merge delayed summaries as a binary tree of Dask tasks (depth ``log2(len(parts))``);
+    the order of the leaves is kept, though a summary's ``merge`` does not depend on it."""
+    dask = _dask()
+    level = list(parts)
+    if not level:
+        raise ValidationError("tree_merge needs at least one summary")
+    task = dask.delayed(combine, pure=True)
+    while len(level) > 1:
+        level = [
+            task(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+            for i in range(0, len(level), 2)
+        ]
+    return level[0]
+
+
+# ---------------------------------------------------------------------------- per partition
+def _pool_of(
+    customers: Any,
+    touchpoints: Any,
+    changes: Any,
+    spec: Mapping[str, Any],
+) -> tuple[Pool, list[IngestReport]]:
+    from privdomain.domain.pool import Pool
+    from privdomain.frames import (
+        customers_from_frame,
+        profile_changes_from_frame,
+        touchpoints_from_frame,
+    )
+
+    pool = Pool(spec["tenant"], currency=spec["currency"], utc_offset=spec["utc_offset"])
+    tenant = {"tenant": spec["tenant"]}
+    reports = [
+        pool.ingest(
+            customers_from_frame(customers.reset_index(drop=True), **tenant, **spec["customers"])
+        ),
+        pool.ingest(
+            touchpoints_from_frame(
+                touchpoints.reset_index(drop=True), **tenant, **spec["touchpoints"]
+            )
+        ),
+    ]
+    if changes is not None:
+        reports.append(
+            pool.ingest(
+                profile_changes_from_frame(
+                    changes.reset_index(drop=True), **tenant, **spec["profile_changes"]
+                )
+            )
+        )
+    return pool, reports
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _second(pair: tuple[Any, Any]) -> Any:
+    return pair[1]
+
+
+def _snapshot(pool: Pool, as_of: Any) -> Snapshot:
+    return pool.snapshot(as_of)
+
+
+def _code_names(snapshot: Snapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return snapshot.agent_names, snapshot.time_zones
+
+
+def _lookup(local: Sequence[str], shared: Sequence[str]) -> NDArray[np.int32]:
+    """Local code -> shared code, with a last slot -1 so that code -1 stays -1."""
+    where = {name: i for i, name in enumerate(shared)}
+    return np.asarray([where[name] for name in local] + [-1], dtype=np.int32)
+
+
+def _recoded(snapshot: Snapshot, agents: tuple[str, ...], zones: tuple[str, ...]) -> Snapshot:
+    import attrs
+
+    if snapshot.agent_names == agents and snapshot.time_zones == zones:
+        return snapshot
+    agent = _lookup(snapshot.agent_names, agents)
+    zone = _lookup(snapshot.time_zones, zones)
+    return attrs.evolve(
+        snapshot,
+        agent=_frozen(agent[snapshot.agent]),
+        agent_names=agents,
+        time_zone=_frozen(zone[snapshot.time_zone]),
+        time_zones=zones,
+        order_log=attrs.evolve(snapshot.order_log, agent=_frozen(agent[snapshot.order_log.agent])),
+        invitations=attrs.evolve(
+            snapshot.invitations, agent=_frozen(agent[snapshot.invitations.agent])
+        ),
+    )
+
+
+def _frozen(values: NDArray[Any]) -> NDArray[Any]:
+    values.flags.writeable = False
+    return values
+
+
+def _summarize(strategy: Any, snapshot: Snapshot) -> Any:
+    return strategy.summarize(snapshot)
+
+
+def _call(strategy: Any, method: str, snapshot: Snapshot, kwargs: Mapping[str, Any]) -> Any:
+    return getattr(strategy, method)(snapshot, **kwargs)
+
+
+def _frame_of(result: Any, backend: str) -> Any:
+    from privdomain.frames import to_frame
+
+    return to_frame(result, backend)
+
+
+class PartitionedPool:
+    """One :class:`~privdomain.Pool` per partition of customers, held by the Dask workers.
+
+    Build one with :meth:`from_frames`; take snapshots with :meth:`snapshot`.
+
+    Attributes
+    ----------
+    partitions : list of dask.delayed.Delayed
+        The pools (persisted: each stays on the worker that built it).
+    """
+
+    def __init__(self, partitions: Sequence[Any], reports: Sequence[Any]) -> None:
+        self.partitions = list(partitions)
+        self._reports = list(reports)
+
+    def __len__(self) -> int:
+        return len(self.partitions)
+
+    @classmethod
+    def from_frames(
+        cls,
+        customers: Any,
+        touchpoints: Any,
+        *,
+        tenant: str,
+        currency: str = "CNY",
+        utc_offset: dt.timedelta = dt.timedelta(hours=8),
+        profile_changes: Any = None,
+        npartitions: int | None = None,
+        customer_columns: Mapping[str, Any] | None = None,
+        touchpoint_columns: Mapping[str, Any] | None = None,
+        profile_change_columns: Mapping[str, Any] | None = None,
+    ) -> PartitionedPool:
+        """Pools from Dask DataFrames of customers and touchpoints (and profile changes).
+
+        Parameters
+        ----------
+        customers, touchpoints, profile_changes
+            Dask DataFrames. With ``npartitions``, they are first shuffled by
+            :func:`partition_by_customer`; without, they must already be partitioned by
+            customer alike (partition ``i`` of each holds the same customers, whole referral
+            groups together), as :func:`partition_by_customer` leaves them.
+        tenant, currency, utc_offset
+            As :class:`~privdomain.Pool` takes them.
+        npartitions
+            Shuffle into this many partitions first.
+        customer_columns, touchpoint_columns, profile_change_columns
+            Keyword arguments of :func:`~privdomain.frames.customers_from_frame`,
+            :func:`~privdomain.frames.touchpoints_from_frame` and
+            :func:`~privdomain.frames.profile_changes_from_frame` (the column names).
+
+        Raises
+        ------
+        ValidationError
+            When the frames have different numbers of partitions.
+        """
+        dask = _dask()
+        spec: dict[str, Any] = {
+            "tenant": tenant,
+            "currency": currency,
+            "utc_offset": utc_offset,
+            "customers": dict(customer_columns or {}),
+            "touchpoints": dict(touchpoint_columns or {}),
+            "profile_changes": dict(profile_change_columns or {}),
+        }
+        if npartitions is not None:
+            keys = {
+                "customer_id": spec["customers"].get("id", "customer_id"),
+                "referrer_id": spec["customers"].get("referrer_id"),
+                "touchpoint_customer_id": spec["touchpoints"].get("customer_id", "customer_id"),
+                "related_customer_id": spec["touchpoints"].get("related_customer_id"),
+                "change_customer_id": spec["profile_changes"].get("customer_id", "customer_id"),
+            }
+            shuffled = partition_by_customer(
+                customers, touchpoints, npartitions, profile_changes=profile_changes, **keys
+            )
+            customers, touchpoints = shuffled[0], shuffled[1]
+            profile_changes = shuffled[2] if profile_changes is not None else None
+        frames = [customers, touchpoints] + (
+            [profile_changes] if profile_changes is not None else []
+        )
+        counts = {f.npartitions for f in frames}
+        if len(counts) != 1:
+            raise ValidationError(
+                "customers, touchpoints and profile changes must have as many partitions "
+                f"(partitioned by customer alike), got {sorted(counts)}; pass npartitions= to "
+                "shuffle them"
+            )
+        c_parts = customers.to_delayed()
+        t_parts = touchpoints.to_delayed()
+        p_parts = (
+            profile_changes.to_delayed() if profile_changes is not None else [None] * len(c_parts)
+        )
+        build = dask.delayed(_pool_of, pure=True, nout=None)
+        built = [build(c, t, p, spec) for c, t, p in zip(c_parts, t_parts, p_parts, strict=True)]
+        built = list(dask.persist(*built))
+        pools = [dask.delayed(_first, pure=True)(b) for b in built]
+        reports = [dask.delayed(_second, pure=True)(b) for b in built]
+        return cls(list(dask.persist(*pools)), reports)
+
+    def reports(self) -> list[list[IngestReport]]:
+        """The ingest reports of every partition (customers, touchpoints[, changes]): rows a
+        pool rejected are reported there, as on one machine, never dropped silently."""
+        dask = _dask()
+        return [list(r) for r in dask.compute(*self._reports)]
+
+    def snapshot(self, as_of: Any) -> PartitionedSnapshot:
+        """Every partition's snapshot as of one instant, persisted on the workers.
+
+        Each pool numbers agents and time zones in the order it met them; the snapshots are
+        renumbered to one dictionary of all partitions (sorted names), so that codes mean the
+        same in every partition and the partitions join with ``Snapshot.concat``.
+        """
+        dask = _dask()
+        task = dask.delayed(_snapshot, pure=True)
+        local = list(dask.persist(*[task(p, as_of) for p in self.partitions]))
+        names = dask.compute(*[dask.delayed(_code_names, pure=True)(s) for s in local])
+        agents = tuple(sorted({a for pair in names for a in pair[0]}))
+        zones = tuple(sorted({z for pair in names for z in pair[1]}))
+        recode = dask.delayed(_recoded, pure=True)
+        return PartitionedSnapshot(list(dask.persist(*[recode(s, agents, zones) for s in local])))
+
+
+class PartitionedSnapshot:
+    """The snapshots of every partition as of one instant, held by the Dask workers.
+
+    Attributes
+    ----------
+    partitions : list of dask.delayed.Delayed
+        One :class:`~privdomain.Snapshot` per partition, in partition order.
+    """
+
+    def __init__(self, partitions: Sequence[Any]) -> None:
+        if not partitions:
+            raise ValidationError("a partitioned snapshot needs at least one partition")
+        self.partitions = list(partitions)
+
+    def sizes(self) -> list[int]:
+        """How many customers each partition holds."""
+        dask = _dask()
+        return [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in self.partitions])]
+
+    def summarize(self, strategy: Any) -> Any:
+        """The strategy's summaries of every partition, merged as a tree: one delayed summary."""
+        dask = _dask()
+        if not callable(getattr(strategy, "summarize", None)):
+            raise ValidationError(
+                f"{type(strategy).__name__} has no summarize(): only strategies of the contract "
+                "(summarize, merge, fit_summary) fit partition by partition"
+            )
+        task = dask.delayed(_summarize, pure=True)
+        return tree_merge([task(strategy, p) for p in self.partitions])
+
+    def fit(self, strategy: Any) -> Any:
+        """Fit ``strategy`` on every partition: summaries merged as a tree, one
+        ``fit_summary`` here. Returns the strategy (fitted), as ``fit`` does."""
+        summary = self.summarize(strategy).compute()
+        return strategy.fit_summary(summary)
+
+    def apply(self, strategy: Any, method: str = "apply", **kwargs: Any) -> PartitionedResult:
+        """``getattr(strategy, method)(snapshot, **kwargs)`` on every partition.
+
+        A keyword argument that is a :class:`PartitionedResult` (or a list of them) is handed
+        to each partition as that partition's result: ``stages=`` and ``layers=`` of
+        :meth:`privdomain.nudges.Nudges.plan`. Anything else goes to every partition as is.
+
+        Raises
+        ------
+        ValidationError
+            When the method would need the whole pool: a nudge ``budget``, or a per-period
+            commission cap while agents earn commission.
+        """
+        dask = _dask()
+        if not callable(getattr(strategy, method, None)):
+            raise ValidationError(f"{type(strategy).__name__} has no method {method!r}")
+        _refuse_global(strategy, method, kwargs)
+        n = len(self.partitions)
+        per_part: list[dict[str, Any]] = [{} for _ in range(n)]
+        for name, value in kwargs.items():
+            for i in range(n):
+                per_part[i][name] = _part_of(value, i, n)
+        task = dask.delayed(_call, pure=True)
+        parts = [
+            task(strategy, method, p, kw) for p, kw in zip(self.partitions, per_part, strict=True)
+        ]
+        return PartitionedResult(list(dask.persist(*parts)))
+
+    def compute(self) -> Snapshot:
+        """All partitions in one snapshot on the client (for pools that fit in memory)."""
+        from privdomain.domain.snapshot import Snapshot
+
+        dask = _dask()
+        return Snapshot.concat(list(dask.compute(*self.partitions)))
+
+
+def _part_of(value: Any, i: int, n: int) -> Any:
+    if isinstance(value, PartitionedResult):
+        if len(value.partitions) != n:
+            raise ValidationError(
+                f"a partitioned result of {len(value.partitions)} partitions cannot go with a "
+                f"snapshot of {n}"
+            )
+        return value.partitions[i]
+    if isinstance(value, list | tuple) and any(isinstance(v, PartitionedResult) for v in value):
+        return [_part_of(v, i, n) for v in value]
+    return value
+
+
+def _refuse_global(strategy: Any, method: str, kwargs: Mapping[str, Any]) -> None:
+    if method == "plan" and kwargs.get("budget") is not None:
+        raise ValidationError(
+            "a nudge budget goes to the highest scores of the whole pool, which no partition "
+            "knows: plan without a budget partition by partition, then keep the top scores of "
+            "the joined plan"
+        )
+    rule = getattr(strategy, "rule", None)
+    if method == "attribute" and getattr(rule, "per_period_cap", None) is not None:
+        weights = getattr(rule, "weights", (0, 0, 0))
+        if len(weights) > 2 and weights[2] > 0:
+            raise ValidationError(
+                "a per-period commission cap counts an agent's orders in every partition: "
+                "attribute with an agent rate and a per-period cap on one machine"
+            )
+
+
+class PartitionedResult:
+    """A strategy's result per partition, held by the Dask workers.
+
+    Attributes
+    ----------
+    partitions : list of dask.delayed.Delayed
+        One result per partition, in partition order.
+    """
+
+    def __init__(self, partitions: Sequence[Any]) -> None:
+        self.partitions = list(partitions)
+
+    def compute(self) -> Any:
+        """One result of every customer, the partitions' results joined in partition order
+        (``concat`` of the result type; for results that fit in memory)."""
+        dask = _dask()
+        parts = list(dask.compute(*self.partitions))
+        concat = getattr(type(parts[0]), "concat", None)
+        if concat is None:
+            raise ValidationError(
+                f"{type(parts[0]).__name__} has no concat: use parts() or to_dask_frame()"
+            )
+        return concat(parts)
+
+    def parts(self) -> list[Any]:
+        """Every partition's result, on the client."""
+        dask = _dask()
+        return list(dask.compute(*self.partitions))
+
+    def to_dask_frame(self) -> Any:
+        """A Dask DataFrame of the results' columns (pandas partitions), one partition per
+        partition: for results too large for the client, written out with ``to_parquet``."""
+        dask = _dask()
+        dd = _dd()
+        task = dask.delayed(_frame_of, pure=True)
+        frames = [task(p, "pandas") for p in self.partitions]
+        return dd.from_delayed(frames, verify_meta=False)
