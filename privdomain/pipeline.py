@@ -48,6 +48,7 @@ __all__ = [
     "DailyCycle",
     "Progress",
     "default_layerings",
+    "stamp",
     "tqdm_progress",
 ]
 
@@ -101,6 +102,14 @@ def tqdm_progress(**options: Any) -> Progress:
     return progress
 
 
+def stamp(when: dt.datetime) -> str:
+    """``when`` (aware) in UTC as a compact id part: ``20260105T020000Z`` (microseconds only
+    when it has some). Recorded contacts are ``<contact_prefix><stamp(as_of)>-<customer id>``."""
+    utc = as_utc_datetime(when, what="when")
+    micro = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return f"{utc.strftime('%Y%m%dT%H%M%S')}{micro}Z"
+
+
 def _check_progress(progress: Any) -> Progress | None:
     if progress is not None and not callable(progress):
         raise ValidationError(
@@ -135,7 +144,8 @@ class CycleResult:
     plan : NudgePlan
         The contact plan.
     contacts : TouchpointColumns
-        The planned contacts as ``SENT`` touchpoints (ids ``<prefix><as_of>-<customer id>``).
+        The planned contacts as ``SENT`` touchpoints (ids
+        ``<contact_prefix><stamp(as_of)>-<customer id>``, see :func:`stamp`).
     contacts_recorded : int
         How many of them this run recorded (0 on a repeat, or when not recording).
     bindings : Bindings or None
@@ -516,7 +526,7 @@ class DailyCycle:
             major_sale=major_sale,
             budget=budget,
         )
-        prefix = f"{self.contact_prefix}{when.strftime('%Y%m%dT%H%M%S%fZ')}-"
+        prefix = f"{self.contact_prefix}{stamp(when)}-"
         contacts = plan.to_touchpoints(snapshot.tenant, prefix)
 
         step(6)
