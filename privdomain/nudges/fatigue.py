@@ -96,10 +96,36 @@ def responded_within(
     window: int,
 ) -> NDArray[np.bool_]:
     """Whether the customer of each contact ordered in ``[contact_at, contact_at + window)``
-    (instants and ``window`` in microseconds)."""
-    index = EventIndex(order_row, order_at)
-    lo, hi = index.positions(contact_row, contact_at, np.asarray(contact_at) + window)
-    return np.asarray(hi > lo)
+    (instants and ``window`` in microseconds).
+
+    Orders are sorted by (customer, instant); every contact then walks its customer's orders in
+    time order, all contacts at once, one step per order ordinal, until it meets the first
+    order at or after its instant (which decides). The steps are as many as the most orders
+    one customer has, and the contacts still walking shrink at each step.
+    """
+    c_row = np.asarray(contact_row, dtype=np.int64)
+    c_at = np.asarray(contact_at, dtype=np.int64)
+    o_row = np.asarray(order_row, dtype=np.int64)
+    o_at = np.asarray(order_at, dtype=np.int64)
+    hit = np.zeros(c_row.shape[0], dtype=bool)
+    if not o_row.size or not c_row.size:
+        return hit
+    order = np.lexsort((o_at, o_row))
+    o_at = o_at[order]
+    size = int(max(c_row.max(), o_row.max())) + 1
+    count = np.bincount(o_row, minlength=size)
+    start = np.cumsum(count) - count
+    active = np.flatnonzero(count[c_row] > 0)
+    first, left, when = start[c_row[active]], count[c_row[active]], c_at[active]
+    step = 0
+    while active.size:
+        seen = o_at[first + step]
+        decided = seen >= when
+        hit[active[decided & (seen < when + window)]] = True
+        keep = ~decided & (left > step + 1)
+        active, first, left, when = active[keep], first[keep], left[keep], when[keep]
+        step += 1
+    return hit
 
 
 class FatigueModel(BaseEstimator):  # type: ignore[misc]

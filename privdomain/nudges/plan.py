@@ -77,8 +77,10 @@ _REASON_TEXT = {
     "holdout": "held out at random as the control group (not sent)",
 }
 _NAT = np.datetime64("NaT", "us")
-_OFFER_ORDER = np.argsort(np.array(OFFERS))
-_OFFER_SORTED = np.array(OFFERS)[_OFFER_ORDER]
+_CODE = {name: i for i, name in enumerate(OFFERS)}
+_OFFER_NAMES = np.array([*OFFERS, None], dtype=object)  # code -1: no offer
+_IS_DISCOUNT = np.array([o in DISCOUNT_OFFERS for o in OFFERS] + [False])
+_IS_COUPON = np.array([o in COUPONS for o in OFFERS] + [False])
 
 
 def _readonly(arr: Any) -> NDArray[Any]:
@@ -251,20 +253,27 @@ class NudgePlan(Result):
 
 
 # ------------------------------------------------------------------ planning
-def _layer_names(layers: Any, n: int, ids: NDArray[np.object_]) -> list[NDArray[np.object_]]:
+def _layer_names(layers: Any, n: int, ids: NDArray[np.object_]) -> list[Any]:
     from privdomain.layering import Segmentation
 
     if layers is None:
         return []
     items = [layers] if isinstance(layers, Segmentation) else list(layers)
-    out = []
     for seg in items:
         if not isinstance(seg, Segmentation):
             raise ValidationError(f"layers are Segmentations, not {type(seg).__name__}")
         if len(seg) != n or not np.array_equal(seg.customer_ids, ids):
             raise ValidationError("a layer Segmentation is not aligned to the snapshot's rows")
-        out.append(seg.segment_names)
-    return out
+    return items
+
+
+def _members(layers: list[Any], name: str, n: int) -> NDArray[np.bool_]:
+    """Customers in a segment called ``name`` of any of the layers."""
+    member = np.zeros(n, dtype=bool)
+    for seg in layers:
+        if name in seg.names:
+            member |= np.asarray(seg.labels) == seg.names.index(name)
+    return member
 
 
 def _quiet_shift(at: dt.datetime, tz: dt.tzinfo, quiet: tuple[QuietHours, ...]) -> dt.datetime:
@@ -486,56 +495,59 @@ def plan(
     message_cost = _per_customer(cost, n, "cost", low=0.0, high=np.inf)
     layer_cols = _layer_names(layers, n, snapshot.customer_ids)
 
-    # -- stages -> period rules and offers (codes over the few distinct names)
-    period_names = np.asarray(stages.stages("post_purchase"), dtype=object)
-    rel_names = np.asarray(stages.stages("relationship"), dtype=object)
-    p_unique, p_code = np.unique(period_names.astype(str), return_inverse=True)
-    unknown = [p for p in p_unique.tolist() if p not in policy.periods]
+    # -- stages -> period rules and offers, as integer codes (offers index OFFERS)
+    periods_seg = stages.ladder("post_purchase")
+    rel_seg = stages.ladder("relationship")
+    p_code = np.asarray(periods_seg.labels, dtype=np.intp)
+    used = np.flatnonzero(np.bincount(p_code, minlength=len(periods_seg.names)))
+    unknown = [periods_seg.names[i] for i in used if periods_seg.names[i] not in policy.periods]
     if unknown:
         raise ValidationError(f"the policy has no rule for periods {unknown}; periods {PERIODS}")
-    rules = [policy.periods[p] for p in p_unique.tolist()]
-    message = np.array([r.message for r in rules] or [""], dtype=object)[p_code]
-    offer = np.array([r.offer for r in rules] or [""], dtype=object)[p_code]
-    discounts = np.array([r.discounts for r in rules] or [False])[p_code]
-    use_stage = np.array([r.layer_offers for r in rules] or [False])[p_code]
-    prior = np.array([r.response_prior for r in rules] or [0.0])[p_code]
-    sale_only = np.array([r.only_in_major_sale for r in rules] or [False])[p_code]
+    default = policy.periods["active"]
+    rules = [policy.periods.get(name, default) for name in periods_seg.names]
+    message_code = p_code
+    offer = np.array([_CODE[r.offer] for r in rules], dtype=np.intp)[p_code]
+    discounts = np.array([r.discounts for r in rules])[p_code]
+    use_stage = np.array([r.layer_offers for r in rules])[p_code]
+    prior = np.array([r.response_prior for r in rules])[p_code]
+    sale_only = np.array([r.only_in_major_sale for r in rules])[p_code]
 
-    r_unique, r_code = np.unique(rel_names.astype(str), return_inverse=True)
     stage_offer = np.array(
-        [policy.stage_offers.get(r) for r in r_unique.tolist()] or [None], dtype=object
-    )[r_code]
-    stage_discount = np.isin(stage_offer, list(DISCOUNT_OFFERS))
-    take_stage = use_stage & (stage_offer != None) & (discounts | ~stage_discount)  # noqa: E711
+        [_CODE[policy.stage_offers[r]] if r in policy.stage_offers else -1 for r in rel_seg.names]
+        + [-1],
+        dtype=np.intp,
+    )[np.asarray(rel_seg.labels, dtype=np.intp)]
+    stage_discount = _IS_DISCOUNT[stage_offer]
+    take_stage = use_stage & (stage_offer >= 0) & (discounts | ~stage_discount)
     offer = np.where(take_stage, stage_offer, offer)
 
-    layer = np.full(n, None, dtype=object)
+    layer_code = np.full(n, -1, dtype=np.intp)
+    layer_names: list[str] = [*policy.layer_offers, *policy.no_coupon_layers]
     has_layer = np.zeros(n, dtype=bool)
     for name, layer_offer in reversed(list(policy.layer_offers.items())):
-        member = np.zeros(n, dtype=bool)
-        for col in layer_cols:
-            member |= col == name
+        member = _members(layer_cols, name, n)
         if layer_offer in DISCOUNT_OFFERS:
             member &= discounts
-        offer = np.where(member, layer_offer, offer)
-        layer = np.where(member, name, layer)
+        offer = np.where(member, _CODE[layer_offer], offer)
+        layer_code = np.where(member, layer_names.index(name), layer_code)
         has_layer |= member
     hunter = np.zeros(n, dtype=bool)
     for name in policy.no_coupon_layers:
-        member = np.zeros(n, dtype=bool)
-        for col in layer_cols:
-            member |= col == name
-        layer = np.where(member & ~hunter & ~has_layer, name, layer)
+        member = _members(layer_cols, name, n)
+        layer_code = np.where(
+            member & ~hunter & ~has_layer, len(policy.layer_offers) + list(
+                policy.no_coupon_layers).index(name), layer_code
+        )  # fmt: skip
         hunter |= member
-    withheld = hunter & np.isin(offer, list(COUPONS))
-    offer = np.where(withheld, "none", offer)
+    withheld = hunter & _IS_COUPON[offer]
+    offer = np.where(withheld, _CODE["none"], offer)
     # members and stored value: a reminder instead of a discount (the balance first)
-    is_discount = np.isin(offer, list(DISCOUNT_OFFERS))
+    is_discount = _IS_DISCOUNT[offer]
     member_tag = snapshot.tags.get(policy.member_tag) if policy.member_tag is not None else None
     members = np.zeros(n, dtype=bool) if member_tag is None else np.asarray(member_tag, bool)
     balance = _balance(snapshot, policy.balance_attribute)
-    offer = np.where(is_discount & members, "member_day", offer)
-    offer = np.where(is_discount & balance, "balance_reminder", offer)
+    offer = np.where(is_discount & members, _CODE["member_day"], offer)
+    offer = np.where(is_discount & balance, _CODE["balance_reminder"], offer)
 
     # -- send time per time zone (quiet hours), then calendar windows of that send time
     zone_code = np.asarray(snapshot.time_zone, dtype=np.int64)
@@ -555,16 +567,21 @@ def plan(
     send = send_by_zone[zone_code]  # -1 picks the pool's zone, the last entry
     rescheduled = send != at_micros
 
-    # -- history in the send time's windows: (windows, customers, owned channels)
+    # -- history in the send time's windows: (windows, customers, owned channels); only
+    # messages since the earliest month start can count
     contacts = snapshot.contacts
     c_row = np.asarray(contacts.row, dtype=np.int64)
     c_at = contacts.at.astype("datetime64[us]").view(np.int64)
     c_col = OWNED_COLUMN[contacts.channel]
     n_owned = len(OWNED_CHANNELS)
+    recent = np.flatnonzero((c_at >= starts.min()) & (c_col >= 0))
+    r_row, r_at, r_col = c_row[recent], c_at[recent], c_col[recent]
+    r_zone = zone_code[r_row]
+    r_before = r_at <= send[r_row]
     history = np.zeros((len(WINDOWS), n, n_owned), dtype=np.int64)
     for w in range(len(WINDOWS)):
-        inside = (c_at >= starts[w, zone_code[c_row]]) & (c_at <= send[c_row]) & (c_col >= 0)
-        key_w = c_row[inside] * n_owned + c_col[inside]
+        inside = (r_at >= starts[w][r_zone]) & r_before
+        key_w = r_row[inside] * n_owned + r_col[inside]
         history[w] = np.bincount(key_w, minlength=n * n_owned).reshape(n, n_owned)
 
     # -- channels with room: reachable, and every cap still below its limit after one more
@@ -598,8 +615,7 @@ def plan(
     score = np.where(has_room, chosen_rate * tired * multi, np.nan)
 
     face_table = np.array([policy.offer_cost.get(o, 0) for o in OFFERS], dtype=np.int64)
-    offer_code = np.searchsorted(_OFFER_SORTED, offer.astype(str))
-    face = face_table[_OFFER_ORDER[np.minimum(offer_code, len(OFFERS) - 1)]]
+    face = face_table[offer]
     net = np.full(n, np.nan)
     if gain is not None:
         scale = float(10 ** minor_unit_exponent(snapshot.currency))
@@ -643,6 +659,8 @@ def plan(
 
     names = np.array([c.name for c in policy.channel_order], dtype=object)
     none = np.full(n, None, dtype=object)
+    messages = np.array([r.message for r in rules] + [None], dtype=object)
+    layers_out = np.array([*layer_names, None], dtype=object)
     return NudgePlan(
         at=at,
         tenant=snapshot.tenant,
@@ -655,15 +673,15 @@ def plan(
         planned=pending,
         send_at=np.where(chosen, send, np.iinfo(np.int64).min).view("datetime64[us]"),
         channel=np.where(chosen, names[pick], none),
-        message=np.where(chosen, message, none),
-        offer=np.where(chosen, offer, none),
-        promotion=chosen & np.isin(offer, list(DISCOUNT_OFFERS)),
+        message=messages[np.where(chosen, message_code, -1)],
+        offer=_OFFER_NAMES[np.where(chosen, offer, -1)],
+        promotion=chosen & _IS_DISCOUNT[offer],
         score=score,
         rescheduled=chosen & rescheduled,
         reason=reason,
-        period=period_names,
-        relationship=rel_names,
-        layer=layer,
+        period=periods_seg.segment_names,
+        relationship=rel_seg.segment_names,
+        layer=layers_out[layer_code],
         fatigue=tired,
         net_value=net,
         discount_minor=np.where(chosen, face, 0),
