@@ -154,9 +154,9 @@ class CycleResult:
         The commission of every order.
     settled : SettleReport or None
         What settling posted into the ledger port.
-    health : object
-        The pool's health report (:func:`privdomain.metrics.overview` until a richer report is
-        available).
+    health : HealthReport
+        The pool's health report over the cycle's ``health_window``
+        (:func:`privdomain.metrics.health`).
     notes : tuple of str
         What the run noticed (layering warnings, a repeated run).
     """
@@ -253,11 +253,8 @@ def _transition_counts(moves: Any) -> dict[str, dict[str, int]]:
     return out
 
 
-def _health_rows(health: Any) -> dict[str, str]:
-    rows = getattr(health, "rows", None)
-    if callable(rows):
-        return {str(k): str(v) for k, v in rows()}
-    return {"report": str(health)}
+def _health_rows(health: Any) -> dict[str, Any]:
+    return {f"{r['group']}.{r['metric']}": r["value"] for r in health.metrics()}
 
 
 class DailyCycle:
@@ -296,6 +293,9 @@ class DailyCycle:
         exactly as the first.
     contact_prefix : str, default "nudge-"
         Start of the ids of recorded contacts.
+    health_window : datetime.timedelta, optional
+        The window the health report covers, ending at ``as_of`` (default 30 days); the
+        revenue decomposition compares it with the window as long before it.
     progress : callable, optional
         ``progress(stage, done, total)`` for every run (see :data:`Progress`,
         :func:`tqdm_progress`).
@@ -325,6 +325,7 @@ class DailyCycle:
         record_contacts: bool = True,
         send_after: dt.timedelta = dt.timedelta(hours=1),
         contact_prefix: str = "nudge-",
+        health_window: dt.timedelta = dt.timedelta(days=30),
         progress: Progress | None = None,
     ) -> None:
         from privdomain.lifecycle import Lifecycle
@@ -391,6 +392,11 @@ class DailyCycle:
         if not isinstance(contact_prefix, str):
             raise ValidationError(f"contact_prefix is a str, got {contact_prefix!r}")
         self.contact_prefix = contact_prefix
+        if not isinstance(health_window, dt.timedelta) or health_window <= dt.timedelta(0):
+            raise ValidationError(
+                f"health_window must be a timedelta above zero, got {health_window!r}"
+            )
+        self.health_window = health_window
         self.progress = _check_progress(progress)
         self.fitted_as_of: dt.datetime | None = None
         """When the learners were last fitted (``None``: not yet)."""
@@ -536,7 +542,7 @@ class DailyCycle:
             ledger = self.referral.attribute(snapshot)
 
         step(7)
-        health = self._health(snapshot)
+        health = self._health(snapshot, bindings)
 
         step(8)
         settled = None
@@ -568,10 +574,21 @@ class DailyCycle:
             notes=tuple(notes),
         )
 
-    def _health(self, snapshot: Snapshot) -> Any:
-        from privdomain.metrics import overview
+    def _health(self, snapshot: Snapshot, bindings: Any) -> Any:
+        """The health report over ``health_window``, counting KOCs and super users with the
+        cycle's own fitted layerings when it has them."""
+        from privdomain.layering import KOCDetector, ValueTiers
+        from privdomain.metrics import health
 
-        return overview(snapshot)
+        kocs = next((s for s in self.layering.values() if isinstance(s, KOCDetector)), None)
+        tiers = next((s for s in self.layering.values() if isinstance(s, ValueTiers)), None)
+        return health(
+            snapshot,
+            start=snapshot.as_of - self.health_window,
+            kocs=kocs,
+            super_users=tiers,
+            bindings=bindings,
+        )
 
     def _record(self, plan: Any, contacts: Any, prefix: str) -> int:
         """Record the contacts: in the log (and from there in the pool), or in the pool."""
@@ -602,24 +619,16 @@ def _combined(first: IngestReport, second: IngestReport) -> IngestReport:
 
 
 def _unsettled(ledger: Any, stored_as_of: Any, referral: Any) -> Any:
-    """The ledger's entries of orders the last run may have left frozen: settling the rest
-    again would only be skipped (orders past their refund window were settled for good)."""
-    from privdomain.referral import AttributionLedger
-
-    if stored_as_of is None or len(ledger) == 0:
+    """The ledger's entries of orders the last run may have left frozen: settling the others
+    again would only skip them (orders past their refund window were settled for good)."""
+    take = getattr(ledger, "take", None)
+    if stored_as_of is None or len(ledger) == 0 or not callable(take):
         return ledger
     since = as_utc_datetime(stored_as_of, what="as_of") - dt.timedelta(
         days=float(referral.refund_window_days)
     )
     keep = ledger.at.astype("datetime64[us]") > np.datetime64(since.replace(tzinfo=None), "us")
-    if keep.all():
-        return ledger
-    cols = {
-        f.name: getattr(ledger, f.name)[keep]
-        for f in attrs.fields(AttributionLedger)
-        if f.name not in ("currency", "as_of")
-    }
-    return AttributionLedger(currency=ledger.currency, as_of=ledger.as_of, **cols)
+    return ledger if keep.all() else take(np.flatnonzero(keep))
 
 
 def _touchpoint_objects(plan: Any, tenant: str, prefix: str) -> list[Touchpoint]:
