@@ -9,6 +9,20 @@ customer not contacted.
 
 from __future__ import annotations
 
+from privdomain.nudges.evaluation import (
+    OFF_POLICY_METHODS,
+    MetricInterval,
+    PolicyValue,
+    bootstrap,
+    off_policy_value,
+    perfect_qini_curve,
+    perfect_uplift_curve,
+    qini_auc_score,
+    qini_curve,
+    uplift_at_k,
+    uplift_auc_score,
+    uplift_curve,
+)
 from privdomain.nudges.fatigue import FatigueModel
 from privdomain.nudges.outcomes import NudgeOutcomes, outcomes
 from privdomain.nudges.plan import REASONS, NudgePlan, Nudges, plan
@@ -31,20 +45,32 @@ __all__ = [
     "COUPONS",
     "DISCOUNT_OFFERS",
     "OFFERS",
+    "OFF_POLICY_METHODS",
     "PERIODS",
     "REASONS",
     "WINDOWS",
     "ClassTransformation",
     "FatigueModel",
     "FrequencyCap",
+    "MetricInterval",
     "NudgeOutcomes",
     "NudgePlan",
     "NudgePolicy",
     "Nudges",
     "PeriodRule",
+    "PolicyValue",
     "QuietHours",
     "TLearner",
     "XLearner",
+    "bootstrap",
+    "off_policy_value",
     "outcomes",
+    "perfect_qini_curve",
+    "perfect_uplift_curve",
     "plan",
+    "qini_auc_score",
+    "qini_curve",
+    "uplift_at_k",
+    "uplift_auc_score",
+    "uplift_curve",
 ]
