@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
 
 __all__ = [
+    "INDEX_BITS",
     "PARTITION",
     "PartitionedPool",
     "PartitionedResult",
@@ -278,15 +279,22 @@ def _lookup(local: Sequence[str], shared: Sequence[str]) -> NDArray[np.int32]:
     return np.asarray([where[name] for name in local] + [-1], dtype=np.int32)
 
 
-def _recoded(snapshot: Snapshot, agents: tuple[str, ...], zones: tuple[str, ...]) -> Snapshot:
+#: ``Snapshot.index`` on a cluster: the partition in the bits from here up, the customer's
+#: index in the partition's pool below, so that it stays unique and stable from date to date.
+INDEX_BITS = 40
+
+
+def _recoded(
+    snapshot: Snapshot, partition: int, agents: tuple[str, ...], zones: tuple[str, ...]
+) -> Snapshot:
     import attrs
 
-    if snapshot.agent_names == agents and snapshot.time_zones == zones:
-        return snapshot
+    index = _frozen(snapshot.index + (np.int64(partition) << np.int64(INDEX_BITS)))
     agent = _lookup(snapshot.agent_names, agents)
     zone = _lookup(snapshot.time_zones, zones)
     return attrs.evolve(
         snapshot,
+        index=index,
         agent=_frozen(agent[snapshot.agent]),
         agent_names=agents,
         time_zone=_frozen(zone[snapshot.time_zone]),
@@ -428,7 +436,9 @@ class PartitionedPool:
 
         Each pool numbers agents and time zones in the order it met them; the snapshots are
         renumbered to one dictionary of all partitions (sorted names), so that codes mean the
-        same in every partition and the partitions join with ``Snapshot.concat``.
+        same in every partition and the partitions join with ``Snapshot.concat``. A
+        customer's ``index`` becomes ``partition << INDEX_BITS | index in the partition's
+        pool``: unique over the partitions, and the same in snapshots of later dates.
         """
         dask = _dask()
         task = dask.delayed(_snapshot, pure=True)
@@ -437,7 +447,8 @@ class PartitionedPool:
         agents = tuple(sorted({a for pair in names for a in pair[0]}))
         zones = tuple(sorted({z for pair in names for z in pair[1]}))
         recode = dask.delayed(_recoded, pure=True)
-        return PartitionedSnapshot(list(dask.persist(*[recode(s, agents, zones) for s in local])))
+        parts = [recode(s, i, agents, zones) for i, s in enumerate(local)]
+        return PartitionedSnapshot(list(dask.persist(*parts)))
 
 
 class PartitionedSnapshot:
