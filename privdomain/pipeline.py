@@ -153,7 +153,8 @@ class CycleResult:
     ledger : AttributionLedger or None
         The commission of every order.
     settled : SettleReport or None
-        What settling posted into the ledger port.
+        What settling posted into the ledger port (``None`` without a referral strategy, and
+        on a repeat, which settles nothing: the first run did).
     health : HealthReport
         The pool's health report over the cycle's ``health_window``
         (:func:`privdomain.metrics.health`).
@@ -284,6 +285,9 @@ class DailyCycle:
         The nudge planner or its policy (default: :class:`~privdomain.nudges.Nudges`).
     referral : ReferralAttribution, optional
         Binding policy and commission rule; without one the cycle keeps no ledger.
+    value : LifetimeValue, optional
+        A :class:`~privdomain.value.LifetimeValue`, fitted with the other learners: the health
+        report then gives the expected CLV per customer.
     record_contacts : bool, default True
         Record the planned contacts as ``SENT`` touchpoints (in the log, when there is one, and
         in the pool), as a host does once it has sent them. ``False`` leaves that to the host.
@@ -322,6 +326,7 @@ class DailyCycle:
         lifecycle: Any = None,
         nudges: Any = None,
         referral: Any = None,
+        value: Any = None,
         record_contacts: bool = True,
         send_after: dt.timedelta = dt.timedelta(hours=1),
         contact_prefix: str = "nudge-",
@@ -383,6 +388,13 @@ class DailyCycle:
                 f"referral must be a ReferralAttribution or None, got {type(referral).__name__}"
             )
         self.referral = referral
+        if value is not None and not (
+            callable(getattr(value, "fit", None)) and callable(getattr(value, "apply", None))
+        ):
+            raise ValidationError(
+                f"value must be a LifetimeValue or None, got {type(value).__name__}"
+            )
+        self.value = value
         if not isinstance(record_contacts, bool):
             raise ValidationError(f"record_contacts is a bool, got {record_contacts!r}")
         self.record_contacts = record_contacts
@@ -431,6 +443,8 @@ class DailyCycle:
         self.lifecycle.fit(snapshot)
         if self.referral is not None:
             self.referral.fit(snapshot)
+        if self.value is not None:
+            self.value.fit(snapshot)
         self.fitted_as_of = snapshot.as_of
         return self
 
@@ -546,7 +560,7 @@ class DailyCycle:
 
         step(8)
         settled = None
-        if ledger is not None:
+        if ledger is not None and not repeated:  # a repeat: the first run settled it all
             from privdomain.referral import settle
 
             settled = settle(_unsettled(ledger, stored_as_of, self.referral), self.ledger)
@@ -585,6 +599,7 @@ class DailyCycle:
         return health(
             snapshot,
             start=snapshot.as_of - self.health_window,
+            value=self.value,
             kocs=kocs,
             super_users=tiers,
             bindings=bindings,
