@@ -38,9 +38,13 @@ from privdomain.domain.touchpoint import Touchpoint
 from privdomain.errors import ValidationError, short_repr
 
 __all__ = [
+    "ResponseParams",
+    "ResponseWorld",
+    "Responses",
     "SimulatedJourneys",
     "SimulatedPool",
     "SimulationParams",
+    "response_world",
     "simulate_journeys",
     "simulate_pool",
 ]
@@ -701,3 +705,11 @@ class _Simulation:
 
 # journeys with known channel effects live in their own module (re-exported here)
 from privdomain._simulate_journeys import SimulatedJourneys, simulate_journeys  # noqa: E402
+
+# ground-truth responses to nudges live in their own module (re-exported here)
+from privdomain._simulate_responses import (  # noqa: E402
+    ResponseParams,
+    Responses,
+    ResponseWorld,
+    response_world,
+)
