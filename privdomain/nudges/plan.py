@@ -296,7 +296,8 @@ def _uniform(index: NDArray[np.int64], key: int) -> NDArray[np.float64]:
     """One uniform number in [0, 1) per pool index, a fixed function of (index, key)
     (SplitMix64): a customer's draw does not depend on the other customers of the snapshot,
     so partitions draw as the whole."""
-    z = index.astype(np.uint64) + np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    # arrays wrap around silently (numpy scalars would warn): the offset is mixed in Python
+    z = index.astype(np.uint64) + np.uint64((key * 0x9E3779B97F4A7C15) % 2**64)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
