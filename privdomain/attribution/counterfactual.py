@@ -16,7 +16,10 @@ the brand messages customers who were about to buy anyway. The credits do not sp
 conversions: they need not sum to :attr:`Journeys.conversions` (channels may overlap, and part
 of the conversions happen without any channel).
 
-Bootstrap intervals resample journeys with replacement, refit and recompute (seeded).
+The model is fitted on the distinct touch patterns (with how many journeys of each converted
+and did not) rather than on every journey, so a million journeys cost what a few thousand
+patterns cost. Bootstrap intervals resample journeys with replacement — drawn as multinomial
+counts of the (pattern, outcome) cells, the same distribution — refit and recompute (seeded).
 """
 
 from __future__ import annotations
@@ -31,13 +34,19 @@ from privdomain.attribution.heuristics import _check_journeys
 from privdomain.attribution.journeys import Journeys
 from privdomain.errors import ValidationError, short_repr
 
-__all__ = ["counterfactual", "path_features"]
+__all__ = ["MAX_REPEATS", "counterfactual", "path_features"]
+
+
+#: Repeated touches of one channel count up to this many (more say little and multiply the
+#: distinct patterns the model is fitted on).
+MAX_REPEATS = 3
 
 
 def path_features(touches: NDArray[np.int64]) -> NDArray[np.float64]:
     """The model's inputs from ``(journeys, channels)`` touch counts
-    (:meth:`Journeys.touched`): whether each channel was touched, then ``log1p`` of how often."""
-    counts = np.asarray(touches, dtype=np.float64)
+    (:meth:`Journeys.touched`): whether each channel was touched, then ``log1p`` of how often
+    (counted up to :data:`MAX_REPEATS`)."""
+    counts = np.minimum(np.asarray(touches, dtype=np.float64), MAX_REPEATS)
     return np.hstack([(counts > 0).astype(np.float64), np.log1p(counts)])
 
 
@@ -84,6 +93,7 @@ def counterfactual(
         ``predict_proba``, bad ``n_bootstrap`` or ``confidence``.
     """
     from sklearn.base import clone
+    from threadpoolctl import threadpool_limits
 
     _check_journeys(journeys)
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
@@ -98,16 +108,22 @@ def counterfactual(
         raise ValidationError(
             "counterfactual attribution needs converted and unconverted journeys alike"
         )
-    touches = journeys.touched()
-    credit = _lost_conversions(clone(estimator), touches, y)
+    patterns, cell = np.unique(
+        np.minimum(journeys.touched(), MAX_REPEATS), axis=0, return_inverse=True
+    )
+    cell = cell.ravel() * 2 + y  # (pattern, outcome) cells: 2 k + converted
+    counts = np.bincount(cell, minlength=2 * patterns.shape[0]).astype(np.float64)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     draws = []
     n = len(journeys)
-    for _ in range(n_bootstrap):  # a loop over resamples, each fully vectorised
-        idx = rng.integers(0, n, n)
-        if y[idx].all() or not y[idx].any():
-            continue
-        draws.append(_lost_conversions(clone(estimator), touches[idx], y[idx]))
+    # the fits are small (one row per distinct pattern): BLAS threads cost more than they save
+    with threadpool_limits(limits=1, user_api="blas"):
+        credit = _lost_conversions(clone(estimator), patterns, counts)
+        for _ in range(n_bootstrap):  # a loop over resamples, each fully vectorised
+            resampled = rng.multinomial(n, counts / n).astype(np.float64)
+            if not resampled[1::2].any() or not resampled[0::2].any():
+                continue
+            draws.append(_lost_conversions(clone(estimator), patterns, resampled))
     if draws:
         tail = (1 - confidence) / 2
         lower, upper = np.quantile(np.array(draws), [tail, 1 - tail], axis=0)
@@ -127,19 +143,32 @@ def counterfactual(
 
 
 def _lost_conversions(
-    estimator: Any, touches: NDArray[np.int64], y: NDArray[np.bool_]
+    estimator: Any, patterns: NDArray[np.int64], counts: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    estimator.fit(path_features(touches), y)
+    """Fit on the (pattern, outcome) cells weighted by their journeys; the conversions lost
+    per channel, summed over the journeys of every pattern that touched it."""
+    from sklearn.utils.validation import has_fit_parameter
+
+    k = patterns.shape[0]
+    features = path_features(patterns)
+    x = np.repeat(features, 2, axis=0)
+    outcome = np.tile([False, True], k)
+    used = counts > 0
+    if has_fit_parameter(estimator, "sample_weight"):
+        estimator.fit(x[used], outcome[used], sample_weight=counts[used])
+    else:  # a model without weights sees every journey
+        times = counts.astype(np.int64)
+        estimator.fit(np.repeat(x, times, axis=0), np.repeat(outcome, times))
     positive = list(estimator.classes_).index(True)
-    full = estimator.predict_proba(path_features(touches))[:, positive]
-    lost = np.zeros(touches.shape[1])
-    for c in range(touches.shape[1]):  # one prediction per channel, over all journeys at once
-        hit = touches[:, c] > 0
+    journeys_of = counts[0::2] + counts[1::2]
+    full = estimator.predict_proba(features)[:, positive]
+    lost = np.zeros(patterns.shape[1])
+    for c in range(patterns.shape[1]):  # one prediction per channel, over all patterns at once
+        hit = patterns[:, c] > 0
         if not hit.any():
             continue
-        without = touches[hit].copy()
+        without = patterns[hit].copy()
         without[:, c] = 0
-        lost[c] = float(
-            (full[hit] - estimator.predict_proba(path_features(without))[:, positive]).sum()
-        )
+        drop = full[hit] - estimator.predict_proba(path_features(without))[:, positive]
+        lost[c] = float((drop * journeys_of[hit]).sum())
     return lost
