@@ -9,26 +9,36 @@
   :func:`settle` posts it into a :class:`~privdomain.ports.CommissionLedger`.
 - :class:`ReferralAttribution` bundles a policy and a rule as a rule-only strategy of the one
   contract (:class:`ReferralStrategy` is the protocol a host's own strategy meets).
-- :func:`referral_rate`, :func:`k_factor`, :func:`referrer_stats` and :func:`agent_stats` measure
-  how customers bring customers.
+- :func:`check_fraud` flags self-referral, invitation rings, bursts, idle invitees and agent
+  bypass (跑单), each with its evidence, in a :class:`FraudReport`; ``attribute(..., hold=report)``
+  holds the credit it flags, and :func:`settle` never pays held credit.
+- :func:`referral_rate`, :func:`k_factor`, :func:`referrer_stats`, :func:`agent_stats`,
+  :func:`cascades` (depth and structural virality) and :func:`koc_ranking` measure how customers
+  bring customers.
 """
 
 from privdomain.referral.binding import BindingMode, BindingPolicy, Bindings, Reason, bind
 from privdomain.referral.commission import (
     MAX_TIERS,
+    STATUS_NAMES,
     AttributionLedger,
     CommissionRule,
     SettleReport,
     attribute,
     settle,
 )
+from privdomain.referral.fraud import Evidence, FraudFlag, FraudPolicy, FraudReport, check_fraud
 from privdomain.referral.metrics import (
     AgentStats,
+    Cascades,
     KFactor,
+    KocRanking,
     ReferralRate,
     ReferrerStats,
     agent_stats,
+    cascades,
     k_factor,
+    koc_ranking,
     referral_rate,
     referrer_stats,
 )
@@ -36,13 +46,20 @@ from privdomain.referral.strategy import ReferralAttribution, ReferralStrategy
 
 __all__ = [
     "MAX_TIERS",
+    "STATUS_NAMES",
     "AgentStats",
     "AttributionLedger",
     "BindingMode",
     "BindingPolicy",
     "Bindings",
+    "Cascades",
     "CommissionRule",
+    "Evidence",
+    "FraudFlag",
+    "FraudPolicy",
+    "FraudReport",
     "KFactor",
+    "KocRanking",
     "Reason",
     "ReferralAttribution",
     "ReferralRate",
@@ -52,7 +69,10 @@ __all__ = [
     "agent_stats",
     "attribute",
     "bind",
+    "cascades",
+    "check_fraud",
     "k_factor",
+    "koc_ranking",
     "referral_rate",
     "referrer_stats",
     "settle",

@@ -4,14 +4,14 @@ Amounts are integer minor units (fen) throughout. Each order has a *commission p
 amount times the sum of the rates of the beneficiaries it has (tier-1 referrer, tier-2 referrer,
 agent), rounded down, then capped per order. The pool is split among them by their rates with
 the largest-remainder method, so the parts add up to the pool exactly and never exceed it.
-Rates are flat: the order log carries no product category, so per-category rates are not
-offered.
+Rates are flat by default; the order log carries no product category, so a host that pays by
+category passes one per order to :func:`attribute` and gives the rule its per-category rates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +22,12 @@ from numpy.typing import NDArray
 from privdomain.domain.money import Money
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
 from privdomain.ports import CommissionEntry, CommissionLedger, CommissionStatus
-from privdomain.referral.binding import BindingPolicy, Bindings, _search, bind
+from privdomain.referral.binding import BindingPolicy, Bindings, bind
 from privdomain.result import plain_column
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
+    from privdomain.referral.fraud import FraudReport
 
 __all__ = [
     "MAX_TIERS",
@@ -44,8 +45,8 @@ MAX_TIERS = 2
 _PPM = 1_000_000
 _DAY_US = 86_400_000_000
 #: Ledger status codes (:attr:`AttributionLedger.status`).
-FROZEN, SETTLED, REVERSED = 0, 1, 2
-STATUS_NAMES = ("frozen", "settled", "reversed")
+FROZEN, SETTLED, REVERSED, HELD = 0, 1, 2, 3
+STATUS_NAMES = ("frozen", "settled", "reversed", "held")
 #: Beneficiary roles (:attr:`AttributionLedger.role`).
 REFERRER, AGENT = 0, 1
 ROLE_NAMES = ("referrer", "agent")
@@ -93,6 +94,39 @@ def _cap(value: object) -> int | None:
     return int(value)
 
 
+def _category_rates(value: object) -> dict[str, tuple[int, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRuleError(
+            f"category_rates maps category names to tier rates, got {type(value).__name__}"
+        )
+    out = {}
+    for name, rates in value.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidRuleError(f"a category is a non-empty str, got {name!r}")
+        try:
+            out[name] = _rates(rates)
+        except InvalidRuleError as exc:
+            raise InvalidRuleError(f"category {name!r}: {exc}") from None
+    return dict(sorted(out.items()))
+
+
+def _category_agent_rates(value: object) -> dict[str, int]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRuleError(
+            f"category_agent_rates maps category names to rates, got {type(value).__name__}"
+        )
+    out = {}
+    for name, rate in value.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidRuleError(f"a category is a non-empty str, got {name!r}")
+        out[name] = _ppm(rate, f"category {name!r}: agent_rate")
+    return dict(sorted(out.items()))
+
+
 @attrs.frozen
 class CommissionRule:
     """How much of an order's paid amount is commission, and to whom.
@@ -111,12 +145,18 @@ class CommissionRule:
         The most one beneficiary earns per calendar month (business time), over all orders.
     name
         Named in every ledger entry.
+    category_rates
+        Tier rates by product category (``{"baby": ("0.08", "0.02")}``), for orders
+        :func:`attribute` is told are of that category; other orders earn ``rates``. At most
+        two tiers, each category's rates (with its agent rate) summing to 100% at most.
+    category_agent_rates
+        Agent rates by product category; other orders earn ``agent_rate``.
 
     Raises
     ------
     InvalidRuleError
-        A negative rate or one above 1, three tiers or more, rates summing above 100%, a
-        negative cap.
+        A negative rate or one above 1, three tiers or more, rates summing above 100% (flat or
+        in one category), a negative cap.
     """
 
     rates: tuple[int, ...] = attrs.field(converter=_rates)
@@ -125,14 +165,23 @@ class CommissionRule:
     per_order_cap: int | None = attrs.field(default=None, converter=_cap)
     per_period_cap: int | None = attrs.field(default=None, converter=_cap)
     name: str = attrs.field(default="commission", validator=attrs.validators.instance_of(str))
+    category_rates: dict[str, tuple[int, ...]] = attrs.field(
+        factory=dict, converter=_category_rates, kw_only=True
+    )
+    """Tier rates in parts per million by category."""
+    category_agent_rates: dict[str, int] = attrs.field(
+        factory=dict, converter=_category_agent_rates, kw_only=True
+    )
+    """Agent rates in parts per million by category."""
     cap_currency: str | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
-        if sum(self.rates) + self.agent_rate > _PPM:
-            raise InvalidRuleError(
-                "the rates sum above 100% of the order: "
-                f"{(sum(self.rates) + self.agent_rate) / _PPM:.6g}"
-            )
+        for category, (w1, w2, wa) in zip(self.categories, self.weight_table(), strict=True):
+            if w1 + w2 + wa > _PPM:
+                where = "" if category is None else f" in category {category!r}"
+                raise InvalidRuleError(
+                    f"the rates{where} sum above 100% of the order: {(w1 + w2 + wa) / _PPM:.6g}"
+                )
 
     @classmethod
     def of(
@@ -143,57 +192,124 @@ class CommissionRule:
         per_order_cap: Money | None = None,
         per_period_cap: Money | None = None,
         name: str = "commission",
+        category_rates: Mapping[str, object] | None = None,
+        category_agent_rates: Mapping[str, object] | None = None,
     ) -> CommissionRule:
         """A rule whose caps are :class:`Money`; their currency must match the snapshots it is
         applied to."""
         currencies = {c.currency for c in (per_order_cap, per_period_cap) if c is not None}
         if len(currencies) > 1:
             raise CurrencyMismatchError(f"the caps are in different currencies: {currencies}")
-        rule = cls(rates, agent_rate, per_order_cap, per_period_cap, name)
+        rule = cls(
+            rates,
+            agent_rate,
+            per_order_cap,
+            per_period_cap,
+            name,
+            category_rates=category_rates,
+            category_agent_rates=category_agent_rates,
+        )
         object.__setattr__(rule, "cap_currency", currencies.pop() if currencies else None)
         return rule
 
     @property
     def weights(self) -> tuple[int, int, int]:
-        """(tier 1, tier 2, agent) rates in parts per million."""
+        """(tier 1, tier 2, agent) rates in parts per million, of orders without a category."""
         tier2 = self.rates[1] if len(self.rates) > 1 else 0
         return self.rates[0], tier2, self.agent_rate
+
+    @property
+    def categories(self) -> tuple[str | None, ...]:
+        """``None`` (orders without a category) then every category the rule names, sorted;
+        the rows of :meth:`weight_table`."""
+        names = sorted(set(self.category_rates) | set(self.category_agent_rates))
+        return (None, *names)
+
+    def weight_table(self) -> NDArray[np.int64]:
+        """``(len(categories), 3)``: (tier 1, tier 2, agent) in parts per million per category."""
+        table = np.empty((len(self.categories), 3), dtype=np.int64)
+        table[0] = self.weights
+        for k, category in enumerate(self.categories[1:], start=1):
+            tiers = self.category_rates.get(category, self.rates)  # type: ignore[arg-type]
+            table[k, 0] = tiers[0]
+            table[k, 1] = tiers[1] if len(tiers) > 1 else 0
+            table[k, 2] = self.category_agent_rates.get(category, self.agent_rate)  # type: ignore[arg-type]
+        return table
 
 
 @attrs.frozen(eq=False)
 class AttributionLedger:
     """Commission entries as aligned columns: one per order, beneficiary and kind.
 
-    A *credit* (``status`` frozen or settled) is what the order earns its beneficiary; a
+    A *credit* (``status`` frozen, settled or held) is what the order earns its beneficiary; a
     *reversal* (``status`` reversed, a negative amount) takes back what a refund removed. Credit
-    and reversals of an entry add up to what it pays.
+    and reversals of an entry add up to what it pays. A *held* credit is one a
+    :class:`~privdomain.referral.FraudReport` flagged: it stays in the ledger, with the flags
+    that held it in :attr:`hold_flags`, and :func:`settle` never makes it payable.
+
+    People are kept as integer codes into name tables (:attr:`buyer_code`,
+    :attr:`beneficiary_code`), so that a ledger of millions of entries is built without a
+    Python object per entry; :attr:`buyer_id`, :attr:`beneficiary_id` and :attr:`rule` give the
+    names.
     """
 
     currency: str
     as_of: dt.datetime
-    order_id: NDArray[np.object_]
+    order_id: NDArray[Any]
+    """The orders' ids, as the snapshot's order log has them."""
     at: NDArray[np.datetime64]
     """When the order was placed."""
     order_row: NDArray[np.int64]
     """The buyer's row in the snapshot attributed."""
-    buyer_id: NDArray[np.object_]
-    beneficiary_id: NDArray[np.object_]
-    """A customer id (referrers) or an agent id (agents)."""
+    buyer_code: NDArray[np.int64]
+    """The buyer, in :attr:`customer_names`."""
+    beneficiary_code: NDArray[np.int64]
+    """A referrer in :attr:`customer_names` or an agent in :attr:`agent_names` (by role)."""
     role: NDArray[np.uint8]
     """0: referrer, 1: agent (names in ``ROLE_NAMES``)."""
     tier: NDArray[np.int8]
     """1 or 2 for referrers (tiers up the chain), 1 for agents."""
     amount_minor: NDArray[np.int64]
     status: NDArray[np.uint8]
-    """0 frozen, 1 settled, 2 reversed (names in ``STATUS_NAMES``)."""
+    """0 frozen, 1 settled, 2 reversed, 3 held (names in ``STATUS_NAMES``)."""
     base_minor: NDArray[np.int64]
     """The order's paid amount (credits) or its refunded amount (reversals)."""
     pool_minor: NDArray[np.int64]
     """The order's commission pool."""
-    rule: NDArray[np.object_]
+    rule_code: NDArray[np.int32]
+    """The rule (and category) that priced the entry, in :attr:`rule_names`."""
+    hold_flags: NDArray[np.uint8]
+    """The :class:`~privdomain.referral.FraudFlag` bits that held the entry (0: not held)."""
+    customer_names: NDArray[np.object_] = attrs.field(repr=False)
+    agent_names: NDArray[np.object_] = attrs.field(repr=False)
+    rule_names: NDArray[np.object_] = attrs.field(repr=False)
 
     def __len__(self) -> int:
         return int(self.order_id.shape[0])
+
+    @property
+    def buyer_id(self) -> NDArray[np.object_]:
+        """The buyer's customer id, per entry."""
+        return np.asarray(self.customer_names[self.buyer_code])
+
+    @property
+    def beneficiary_id(self) -> NDArray[np.object_]:
+        """A customer id (referrers) or an agent id (agents), per entry."""
+        out = np.empty(len(self), dtype=object)
+        agent = self.role == AGENT
+        out[~agent] = self.customer_names[self.beneficiary_code[~agent]]
+        out[agent] = self.agent_names[self.beneficiary_code[agent]]
+        return out
+
+    @property
+    def rule(self) -> NDArray[np.object_]:
+        """The rule's name per entry, with the category in brackets when it had one."""
+        return np.asarray(self.rule_names[self.rule_code])
+
+    @property
+    def held(self) -> NDArray[np.bool_]:
+        """Which entries are held credit."""
+        return np.asarray(self.status == HELD)
 
     def columns(self) -> dict[str, NDArray[Any]]:
         """Every column by name (statuses and roles by name)."""
@@ -209,25 +325,29 @@ class AttributionLedger:
             "base_minor": self.base_minor,
             "pool_minor": self.pool_minor,
             "rule": self.rule,
+            "hold_flags": self.hold_flags,
         }
 
     def to_records(self) -> list[dict[str, Any]]:
         """One plain dict per entry."""
-        cols = {k: plain_column(v) for k, v in self.columns().items()}
+        cols = {k: plain_column(np.asarray(v)) for k, v in self.columns().items()}
         return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
 
     def total(self, order_id: object | None = None) -> Money:
-        """What the ledger pays in all, or for one order."""
+        """What the ledger pays in all (held credit included), or for one order."""
         mask = slice(None) if order_id is None else self.order_id == order_id
         return Money(int(self.amount_minor[mask].sum()), self.currency)
 
-    def totals_by_order(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+    def totals_by_order(self) -> tuple[NDArray[Any], NDArray[np.int64]]:
         """``(order_ids, net minor units)``, one per order with entries."""
-        keys = np.asarray([str(o) for o in self.order_id.tolist()], dtype=object)
-        uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        sums = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(sums, inverse, self.amount_minor)
-        return self.order_id[first], sums
+        _, first, inverse = np.unique(_order_keys(self.order_id), True, True)
+        sums = np.bincount(inverse, weights=self.amount_minor, minlength=first.size)
+        # float sums are exact below 2**53 minor units; recount exactly beyond that
+        if first.size and np.abs(self.amount_minor).sum() >= 2**53:
+            exact = np.zeros(first.size, dtype=np.int64)
+            np.add.at(exact, inverse, self.amount_minor)
+            return self.order_id[first], exact
+        return self.order_id[first], sums.astype(np.int64)
 
     def explain(self, order_id: object) -> str:
         """One order's entries in words, with the numbers."""
@@ -236,14 +356,20 @@ class AttributionLedger:
             return f"order {order_id!r}: no commission (no referrer or agent, or not attributed)"
         i = mine[0]
         lines = [
-            f"order {order_id!r} by {self.buyer_id[i]!r} at {self.at[i]}: paid "
-            f"{Money(int(self.base_minor[i]), self.currency)}, commission pool "
+            f"order {order_id!r} by {self.customer_names[self.buyer_code[i]]!r} at {self.at[i]}: "
+            f"paid {Money(int(self.base_minor[i]), self.currency)}, commission pool "
             f"{Money(int(self.pool_minor[i]), self.currency)} (rule {self.rule[i]!r})"
         ]
+        who = self.beneficiary_id
         for k in mine:
+            status = STATUS_NAMES[self.status[k]]
+            if self.status[k] == HELD:
+                from privdomain.referral.fraud import FraudFlag
+
+                status += f" ({FraudFlag(int(self.hold_flags[k])).text})"
             lines.append(
-                f"  {ROLE_NAMES[self.role[k]]} tier {self.tier[k]} {self.beneficiary_id[k]!r}: "
-                f"{Money(int(self.amount_minor[k]), self.currency)} {STATUS_NAMES[self.status[k]]}"
+                f"  {ROLE_NAMES[self.role[k]]} tier {self.tier[k]} {who[k]!r}: "
+                f"{Money(int(self.amount_minor[k]), self.currency)} {status}"
             )
         lines.append(f"  net {self.total(order_id)}")
         return "\n".join(lines)
@@ -264,52 +390,135 @@ class AttributionLedger:
             raise CurrencyMismatchError(
                 f"ledgers in {self.currency} and {newer.currency} do not combine"
             )
-        keep = ~np.isin(
-            np.asarray([str(o) for o in self.order_id.tolist()], dtype=object),
-            np.asarray([str(o) for o in newer.order_id.tolist()], dtype=object),
-        )
-        cols = [
-            f.name for f in attrs.fields(AttributionLedger) if f.name not in ("currency", "as_of")
-        ]
-        joined = {c: np.concatenate([getattr(self, c)[keep], getattr(newer, c)]) for c in cols}
-        return AttributionLedger(
-            currency=self.currency, as_of=max(self.as_of, newer.as_of), **joined
+        mine, theirs = _order_keys(self.order_id), _order_keys(newer.order_id)
+        if mine.dtype != theirs.dtype:
+            mine, theirs = mine.astype(str).astype(object), theirs.astype(str).astype(object)
+        keep = ~np.isin(mine, theirs)
+        old = self.take(np.flatnonzero(keep))
+        return AttributionLedger.concat([old, newer], as_of=max(self.as_of, newer.as_of))
+
+    def take(self, entries: NDArray[np.intp]) -> AttributionLedger:
+        """The ledger of some entries only (by position), in the order given."""
+        changes = {name: getattr(self, name)[entries] for name in _ENTRY_FIELDS}
+        return attrs.evolve(self, **changes)
+
+    @classmethod
+    def concat(
+        cls, parts: Sequence[AttributionLedger], *, as_of: dt.datetime | None = None
+    ) -> AttributionLedger:
+        """The entries of several ledgers (say, of the partitions of one snapshot) in one.
+
+        Raises
+        ------
+        ValidationError
+            When there is no part; :class:`CurrencyMismatchError` when they differ in currency.
+        """
+        items = list(parts)
+        if not items or not all(isinstance(p, AttributionLedger) for p in items):
+            raise ValidationError("concat needs at least one AttributionLedger, and only those")
+        if len({p.currency for p in items}) > 1:
+            raise CurrencyMismatchError("ledgers in different currencies do not combine")
+        tables: dict[str, Any] = {}
+        shifts: dict[str, list[int]] = {}
+        for table in ("customer_names", "agent_names", "rule_names"):
+            names = [getattr(p, table) for p in items]
+            if all(n is names[0] or np.array_equal(n, names[0]) for n in names):
+                tables[table], shifts[table] = names[0], [0] * len(items)
+            else:
+                tables[table] = np.concatenate(names)
+                shifts[table] = np.cumsum([0, *(len(n) for n in names[:-1])]).tolist()
+        cols: dict[str, Any] = {}
+        for name in _ENTRY_FIELDS:
+            values = [getattr(p, name) for p in items]
+            if name == "buyer_code":
+                values = [v + s for v, s in zip(values, shifts["customer_names"], strict=True)]
+            elif name == "rule_code":
+                values = [v + s for v, s in zip(values, shifts["rule_names"], strict=True)]
+            elif name == "beneficiary_code":
+                values = [
+                    v + np.where(p.role == AGENT, a, c)
+                    for v, p, a, c in zip(
+                        values,
+                        items,
+                        shifts["agent_names"],
+                        shifts["customer_names"],
+                        strict=True,
+                    )
+                ]
+            elif name == "order_id" and len({v.dtype.kind for v in values}) > 1:
+                values = [v.astype(object) for v in values]
+            joined = np.concatenate(values)
+            if name != "order_id":
+                joined = joined.astype(getattr(items[0], name).dtype, copy=False)
+            cols[name] = joined
+        return cls(
+            currency=items[0].currency,
+            as_of=max(p.as_of for p in items) if as_of is None else as_of,
+            **tables,
+            **cols,
         )
 
     def __repr__(self) -> str:
-        frozen = int(self.amount_minor[self.status == FROZEN].sum())
-        settled = int(self.amount_minor[self.status == SETTLED].sum())
-        reversed_ = int(self.amount_minor[self.status == REVERSED].sum())
-        return (
-            f"AttributionLedger({len(self)} entries, {np.unique(self.order_id.astype(str)).size}"
-            f" orders; frozen {Money(frozen, self.currency)}, settled "
-            f"{Money(settled, self.currency)}, reversed {Money(reversed_, self.currency)})"
+        sums = [int(self.amount_minor[self.status == s].sum()) for s in range(len(STATUS_NAMES))]
+        parts = ", ".join(
+            f"{name} {Money(v, self.currency)}" for name, v in zip(STATUS_NAMES, sums, strict=True)
         )
+        orders = np.unique(_order_keys(self.order_id)).size
+        return f"AttributionLedger({len(self)} entries, {orders} orders; {parts})"
+
+
+_ENTRY_FIELDS = (
+    "order_id",
+    "at",
+    "order_row",
+    "buyer_code",
+    "beneficiary_code",
+    "role",
+    "tier",
+    "amount_minor",
+    "status",
+    "base_minor",
+    "pool_minor",
+    "rule_code",
+    "hold_flags",
+)
+
+
+def _order_keys(order_id: NDArray[Any]) -> NDArray[Any]:
+    """Order ids as sortable, comparable keys: integers as they are, anything else as text."""
+    if order_id.dtype.kind in "iu":
+        return order_id
+    return np.asarray(order_id.astype(str))
 
 
 # ------------------------------------------------------------------ attribution
-def _split(
-    pool: NDArray[np.int64], weights: NDArray[np.int64], group: NDArray[np.intp]
-) -> NDArray[np.int64]:
-    """Largest-remainder split of ``pool[g]`` among the entries of every group ``g`` by their
-    ``weights`` (entries of a group are contiguous, in tie-break order)."""
-    total_w = np.bincount(group, weights=weights, minlength=pool.size).astype(np.int64)
-    p = pool[group]
-    w_total = total_w[group]
-    safe = np.where(w_total > 0, w_total, 1)
-    prod = p * weights
-    floor = prod // safe
-    rem = prod % safe
-    given = np.bincount(group, weights=floor, minlength=pool.size).astype(np.int64)
-    left = (pool - given)[group]
-    idx = np.arange(group.size)
-    order = np.lexsort((idx, -rem, group))
-    g_sorted = group[order]
-    start = np.searchsorted(g_sorted, g_sorted, side="left")
-    rank = np.arange(group.size) - start
-    bonus = np.zeros(group.size, dtype=np.int64)
-    bonus[order] = (rank < left[order]).astype(np.int64)
-    return np.where(w_total > 0, floor + bonus, 0)
+def _split(pool: NDArray[np.int64], weights: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Largest-remainder split of every order's ``pool`` among its beneficiaries by their
+    ``weights`` (three rows, one per slot, one column per order; weight 0: no such
+    beneficiary).
+
+    Each part is first rounded down; the minor units left over (fewer than the parts) go one
+    each to the parts with the largest remainders, an earlier slot first on equal remainders.
+    With three slots at most, one left over goes to the largest remainder and two to all but
+    the smallest, found by elementwise comparisons instead of sorting."""
+    total_w = weights.sum(axis=0)
+    floor, rem = np.divmod(pool * weights, np.maximum(total_w, 1))
+    left = pool - floor.sum(axis=0)
+    r = np.where(weights > 0, rem, -1)  # an absent slot never gets a unit
+    one = np.flatnonzero(left == 1)
+    if one.size:
+        r0, r1, r2 = r[0, one], r[1, one], r[2, one]
+        top = np.where(r1 > r0, 1, 0)
+        top = np.where(r2 > np.maximum(r0, r1), 2, top)
+        floor[top, one] += 1
+    two = np.flatnonzero(left == 2)  # all three slots present: all but the smallest
+    if two.size:
+        r0, r1, r2 = r[0, two], r[1, two], r[2, two]
+        low = np.where(r1 <= r2, 1, 2)  # on equal remainders the later slot loses
+        low = np.where(r0 < np.minimum(r1, r2), 0, low)
+        floor[:, two] += 1
+        floor[low, two] -= 1
+    return floor
 
 
 def _pool(base: NDArray[np.int64], weight: NDArray[np.int64], cap: int | None) -> NDArray[np.int64]:
@@ -322,15 +531,112 @@ def _pool(base: NDArray[np.int64], weight: NDArray[np.int64], cap: int | None) -
 def _referrer_at(
     bindings: Bindings, rows: NDArray[np.int64], at: NDArray[np.int64]
 ) -> NDArray[np.int64]:
-    """The referrer bound to each ``rows[i]`` at instant ``at[i]`` (-1 if none)."""
+    """The referrer bound to each ``rows[i]`` at instant ``at[i]`` (-1 if none); rows are
+    those of the snapshot ``bindings`` was made from.
+
+    Most customers were bound once: their answer is their one binding if it had begun by
+    ``at``. The history is sorted by invitee then time, so the bindings of a customer bound
+    several times are one run of it: start at the run's first binding and step forward while
+    the next one had begun by ``at``, one round per binding of the most rebound customer,
+    each over the queries still moving.
+    """
     who, ref, since = bindings.history()
+    n = bindings.candidate_ids.shape[0]
     if who.size == 0 or rows.size == 0:
         return np.full(rows.size, -1, dtype=np.int64)
     t = since.astype("datetime64[us]").view(np.int64)
-    pos = _search(who, t, rows, at + 1) - 1
-    safe = np.clip(pos, 0, who.size - 1)
-    ok = (pos >= 0) & (who[safe] == rows)
-    return np.where(ok, ref[safe], -1)
+    count = np.bincount(who, minlength=n)
+    ends = np.cumsum(count)
+    first = ends - count
+    first_since = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    first_ref = np.full(n, -1, dtype=np.int64)
+    bound = count > 0
+    first_since[bound] = t[first[bound]]
+    first_ref[bound] = ref[first[bound]]
+    out = np.where(first_since[rows] <= at, first_ref[rows], -1)
+    again = np.flatnonzero(count[rows] > 1)
+    if again.size:
+        r, when = rows[again], at[again]
+        start, end = first[r], ends[r]
+        pos = start.copy()
+        live = np.flatnonzero(t[start] <= when)
+        while live.size:
+            nxt = pos[live] + 1
+            go = (nxt < end[live]) & (t[np.minimum(nxt, who.size - 1)] <= when[live])
+            live = live[go]
+            pos[live] = nxt[go]
+        out[again] = np.where(t[start] <= when, ref[pos], -1)
+    return out
+
+
+def _binding_rows(bindings: Bindings, snapshot: Snapshot) -> NDArray[np.int64] | None:
+    """The rows, in the snapshot ``bindings`` was made from, of ``snapshot``'s customers:
+    ``None`` when they are the same rows (that snapshot), found by id for a partition of it."""
+    space = bindings.candidate_ids
+    ids = snapshot.customer_ids
+    if space is ids or (space.shape == ids.shape and np.array_equal(space, ids)):
+        return None
+    keys = space.astype(str)
+    order = np.argsort(keys, kind="stable")
+    wanted = ids.astype(str)
+    pos = np.minimum(np.searchsorted(keys[order], wanted), max(keys.size - 1, 0))
+    found = order[pos] if keys.size else pos
+    ok = keys[found] == wanted if keys.size else np.zeros(ids.size, dtype=bool)
+    if not ok.all():
+        missing = ids[~ok][:3].tolist()
+        raise ValidationError(
+            f"bindings must be made from this snapshot or one it is a partition of; "
+            f"{missing} are not in them"
+        )
+    return found.astype(np.int64)
+
+
+def _categories(categories: object, snapshot: Snapshot, rule: CommissionRule) -> NDArray[np.int64]:
+    """Each order's row of ``rule.weight_table()`` (0: no category, paid at the flat rates)."""
+    log = snapshot.order_log
+    n = len(log)
+    codes = np.zeros(n, dtype=np.int64)
+    if categories is None:
+        return codes
+    if isinstance(categories, Mapping):
+        column = np.empty(n, dtype=object)
+        column[:] = [categories.get(k) for k in log.order_id.tolist()]
+    else:
+        if isinstance(categories, str | bytes):
+            raise ValidationError("categories is one value per order, not a single str")
+        try:
+            column = np.asarray(categories)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"categories cannot be read as an array: {exc}") from None
+        if column.shape != (n,):
+            raise ValidationError(
+                f"categories needs one value per order of the snapshot's order log ({n}), "
+                f"got shape {column.shape}"
+            )
+    if column.dtype.kind == "U":
+        has = column != ""
+    elif column.dtype == object:
+        has = np.asarray(column != None)  # noqa: E711 - elementwise
+    else:
+        raise ValidationError(f"categories are str (None for none), got dtype {column.dtype}")
+    if not has.any():
+        return codes
+    try:
+        uniq, inverse = np.unique(column[has], return_inverse=True)
+    except TypeError:
+        raise ValidationError("categories are str (None for none), got mixed types") from None
+    bad = [u for u in uniq.tolist() if not isinstance(u, str)]
+    if bad:
+        raise ValidationError(f"a category is a str (None for none), got {bad[0]!r}")
+    lookup = {name: k for k, name in enumerate(rule.categories) if name is not None}
+    unknown = [u for u in uniq.tolist() if u not in lookup]
+    if unknown:
+        raise ValidationError(
+            f"categories the rule {rule.name!r} has no rates for: {unknown[:5]}; it knows "
+            f"{list(lookup)} (None, or an empty str, for orders paid at the flat rates)"
+        )
+    codes[has] = np.asarray([lookup[u] for u in uniq.tolist()], dtype=np.int64)[inverse]
+    return codes
 
 
 def attribute(
@@ -340,6 +646,8 @@ def attribute(
     as_of: dt.datetime | None = None,
     refund_window_days: float = 7,
     bindings: Bindings | BindingPolicy | None = None,
+    categories: Any = None,
+    hold: FraudReport | None = None,
 ) -> AttributionLedger:
     """Credit every order of ``snapshot`` to its referrers (two tiers up) and its agent.
 
@@ -357,22 +665,34 @@ def attribute(
         window).
     bindings
         The bindings to credit by, or the :class:`BindingPolicy` to bind with (default: a
-        permanent binding).
+        permanent binding). Bindings made from a whole snapshot also attribute any partition
+        of it (``snapshot.take(rows)``): referrers outside the partition are found in them.
+    categories
+        The product category of every order, for a rule with ``category_rates``: one value per
+        entry of ``snapshot.order_log`` (in its order), or a mapping from order id to
+        category. ``None`` (or ``""``, or an order missing from the mapping) means no category:
+        the flat rates.
+    hold
+        A :class:`~privdomain.referral.FraudReport`: credit it flags (see
+        :meth:`FraudReport.holds`) is recorded as *held* instead of frozen or settled.
 
     Returns
     -------
     AttributionLedger
-        Orders sorted by time then id; per order, tier 1, tier 2, agent. The referrers are the
-        ones bound to the buyer, and to the tier-1 referrer, when the order was placed.
+        The credits in the order of the snapshot's order log (per order: tier 1, tier 2,
+        agent), then the reversals in the same order. The referrers are the ones bound to
+        the buyer, and to the tier-1 referrer, when the order was placed.
 
     Raises
     ------
     ValidationError
-        A bad argument; :class:`CurrencyMismatchError` when the rule's caps are in another
-        currency than the snapshot.
+        A bad argument, a category the rule has no rates for;
+        :class:`CurrencyMismatchError` when the rule's caps are in another currency than the
+        snapshot.
     """
     from privdomain.domain._time import as_utc_datetime
     from privdomain.domain.snapshot import Snapshot
+    from privdomain.referral.fraud import FraudReport
 
     if not isinstance(snapshot, Snapshot):
         raise ValidationError(f"attribute() takes a Snapshot, got {type(snapshot).__name__}")
@@ -388,102 +708,118 @@ def attribute(
         or not refund_window_days >= 0
     ):
         raise ValidationError(f"refund_window_days must be >= 0, got {refund_window_days!r}")
+    if hold is not None and not isinstance(hold, FraudReport):
+        raise ValidationError(f"hold must be a FraudReport, got {type(hold).__name__}")
     when = snapshot.as_of if as_of is None else as_utc_datetime(as_of, what="as_of")
     if bindings is None or isinstance(bindings, BindingPolicy):
         bindings = bind(snapshot, bindings)
-    if not isinstance(bindings, Bindings) or len(bindings) != len(snapshot):
-        raise ValidationError("bindings must be a Bindings of this snapshot")
+    if not isinstance(bindings, Bindings):
+        raise ValidationError("bindings must be a Bindings of this snapshot, or a BindingPolicy")
+    rows_in_bindings = _binding_rows(bindings, snapshot)
+    category = _categories(categories, snapshot, rule)
 
     log = snapshot.order_log
-    at_us = log.at.astype("datetime64[us]").view(np.int64)
-    keys = np.asarray([str(o) for o in log.order_id.tolist()], dtype=object)
-    order = np.lexsort((keys, at_us)) if len(log) else np.zeros(0, dtype=np.intp)
-    row, at = log.row[order].astype(np.int64), at_us[order]
-    gross = log.gross_minor[order].astype(np.int64)
-    net = np.maximum(gross - log.refunded_minor[order].astype(np.int64), 0)
-    tier1 = _referrer_at(bindings, row, at)
-    has1 = tier1 >= 0
-    tier2 = np.full(row.size, -1, dtype=np.int64)
+    n_orders = len(log)
+    at = log.at.astype("datetime64[us]", copy=False).view(np.int64)
+    buyer = log.row if rows_in_bindings is None else rows_in_bindings[log.row]
+    buyer = buyer.astype(np.int64, copy=False)
+    gross = log.gross_minor.astype(np.int64, copy=False)
+    net = np.maximum(gross - log.refunded_minor, 0)
+    tier1 = _referrer_at(bindings, buyer, at)
+    has1 = np.flatnonzero(tier1 >= 0)
+    tier2 = np.full(n_orders, -1, dtype=np.int64)
     tier2[has1] = _referrer_at(bindings, tier1[has1], at[has1])
-    agent = log.agent[order].astype(np.int64)
-    w1, w2, wa = rule.weights
+    agent = log.agent.astype(np.int64)
+    table = rule.weight_table()
+    # rates per slot (tier 1, tier 2, agent) and order; flat rules broadcast one column
+    w = table[category].T if table.shape[0] > 1 else table[0][:, None]
 
-    # candidate beneficiaries: (order, slot) with slot 0 tier 1, 1 tier 2, 2 agent
-    n = row.size
-    present = np.stack([has1 & (w1 > 0), (tier2 >= 0) & (w2 > 0), (agent >= 0) & (wa > 0)], 1)
-    o_idx, slot = np.nonzero(present)  # row-major: per order, slots in order
-    weight = np.asarray([w1, w2, wa], dtype=np.int64)[slot]
-    order_w = np.bincount(o_idx, weights=weight, minlength=n).astype(np.int64)
+    # beneficiaries: one row per slot, one column per order
+    who_all = np.stack([tier1, tier2, agent])
+    present = (who_all >= 0) & (w > 0)
+    weights = w * present
+    order_w = weights.sum(axis=0)
     pool_g = _pool(gross, order_w, rule.per_order_cap)
-    pool_n = _pool(net, order_w, rule.per_order_cap)
-    g = _split(pool_g, weight, o_idx)
-    nn = _split(pool_n, weight, o_idx)
-
-    names = np.asarray([*list(snapshot.agent_names), None], dtype=object)
-    ids = snapshot.customer_ids
-    beneficiary = np.empty(o_idx.size, dtype=object)
-    for s, who in ((0, tier1), (1, tier2)):
-        m = slot == s
-        beneficiary[m] = ids[who[o_idx[m]]]
-    m = slot == 2
-    beneficiary[m] = names[agent[o_idx[m]]]
-
-    credit = g
+    split_g = _split(pool_g, weights)
+    refunded = np.flatnonzero(net != gross)
+    pool_n = pool_g.copy()
+    pool_n[refunded] = _pool(net[refunded], order_w[refunded], rule.per_order_cap)
+    split_n = split_g.copy()
+    split_n[:, refunded] = _split(pool_n[refunded], weights[:, refunded])
+    o_idx, slot = np.divmod(np.flatnonzero(present.T), 3)  # per order, slots in order
+    flat = slot * n_orders + o_idx
+    credit = split_g.ravel()[flat]
+    who = who_all.ravel()[flat]
+    is_agent = slot == 2
     if rule.per_period_cap is not None and o_idx.size:
-        credit = _period_capped(g, beneficiary, slot, at[o_idx], snapshot, rule.per_period_cap)
-    back = -np.minimum(credit, np.maximum(g - nn, 0))
+        credit = _period_capped(
+            credit, who * 2 + is_agent, o_idx, at, log.order_id, snapshot, rule.per_period_cap
+        )
+    # what a refund takes back: the part the refunded amount no longer earns, never more than
+    # was credited
+    was_refunded = np.zeros(n_orders, dtype=bool)
+    was_refunded[refunded] = True
+    rev = np.flatnonzero(was_refunded[o_idx])
+    cut = (split_g - split_n).ravel()[flat[rev]]
+    rev, cut = rev[cut > 0], cut[cut > 0]
+    back = -np.minimum(credit[rev], cut)
+    rev = rev[back < 0]
+    back = back[back < 0]
 
     cutoff = int(np.datetime64(when.replace(tzinfo=None), "us").view(np.int64))
-    frozen = at[o_idx] + round(refund_window_days * _DAY_US) > cutoff
-    status_credit = np.where(frozen, FROZEN, SETTLED).astype(np.uint8)
-    rev = np.flatnonzero(back < 0)
-    sel = np.concatenate([np.arange(o_idx.size), rev])
-    src = order[o_idx[sel]]
-    is_rev = np.arange(sel.size) >= o_idx.size
-    # entries of one order together: sort by (order position, credit before reversal, slot)
-    arrange = np.lexsort((slot[sel], is_rev, o_idx[sel]))
-    sel, src, is_rev = sel[arrange], src[arrange], is_rev[arrange]
-    amount = np.where(is_rev, back[sel], credit[sel])
-    status = np.where(is_rev, REVERSED, status_credit[sel]).astype(np.uint8)
-    base = np.where(is_rev, (gross - net)[o_idx[sel]], gross[o_idx[sel]])
-    pool = np.where(is_rev, (pool_g - pool_n)[o_idx[sel]], pool_g[o_idx[sel]])
+    frozen = at[o_idx] > cutoff - round(refund_window_days * _DAY_US)
+    status = np.where(frozen, FROZEN, SETTLED).astype(np.uint8)
+    flags = np.zeros(o_idx.size, dtype=np.uint8)
+    if hold is not None:
+        flags = hold._hold_flags(bindings.candidate_ids, snapshot, who, is_agent, buyer[o_idx])
+        status[flags != 0] = HELD
+
+    # credits in the order of the order log, then the reversals in the same order
+    o_rev = o_idx[rev]
+    o = np.concatenate([o_idx, o_rev])
+    rule_names = np.asarray(
+        [rule.name if c is None else f"{rule.name}[{c}]" for c in rule.categories], dtype=object
+    )
     return AttributionLedger(
         currency=snapshot.currency,
         as_of=when,
-        order_id=log.order_id[src].astype(object),
-        at=log.at[src].astype("datetime64[us]"),
-        order_row=log.row[src].astype(np.int64),
-        buyer_id=ids[log.row[src]].astype(object),
-        beneficiary_id=beneficiary[sel],
-        role=np.where(slot[sel] == 2, AGENT, REFERRER).astype(np.uint8),
-        tier=np.where(slot[sel] == 1, 2, 1).astype(np.int8),
-        amount_minor=amount.astype(np.int64),
-        status=status,
-        base_minor=base.astype(np.int64),
-        pool_minor=pool.astype(np.int64),
-        rule=np.full(sel.size, rule.name, dtype=object),
+        order_id=log.order_id[o],
+        at=at[o].view("datetime64[us]"),
+        order_row=log.row[o].astype(np.int64, copy=False),
+        buyer_code=buyer[o],
+        beneficiary_code=np.concatenate([who, who[rev]]),
+        role=np.concatenate([is_agent, is_agent[rev]]).view(np.uint8),
+        tier=(np.concatenate([slot, slot[rev]]) == 1).astype(np.int8) + np.int8(1),
+        amount_minor=np.concatenate([credit, back]),
+        status=np.concatenate([status, np.full(rev.size, REVERSED, dtype=np.uint8)]),
+        base_minor=np.concatenate([gross[o_idx], (gross - net)[o_rev]]),
+        pool_minor=np.concatenate([pool_g[o_idx], (pool_g - pool_n)[o_rev]]),
+        rule_code=category[o].astype(np.int32),
+        hold_flags=np.concatenate([flags, np.zeros(rev.size, dtype=np.uint8)]),
+        customer_names=bindings.candidate_ids,
+        agent_names=np.asarray(snapshot.agent_names, dtype=object),
+        rule_names=rule_names,
     )
 
 
 def _period_capped(
     amount: NDArray[np.int64],
-    beneficiary: NDArray[np.object_],
-    slot: NDArray[np.intp],
+    beneficiary: NDArray[np.int64],
+    o_idx: NDArray[np.intp],
     at: NDArray[np.int64],
+    order_id: NDArray[Any],
     snapshot: Snapshot,
     cap: int,
 ) -> NDArray[np.int64]:
     """Cut credits so that no beneficiary earns more than ``cap`` per calendar month, first
-    come (by order time, then order id: entries arrive already in that order) first served."""
+    come first served: by order time, then order id (never by the order orders arrived in)."""
     offset = int(snapshot.utc_offset.total_seconds() * 1_000_000)
-    month = (at + offset).astype("datetime64[us]").astype("datetime64[M]").view(np.int64)
-    role = np.where(slot == 2, "a:", "c:")
-    key = np.asarray([r + str(b) for r, b in zip(role, beneficiary.tolist(), strict=True)])
-    _, who = np.unique(key, return_inverse=True)
-    idx = np.arange(amount.size)
-    order = np.lexsort((idx, month, who))
+    t = at[o_idx]
+    month = (t + offset).astype("datetime64[us]").astype("datetime64[M]").view(np.int64)
+    _, by_id = np.unique(_order_keys(order_id), return_inverse=True)
+    order = np.lexsort((by_id[o_idx], t, month, beneficiary))
     a = amount[order]
-    grp_who, grp_month = who[order], month[order]
+    grp_who, grp_month = beneficiary[order], month[order]
     new = np.ones(a.size, dtype=bool)
     new[1:] = (grp_who[1:] != grp_who[:-1]) | (grp_month[1:] != grp_month[:-1])
     cum = np.cumsum(a)
@@ -505,7 +841,10 @@ class SettleReport:
     posted: int
     """Entries posted (new, or a frozen entry updated)."""
     skipped_orders: tuple[str, ...]
-    """Orders already settled in the store (an entry payable, paid or reversed), left alone."""
+    """Orders with an entry already settled in the store (payable, paid or reversed): those
+    entries are left alone."""
+    held: int = 0
+    """Entries posted as held credit: ``FROZEN`` in the store, never ``PAYABLE``."""
 
 
 def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
@@ -513,24 +852,24 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
 
     Credit and reversals of one order, beneficiary and tier become one
     :class:`~privdomain.ports.CommissionEntry` with id ``"<order>/<role><tier>/<beneficiary>"``
-    and the net amount: ``REVERSED`` when a refund took it all, ``FROZEN`` while frozen, else
-    ``PAYABLE``. Orders with an entry in the store that is no longer frozen are skipped, so
-    settling the same ledger twice posts nothing the second time.
+    and the net amount: ``REVERSED`` when a refund took it all, ``FROZEN`` while frozen *or
+    held* (a :class:`~privdomain.referral.FraudReport` flagged it), else ``PAYABLE``. Held
+    credit is therefore never paid: it waits, frozen, until a ledger drawn up without the hold
+    (the flag cleared after review) settles it. Entries already settled in the store (no longer
+    frozen) are skipped, so settling the same ledger twice posts nothing the second time.
     """
     if not isinstance(ledger, AttributionLedger):
         raise ValidationError(f"settle takes an AttributionLedger, not {type(ledger).__name__}")
-    done = {e.order_id for e in store.entries() if e.status is not CommissionStatus.FROZEN}
+    done = {e.id for e in store.entries() if e.status is not CommissionStatus.FROZEN}
     if len(ledger) == 0:
         return SettleReport(0, ())
+    order_ids = ledger.order_id.tolist()
+    beneficiaries = ledger.beneficiary_id.tolist()
     ident = np.asarray(
         [
             f"{o}/{ROLE_NAMES[r][0]}{t}/{b}"
             for o, r, t, b in zip(
-                ledger.order_id.tolist(),
-                ledger.role.tolist(),
-                ledger.tier.tolist(),
-                ledger.beneficiary_id.tolist(),
-                strict=True,
+                order_ids, ledger.role.tolist(), ledger.tier.tolist(), beneficiaries, strict=True
             )
         ],
         dtype=object,
@@ -543,30 +882,33 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     credit_status = np.full(uniq.size, SETTLED, dtype=np.uint8)
     credit = ledger.status != REVERSED
     credit_status[inverse[credit]] = ledger.status[credit]
+    at = plain_column(ledger.at[first])
     entries = []
     skipped: set[str] = set()
-    for k in np.argsort(first, kind="stable"):
+    held = 0
+    for k in np.argsort(first, kind="stable").tolist():
         i = int(first[k])
-        order_id = str(ledger.order_id[i])
-        if order_id in done:
+        order_id = str(order_ids[i])
+        if uniq[k] in done:
             skipped.add(order_id)
             continue
         if was_reversed[k] and net[k] == 0:
             status = CommissionStatus.REVERSED
-        elif credit_status[k] == FROZEN:
+        elif credit_status[k] in (FROZEN, HELD):
             status = CommissionStatus.FROZEN
+            held += int(credit_status[k] == HELD)
         else:
             status = CommissionStatus.PAYABLE
         entries.append(
             CommissionEntry(
                 id=str(uniq[k]),
                 order_id=order_id,
-                beneficiary_id=str(ledger.beneficiary_id[i]),
+                beneficiary_id=str(beneficiaries[i]),
                 tier=int(ledger.tier[i]),
                 amount=Money(int(net[k]), ledger.currency),
                 status=status,
-                at=plain_column(ledger.at[i : i + 1])[0],
+                at=at[k],
             )
         )
     store.post(entries)
-    return SettleReport(len(entries), tuple(sorted(skipped)))
+    return SettleReport(len(entries), tuple(sorted(skipped)), held)

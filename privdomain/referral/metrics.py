@@ -1,4 +1,5 @@
-"""How customers bring customers: referral rate, K-factor, referrers' and agents' results."""
+"""How customers bring customers: referral rate, K-factor, referrers' and agents' results,
+referral cascades (depth and structural virality) and the KOCs who bring the most value."""
 
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ from numpy.typing import NDArray
 from privdomain.errors import ValidationError
 from privdomain.referral.binding import BindingPolicy, Bindings, bind
 from privdomain.referral.commission import _referrer_at
-from privdomain.result import Result
+from privdomain.result import Result, plain_column
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
 
 __all__ = [
     "AgentStats",
+    "Cascades",
     "KFactor",
+    "KocRanking",
     "ReferralRate",
     "ReferrerStats",
     "agent_stats",
+    "cascades",
     "k_factor",
+    "koc_ranking",
     "referral_rate",
     "referrer_stats",
 ]
@@ -163,9 +168,7 @@ def referrer_stats(
     b = _bindings(snapshot, bindings)
     n = len(snapshot)
     ids = snapshot.customer_ids
-    current = np.full(n, -1, dtype=np.int64)
-    has = b.referrer_ids != None  # noqa: E711 - elementwise
-    current[has] = snapshot.rows(b.referrer_ids[has]) if has.any() else current[has]
+    current = _parents(b)
     referred = np.bincount(current[current >= 0], minlength=n).astype(np.int64)
     log = snapshot.order_log
     ref = _referrer_at(b, log.row.astype(np.int64), _us(log.at))
@@ -207,3 +210,182 @@ def agent_stats(snapshot: Snapshot) -> AgentStats:
     revenue = np.zeros(k, dtype=np.int64)
     np.add.at(revenue, oa[oa >= 0], net[oa >= 0])
     return AgentStats(tuple(snapshot.agent_names), customers, revenue, snapshot.currency)
+
+
+def _parents(bindings: Bindings) -> NDArray[np.int64]:
+    """Each customer's referrer row as of the snapshot (-1: none), from the binding history."""
+    who, ref, _ = bindings.history()
+    parent = np.full(len(bindings), -1, dtype=np.int64)
+    parent[who] = ref  # sorted by invitee then time: the last binding stays
+    return parent
+
+
+def _depths(parent: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Distance to the root and the root of every node of a forest of parent pointers, by
+    pointer jumping (log2 of the deepest chain rounds)."""
+    n = parent.size
+    node = np.arange(n, dtype=np.int64)
+    jump = np.where(parent >= 0, parent, node)
+    depth = (parent >= 0).astype(np.int64)
+    for _ in range(max(n, 1).bit_length() + 1):
+        nxt = jump[jump]
+        if np.array_equal(nxt, jump):
+            return depth, jump
+        depth = depth + depth[jump]
+        jump = nxt
+    raise ValidationError("the bindings hold a loop: they are not a forest")  # pragma: no cover
+
+
+@attrs.frozen(eq=False)
+class Cascades:
+    """Referral cascades: the trees of the bindings as of the snapshot, one entry per tree of
+    at least ``min_size`` customers, largest first (then by root id).
+
+    Structural virality (Goel, Anderson, Hofman and Watts, *The structural virality of online
+    diffusion*, Management Science 2016) is the mean distance between two customers of a tree:
+    about 2 for a broadcast (one referrer, many invitees), growing with the length of the chains
+    of person-to-person referral. It is computed from the Wiener index, the sum of the
+    distances of all pairs, as the sum over edges of ``size * (n - size)`` (``size``: the
+    customers below and at the edge's lower end), in time linear in the tree.
+    """
+
+    root_ids: NDArray[np.object_]
+    """The customer at the top of each tree (bound to nobody)."""
+    size: NDArray[np.int64]
+    """Customers in the tree, the root included."""
+    depth: NDArray[np.int64]
+    """Bindings on the longest chain from the root (0 for a lone customer)."""
+    structural_virality: NDArray[np.float64]
+    """Mean distance over pairs of customers of the tree (NaN for a lone customer)."""
+    wiener_index: NDArray[np.int64]
+    """Sum of the distances over all pairs of customers of the tree."""
+
+    def __len__(self) -> int:
+        return int(self.root_ids.shape[0])
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain dict per cascade."""
+        cols = {
+            "root_id": self.root_ids,
+            "size": self.size,
+            "depth": self.depth,
+            "structural_virality": self.structural_virality,
+            "wiener_index": self.wiener_index,
+        }
+        plain = {k: plain_column(np.asarray(v)) for k, v in cols.items()}
+        return [dict(zip(plain, row, strict=True)) for row in zip(*plain.values(), strict=True)]
+
+
+def cascades(
+    snapshot: Snapshot, bindings: Bindings | BindingPolicy | None = None, *, min_size: int = 2
+) -> Cascades:
+    """The referral cascades of ``snapshot``: size, depth and structural virality of every
+    tree of the bindings in force at ``as_of`` with at least ``min_size`` customers."""
+    from privdomain.domain.snapshot import Snapshot
+
+    if not isinstance(snapshot, Snapshot):
+        raise ValidationError(f"takes a Snapshot, got {type(snapshot).__name__}")
+    if isinstance(min_size, bool) or not isinstance(min_size, int) or min_size < 1:
+        raise ValidationError(f"min_size must be a whole number >= 1, got {min_size!r}")
+    b = _bindings(snapshot, bindings)
+    parent = _parents(b)
+    n = parent.size
+    depth, root = _depths(parent)
+    # subtree sizes, deepest level first: a loop over levels, never over customers
+    size = np.ones(n, dtype=np.int64)
+    by_depth = np.argsort(depth, kind="stable")
+    level_end = np.searchsorted(depth[by_depth], np.arange(int(depth.max(initial=0)) + 2))
+    for d in range(int(depth.max(initial=0)), 0, -1):
+        nodes = by_depth[level_end[d] : level_end[d + 1]]
+        np.add.at(size, parent[nodes], size[nodes])
+    tree_size = np.bincount(root, minlength=n)
+    child = np.flatnonzero(parent >= 0)
+    wiener = np.bincount(
+        root[child], weights=size[child] * (tree_size[root[child]] - size[child]), minlength=n
+    ).astype(np.int64)
+    tree_depth = np.zeros(n, dtype=np.int64)
+    np.maximum.at(tree_depth, root, depth)
+    roots = np.flatnonzero((parent < 0) & (tree_size >= min_size))
+    ids = snapshot.customer_ids
+    _, by_id = np.unique(ids[roots].astype(str), return_inverse=True)
+    roots = roots[np.lexsort((by_id, -tree_size[roots]))]
+    m = tree_size[roots]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        virality = np.where(m >= 2, 2.0 * wiener[roots] / (m * (m - 1.0)), np.nan)
+    return Cascades(ids[roots], m.astype(np.int64), tree_depth[roots], virality, wiener[roots])
+
+
+@attrs.frozen(eq=False)
+class KocRanking:
+    """Referrers ranked by the value they brought: the net revenue of the orders their
+    invitees placed while bound to them (tier 1), then of their invitees' invitees (tier 2)."""
+
+    customer_ids: NDArray[np.object_]
+    referred: NDArray[np.int64]
+    """Customers bound to this one as of the snapshot."""
+    revenue_minor: NDArray[np.int64]
+    """Referred value: net revenue of orders by customers while bound to this one."""
+    second_tier_revenue_minor: NDArray[np.int64]
+    """Net revenue of orders by customers bound, at the time, to one bound to this one."""
+    currency: str
+
+    def __len__(self) -> int:
+        return int(self.customer_ids.shape[0])
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One plain dict per referrer, best first."""
+        return [
+            {
+                "rank": k + 1,
+                "customer_id": c,
+                "referred": int(r),
+                "revenue_minor": int(v),
+                "second_tier_revenue_minor": int(w),
+            }
+            for k, (c, r, v, w) in enumerate(
+                zip(
+                    self.customer_ids.tolist(),
+                    self.referred.tolist(),
+                    self.revenue_minor.tolist(),
+                    self.second_tier_revenue_minor.tolist(),
+                    strict=True,
+                )
+            )
+        ]
+
+
+def koc_ranking(
+    snapshot: Snapshot, bindings: Bindings | BindingPolicy | None = None, *, top: int | None = 10
+) -> KocRanking:
+    """The ``top`` referrers by referred value (ties: more referred customers first, then by
+    id); ``top=None`` ranks every customer who referred someone or brought revenue."""
+    from privdomain.domain.snapshot import Snapshot
+
+    if not isinstance(snapshot, Snapshot):
+        raise ValidationError(f"takes a Snapshot, got {type(snapshot).__name__}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ValidationError(f"top must be a whole number >= 1 or None, got {top!r}")
+    b = _bindings(snapshot, bindings)
+    n = len(snapshot)
+    stats = referrer_stats(snapshot, b)
+    log = snapshot.order_log
+    at = _us(log.at)
+    tier1 = _referrer_at(b, log.row.astype(np.int64), at)
+    has = np.flatnonzero(tier1 >= 0)
+    tier2 = _referrer_at(b, tier1[has], at[has])
+    net = (log.gross_minor - log.refunded_minor).astype(np.int64)[has]
+    second = np.zeros(n, dtype=np.int64)
+    np.add.at(second, tier2[tier2 >= 0], net[tier2 >= 0])
+    rows = np.flatnonzero((stats.referred > 0) | (stats.revenue_minor != 0))
+    ids = snapshot.customer_ids
+    _, by_id = np.unique(ids[rows].astype(str), return_inverse=True)
+    rows = rows[np.lexsort((by_id, -stats.referred[rows], -stats.revenue_minor[rows]))]
+    if top is not None:
+        rows = rows[:top]
+    return KocRanking(
+        ids[rows],
+        stats.referred[rows],
+        stats.revenue_minor[rows],
+        second[rows],
+        snapshot.currency,
+    )

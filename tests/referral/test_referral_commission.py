@@ -164,14 +164,19 @@ def test_unknown_customers_get_no_credit() -> None:
     assert np.isin(ledger.beneficiary_id[ledger.role == 0], snap(chain_pool()).customer_ids).all()
 
 
-def test_referrers_outside_a_partition_are_unknown_and_not_credited() -> None:
+def test_referrers_outside_a_partition_come_from_the_global_bindings() -> None:
     s = snap(chain_pool())
     part = s.take([s.row("d"), s.row("e")])  # d's referrer c is not in this partition
     assert part.referrer_row.tolist() == [-1, -1]
     ledger = attribute(part, RULE)
-    assert ledger.beneficiary_id.tolist() == ["g1"]  # only the agent is known
+    assert ledger.beneficiary_id.tolist() == ["g1"]  # alone, only the agent is known
+    # with the bindings of the whole snapshot, the partition credits as the whole does
+    whole = attribute(s, RULE)
+    assert attribute(part, RULE, bindings=bind(s)).to_records() == whole.to_records()
+    # bindings that do not know the partition's customers are refused
+    other = s.take([s.row("a"), s.row("b")])
     with pytest.raises(ValidationError, match="bindings"):
-        attribute(part, RULE, bindings=bind(s))
+        attribute(part, RULE, bindings=bind(other))
 
 
 def test_rates_may_sum_to_exactly_the_whole_order() -> None:
