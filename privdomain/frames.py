@@ -428,7 +428,8 @@ def to_frame(obj: Any, backend: str = "pandas") -> Any:
         One row per row of ``obj``, its columns in order (``customer_id`` first for
         per-customer results). Numeric columns share memory with ``obj`` where the library
         allows (polars, pandas); datetimes are aware UTC; NaN stays NaN, NaT and ``None``
-        become nulls.
+        become nulls. Object columns (ids, names) become text; a column of mixed Python types
+        stays objects in pandas and polars and becomes text in PyArrow.
 
     Raises
     ------
@@ -468,15 +469,44 @@ def _write(data: Mapping[str, Any], backend: str) -> Any:
             times.append(name)
         columns[name] = arr
     if backend == "pandas":
-        # pandas copies a dict of arrays unless told not to; polars and PyArrow share them
+        # pandas copies a dict of arrays unless told not to
         pd = import_optional("pandas", extra="pandas")
-        frame = nw.from_native(pd.DataFrame(columns, copy=False), eager_only=True)
+        native: Any = pd.DataFrame(columns, copy=False)
+    elif backend == "polars":
+        pl = import_optional("polars", extra="frames")
+        native = pl.DataFrame([_polars_series(pl, k, v) for k, v in columns.items()])
     else:
-        import_optional(backend, extra="frames")
-        frame = nw.from_dict(columns, backend=backend)
+        pa = import_optional("pyarrow", extra="frames")
+        native = pa.table({k: _arrow_array(pa, v) for k, v in columns.items()})
+    frame = nw.from_native(native, eager_only=True)
     if times:
         frame = frame.with_columns(nw.col(*times).dt.replace_time_zone("UTC"))
     return frame.to_native()
+
+
+def _polars_series(pl: Any, name: str, values: NDArray[Any]) -> Any:
+    """A polars column: numbers shared with numpy, ids and names as text (polars guesses the
+    type of an object array from its first values, so it is told), values of one other type
+    (integer attributes) in that type, mixed ones as objects."""
+    if values.dtype.kind != "O":
+        return pl.Series(name, values)
+    items = values.tolist()
+    for dtype in (pl.String, None):  # text, else whatever one type polars finds (ints...)
+        try:
+            return pl.Series(name, items, dtype=dtype, strict=True)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            continue
+    return pl.Series(name, items, dtype=pl.Object)
+
+
+def _arrow_array(pa: Any, values: NDArray[Any]) -> Any:
+    """An Arrow column; a column of mixed Python types (Arrow has none) becomes text."""
+    if values.dtype.kind != "O":
+        return pa.array(values)
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array([None if v is None else str(v) for v in values.tolist()], pa.string())
 
 
 def _customer_columns(c: CustomerColumns) -> dict[str, Any]:
