@@ -468,7 +468,9 @@ class DailyCycle:
             of the stages stored last time.
         new : optional
             Records to ingest first, anything :meth:`Pool.ingest` takes (the day's new
-            customers and touchpoints when there is no log).
+            customers and touchpoints when there is no log), or a list of such batches of
+            columns (:class:`~privdomain.TouchpointColumns`, :class:`~privdomain.Batch`, ...),
+            ingested in order.
         refit : bool, default False
             Fit the learners on this run's snapshot even if they were fitted before.
         major_sale : bool, default False
@@ -514,8 +516,8 @@ class DailyCycle:
 
         step(0)
         ingested = IngestReport()
-        if new is not None:
-            ingested = self.pool.ingest(new)
+        for batch in _batches(new):
+            ingested = _combined(ingested, self.pool.ingest(batch))
         if self.touchpoints is not None:
             ingested = _combined(ingested, self.pool.ingest_log(self.touchpoints))
 
@@ -614,6 +616,19 @@ class DailyCycle:
         self.touchpoints.append(objects)
         report = self.pool.ingest_log(self.touchpoints)
         return report.touchpoints_accepted
+
+
+def _batches(new: Any) -> list[Any]:
+    """``new`` as a list of what :meth:`Pool.ingest` takes: one batch, or several."""
+    from privdomain.domain.batch import Batch, CustomerColumns, TouchpointColumns
+    from privdomain.domain.changes import ProfileChanges
+
+    if new is None:
+        return []
+    columns = (Batch, CustomerColumns, TouchpointColumns, ProfileChanges)
+    if isinstance(new, list | tuple) and new and all(isinstance(b, columns) for b in new):
+        return list(new)
+    return [new]
 
 
 def _combined(first: IngestReport, second: IngestReport) -> IngestReport:

@@ -60,8 +60,8 @@ def test_last_weeks_moves_and_explanations(demo_text: str, sim_pool: tuple[Pool,
 def test_the_demo_runs_the_step() -> None:
     titles = [step.title for step in DEFAULT_STEPS]
     assert titles[-1].startswith("Lifecycle")
-    picked = [s for s in DEFAULT_STEPS if s.title.split()[0] in ("Simulate", "Ingest", "Snapshot")]
-    sections = dict(run_demo(3_000, seed=5, steps=[*picked, DEFAULT_STEPS[-1]]))
+    picked = [s for s in DEFAULT_STEPS if s.title.split()[0] in ("Simulate", "Ingest", "The")]
+    sections = dict(run_demo(3_000, seed=5, weeks=2, steps=[*picked, DEFAULT_STEPS[-1]]))
     text = sections[titles[-1]]
     assert "Post-purchase period" in text
     assert "A few moves, explained:" in text
