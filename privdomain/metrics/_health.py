@@ -488,6 +488,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _figure(value: Any, *, sign: bool = False) -> str:
+    """A figure as text: counts with thousands separators, money-sized numbers to cents,
+    shares and ratios to 4 significant digits."""
+    plus = "+" if sign else ""
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:{plus},}"
+    if abs(value) >= 1000:
+        return f"{value:{plus},.2f}"
+    return f"{value:{plus}.4g}"
+
+
 def _pct(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.1%}"
 
@@ -547,8 +560,8 @@ class HealthComparison:
             if r["metric"].startswith(("arrivals_", "reachable_")) and r["group"] == "pool":
                 continue
             out.append(
-                f"  {r['metric'].replace('_', ' ')}: {shown(r['before'])} → "
-                f"{shown(r['after'])} ({shown(r['change'])})"
+                f"  {r['metric'].replace('_', ' ')}: {_figure(r['before'])} → "
+                f"{_figure(r['after'])} ({_figure(r['change'], sign=True)})"
             )
         return out
 

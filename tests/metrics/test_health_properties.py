@@ -37,7 +37,7 @@ factor_lists = st.integers(1, 5).flatmap(
 
 
 # ---------------------------------------------------------------------------- decomposition
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(factor_lists)
 def test_shapley_parts_sum_exactly(pair: tuple[list[Fraction], list[Fraction]]) -> None:
     before, after = pair
@@ -49,7 +49,7 @@ def test_shapley_parts_sum_exactly(pair: tuple[list[Fraction], list[Fraction]]) 
             assert parts[i] == 0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(factor_lists, st.randoms(use_true_random=False))
 def test_shapley_does_not_depend_on_the_order_of_factors(pair: Any, rnd: Any) -> None:
     before, after = pair
@@ -60,6 +60,7 @@ def test_shapley_does_not_depend_on_the_order_of_factors(pair: Any, rnd: Any) ->
     assert shuffled == [parts[i] for i in order]
 
 
+@settings(max_examples=50, deadline=None)
 @given(fractions, fractions, fractions, fractions)
 def test_two_factors_have_the_textbook_closed_form(x0: Any, x1: Any, y0: Any, y1: Any) -> None:
     assert shapley([x0, y0], [x1, y1]) == [(x1 - x0) * (y0 + y1) / 2, (y1 - y0) * (x0 + x1) / 2]
@@ -100,7 +101,7 @@ def factors(draw: Any) -> RevenueFactors:
     return RevenueFactors(traffic, buyers, orders, revenue)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(factors(), factors())
 def test_decomposition_sums_to_the_change(before: RevenueFactors, after: RevenueFactors) -> None:
     d = decompose(before, after)
