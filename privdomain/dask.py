@@ -222,39 +222,21 @@ def tree_merge(parts: Sequence[Any], combine: Callable[[Any, Any], Any] = _merge
 
 # ---------------------------------------------------------------------------- per partition
 def _pool_of(
-    customers: Any,
-    touchpoints: Any,
-    changes: Any,
-    spec: Mapping[str, Any],
+    customers: Any, touchpoints: Any, changes: Any, spec: Mapping[str, Any]
 ) -> tuple[Pool, list[IngestReport]]:
-    from privdomain.domain.pool import Pool
-    from privdomain.frames import (
-        customers_from_frame,
-        profile_changes_from_frame,
-        touchpoints_from_frame,
-    )
+    from privdomain.frames import pool_from_frames
 
-    pool = Pool(spec["tenant"], currency=spec["currency"], utc_offset=spec["utc_offset"])
-    tenant = {"tenant": spec["tenant"]}
-    reports = [
-        pool.ingest(
-            customers_from_frame(customers.reset_index(drop=True), **tenant, **spec["customers"])
-        ),
-        pool.ingest(
-            touchpoints_from_frame(
-                touchpoints.reset_index(drop=True), **tenant, **spec["touchpoints"]
-            )
-        ),
-    ]
-    if changes is not None:
-        reports.append(
-            pool.ingest(
-                profile_changes_from_frame(
-                    changes.reset_index(drop=True), **tenant, **spec["profile_changes"]
-                )
-            )
-        )
-    return pool, reports
+    return pool_from_frames(
+        customers.reset_index(drop=True),
+        touchpoints.reset_index(drop=True),
+        None if changes is None else changes.reset_index(drop=True),
+        tenant=spec["tenant"],
+        currency=spec["currency"],
+        utc_offset=spec["utc_offset"],
+        customer_columns=spec["customers"],
+        touchpoint_columns=spec["touchpoints"],
+        profile_change_columns=spec["profile_changes"],
+    )
 
 
 def _first(pair: tuple[Any, Any]) -> Any:

@@ -24,6 +24,7 @@ aware UTC, missing values stay NaN (NaT, null for ids).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +39,14 @@ if TYPE_CHECKING:
     from privdomain.domain.changes import ProfileChanges
     from privdomain.domain.customer_columns import CustomerColumns
     from privdomain.domain.encoded import EncodedIds
+    from privdomain.domain.pool import Pool
+    from privdomain.domain.report import IngestReport
     from privdomain.domain.touchpoint_columns import TouchpointColumns
 
 __all__ = [
     "BACKENDS",
     "customers_from_frame",
+    "pool_from_frames",
     "profile_changes_from_frame",
     "to_frame",
     "touchpoints_from_frame",
@@ -403,6 +407,47 @@ def profile_changes_from_frame(
         },
         epoch_unit=epoch_unit,
     )
+
+
+def pool_from_frames(
+    customers: Any,
+    touchpoints: Any = None,
+    profile_changes: Any = None,
+    *,
+    tenant: str,
+    currency: str = "CNY",
+    utc_offset: dt.timedelta = dt.timedelta(0),
+    customer_columns: Mapping[str, Any] | None = None,
+    touchpoint_columns: Mapping[str, Any] | None = None,
+    profile_change_columns: Mapping[str, Any] | None = None,
+) -> tuple[Pool, list[IngestReport]]:
+    """A new :class:`~privdomain.Pool` with the frames ingested: customers first, then
+    touchpoints, then profile changes; what one partition of a cluster does.
+
+    The ``*_columns`` mappings are the keyword arguments of :func:`customers_from_frame`,
+    :func:`touchpoints_from_frame` and :func:`profile_changes_from_frame` (column names and
+    options).
+
+    Returns
+    -------
+    (Pool, list of IngestReport)
+        The pool, and one report per frame ingested: rejected rows are reported there, never
+        dropped silently.
+    """
+    from privdomain.domain.pool import Pool
+
+    pool = Pool(tenant, currency=currency, utc_offset=utc_offset)
+    people = customers_from_frame(customers, tenant=tenant, **(customer_columns or {}))
+    reports = [pool.ingest(people)]
+    if touchpoints is not None:
+        columns = touchpoints_from_frame(touchpoints, tenant=tenant, **(touchpoint_columns or {}))
+        reports.append(pool.ingest(columns))
+    if profile_changes is not None:
+        changes = profile_changes_from_frame(
+            profile_changes, tenant=tenant, **(profile_change_columns or {})
+        )
+        reports.append(pool.ingest(changes))
+    return pool, reports
 
 
 # ---------------------------------------------------------------------------- writing
