@@ -642,6 +642,9 @@ def response_world(
     ValidationError
         A simulation that is not a ``SimulatedPool``, a snapshot of customers it did not make,
         stages not aligned to the snapshot, an ``at`` before the snapshot.
+    EmptyPoolError
+        Without ``stages``, when the snapshot has no repeat buyer to learn the lifecycle's
+        rhythm from (pass stages fitted on a bigger pool).
     """
     from privdomain.lifecycle import Lifecycle, LifecycleStages
     from privdomain.simulate import SimulatedPool, _generator
@@ -663,7 +666,13 @@ def response_world(
     made = simulation.customers.id
     index = np.asarray(snapshot.index, dtype=np.int64)
     if index.size and (
-        index.max() >= len(made) or not np.array_equal(made[index], snapshot.customer_ids)
+        index.min() < 0
+        or index.max() >= len(made)
+        or not np.array_equal(made[index], snapshot.customer_ids)
+        or not np.array_equal(
+            np.asarray(simulation.customers.joined_at)[index],
+            snapshot.joined_at.astype("datetime64[us]").view(np.int64),
+        )
     ):
         raise ValidationError("the snapshot holds customers this simulation did not make")
     if stages is None:
