@@ -384,3 +384,96 @@ def test_an_empty_snapshot_plans_nothing() -> None:
     assert len(result) == 0
     assert len(result.to_touchpoints("brand", "n-").at) == 0
     assert result.counts()["planned"] == 0
+
+
+# ------------------------------------------------------------------ with the intelligence on
+@functools.cache
+def fatigue_model(seed: int) -> Any:
+    from privdomain.nudges import FatigueModel
+
+    snap, _ = pool(seed)
+    model = FatigueModel().fit(snap)
+    model.content_weight_, model.promotion_weight_ = 0.3, 0.8  # a tiring world
+    return model
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 5),
+    policy=policies(),
+    minutes=st.integers(0, 60 * 24 * 40),
+    major_sale=st.booleans(),
+    budget=st.one_of(st.none(), st.integers(1, 400)),
+    discount_budget=st.one_of(st.none(), st.integers(1, 100_000)),
+    holdout=st.sampled_from([0.0, 0.1, 0.5]),
+    draw_seed=st.integers(0, 2**31),
+    use_fatigue=st.booleans(),
+    use_uplift=st.booleans(),
+    members=st.booleans(),
+    own_zones=st.booleans(),
+)
+def test_guarantees_hold_with_everything_on(
+    seed: int,
+    policy: NudgePolicy,
+    minutes: int,
+    major_sale: bool,
+    budget: int | None,
+    discount_budget: int | None,
+    holdout: float,
+    draw_seed: int,
+    use_fatigue: bool,
+    use_uplift: bool,
+    members: bool,
+    own_zones: bool,
+) -> None:
+    snap, stages = pool(seed)
+    if own_zones:
+        snap = with_own_zones(snap, seed)
+    n = len(snap)
+    rng = np.random.default_rng(draw_seed)
+    if members:
+        balance = np.where(rng.random(n) < 0.3, rng.uniform(0, 200, n), None).astype(object)
+        snap = attrs.evolve(
+            snap,
+            tags={**snap.tags, "member": rng.random(n) < 0.4},
+            attributes={**snap.attributes, "stored_value": balance},
+        )
+    options: dict[str, Any] = {
+        "at": snap.as_of + dt.timedelta(minutes=minutes),
+        "major_sale": major_sale,
+        "budget": budget,
+        "discount_budget": discount_budget,
+        "policy": policy,
+        "holdout": holdout,
+        "seed": draw_seed,
+        "fatigue": fatigue_model(seed) if use_fatigue else None,
+    }
+    if use_uplift:
+        options.update(uplift=rng.uniform(-0.1, 0.3, n), value=80.0, cost=0.05)
+    result = plan(snap, stages, **options)
+    check_guarantees(result, snap, policy)
+    # every customer not contacted has a reason; the held out are the only chosen not sent
+    assert np.all(result.reason[~result.planned] != "planned")
+    chosen = result.planned | (result.reason == "holdout")
+    assert np.array_equal(result.propensity > 0, chosen)
+    if budget is not None:
+        assert chosen.sum() <= budget
+    if discount_budget is not None:
+        assert int(result.discount_minor[chosen].sum()) <= discount_budget
+    if use_fatigue:
+        assert np.all(result.fatigue[chosen] >= policy.fatigue_floor)
+    if use_uplift:
+        assert np.all(result.net_value[chosen] > 0)
+    if members:
+        members_ = np.asarray(snap.tags["member"]) | np.array(
+            [b is not None and b > 0 for b in snap.attributes["stored_value"].tolist()]
+        )
+        assert not result.promotion[chosen & members_].any()
+    m, held = int(chosen.sum()), int((result.reason == "holdout").sum())
+    assert abs(held - m * holdout) <= 5 * np.sqrt(m * holdout * (1 - holdout)) + 1
+    again = plan(snap, stages, **options)
+    for name, col in result.columns().items():
+        other = again.columns()[name]
+        if col.dtype.kind == "M":
+            col, other = col.view(np.int64), other.view(np.int64)
+        assert np.array_equal(col, other, equal_nan=col.dtype.kind == "f"), name
