@@ -2,9 +2,9 @@
 
 Channels differ in *exposure* (how often a journey touches them: mass messages are everywhere,
 one-to-one service is rare) and in *effect* (how much touching them raises the chance to buy),
-and the two disagree: by default the most popular channels have the smallest effects. A
-journey touches ``1 + Poisson(mean_touches - 1)`` channels drawn by popularity, spaced by
-exponential gaps in time, and converts with probability
+and the two disagree: which channels add the most conversions is drawn apart from how popular
+they are. A journey touches ``1 + Poisson(mean_touches - 1)`` channels drawn by popularity,
+spaced by exponential gaps in time, and converts with probability
 
     sigmoid(base_log_odds + sum of the effects of the distinct channels touched)
 
@@ -22,7 +22,10 @@ from privdomain.attribution.journeys import Journeys
 from privdomain.domain.channels import OWNED_CHANNELS
 from privdomain.errors import ValidationError, short_repr
 
-__all__ = ["SimulatedJourneys", "simulate_journeys"]
+__all__ = ["MAX_EFFECT", "SimulatedJourneys", "simulate_journeys"]
+
+#: The largest channel effect, in log-odds of converting.
+MAX_EFFECT = 1.5
 
 
 @attrs.frozen(eq=False)
@@ -58,6 +61,21 @@ def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=np.float64)
 
 
+#: Rounds that scale the effects until the channels' true totals follow their levels.
+_CALIBRATION_STEPS = 6
+
+
+def _truth(
+    base: float, touched: NDArray[np.bool_], effect: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Each journey's conversion probability, and each channel's expected conversions lost
+    without it (over the journeys that touched it)."""
+    eta = base + touched @ effect
+    p = _sigmoid(eta)
+    without = _sigmoid(eta[:, None] - effect[None, :])
+    return p, ((p[:, None] - without) * touched).sum(axis=0)
+
+
 def simulate_journeys(
     n_journeys: int = 50_000,
     *,
@@ -68,9 +86,13 @@ def simulate_journeys(
 ) -> SimulatedJourneys:
     """Simulate ``n_journeys`` journeys over the first ``n_channels`` owned channels.
 
-    Popularity falls geometrically with the channel's rank; effects are drawn so that, by
-    rank, they rise while popularity falls (with seeded noise), so that a channel's exposure
-    says little about the conversions it adds.
+    Popularity falls geometrically with the channel's rank (by 0.8 a step). Each channel's
+    total contribution is drawn apart from its popularity, as evenly spaced levels (1 to 3) in a
+    seeded random order, and its effect set to about that level divided by its exposure (the
+    largest effect :data:`MAX_EFFECT`): rare channels act strongly on the few they reach, popular
+    ones weakly on many, and a channel's exposure says nothing about the conversions it adds.
+    The effects are then scaled, channel by channel over a few rounds, until the true
+    incremental conversions of the journeys drawn follow the levels.
 
     Raises
     ------
@@ -95,10 +117,13 @@ def simulate_journeys(
         raise ValidationError(f"base_rate must be a number in (0, 1), got {base_rate!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     rank = np.arange(n_channels, dtype=np.float64)
-    popularity = 0.7**rank
+    popularity = 0.8**rank
     exposure = popularity / popularity.sum()
-    effect = 0.1 + 1.2 * rank / (n_channels - 1) + rng.normal(0.0, 0.05, n_channels)
-    effect = np.maximum(effect, 0.0)
+    # how much each channel adds in all is drawn apart from its popularity: evenly spaced
+    # levels in a random order; a rare channel reaches that level with a larger effect
+    level = rng.permutation(np.linspace(1.0, 3.0, n_channels))
+    effect = level * exposure.max() / exposure
+    effect *= MAX_EFFECT / effect.max()
     base = float(np.log(base_rate / (1 - base_rate)))
 
     lengths = 1 + rng.poisson(mean_touches - 1, n_journeys)
@@ -108,10 +133,11 @@ def simulate_journeys(
     j = np.repeat(np.arange(n_journeys), lengths)
     counts = np.bincount(j * n_channels + channel, minlength=n_journeys * n_channels)
     touched = counts.reshape(n_journeys, n_channels) > 0
-    eta = base + touched @ effect
-    p = _sigmoid(eta)
-    without = _sigmoid(eta[:, None] - effect[None, :])
-    true_incremental = ((p[:, None] - without) * touched).sum(axis=0)
+    for _ in range(_CALIBRATION_STEPS):  # bring each channel's total in line with its level
+        p, true_incremental = _truth(base, touched, effect)
+        effect *= (level / level.mean()) / (true_incremental / true_incremental.mean())
+        effect *= MAX_EFFECT / effect.max()
+    p, true_incremental = _truth(base, touched, effect)
     converted = rng.random(n_journeys) < p
     # gaps between touches: the last touch some hours before the end, earlier ones days before
     gap = rng.exponential(2.0, int(offsets[-1]))

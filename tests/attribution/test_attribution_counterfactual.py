@@ -13,7 +13,7 @@ from privdomain.simulate import simulate_journeys
 
 
 def test_ranks_true_incremental_conversions_where_path_credit_does_not() -> None:
-    sim = simulate_journeys(200_000, seed=0)
+    sim = simulate_journeys(100_000, seed=0)
     credit = counterfactual(sim.journeys, n_bootstrap=0)
     rho = spearmanr(credit.credit, sim.true_incremental).statistic
     assert rho >= 0.95

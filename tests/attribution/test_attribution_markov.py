@@ -75,7 +75,7 @@ def test_removing_a_channel_on_every_converting_path_removes_everything() -> Non
     assert credit.credit.sum() == pytest.approx(2.0)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(journey_sets(), st.integers(1, 3))
 def test_credits_sum_to_conversions(journeys: Journeys, order: int) -> None:
     credit = markov(journeys, order=order)
