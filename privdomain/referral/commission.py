@@ -514,7 +514,7 @@ def _split(pool: NDArray[np.int64], weights: NDArray[np.int64]) -> NDArray[np.in
     two = np.flatnonzero(left == 2)  # all three slots present: all but the smallest
     if two.size:
         r0, r1, r2 = r[0, two], r[1, two], r[2, two]
-        low = np.where(r1 <= r2, 1, 2)  # on equal remainders the later slot loses
+        low = np.where(r2 <= r1, 2, 1)  # on equal remainders the later slot loses
         low = np.where(r0 < np.minimum(r1, r2), 0, low)
         floor[:, two] += 1
         floor[low, two] -= 1

@@ -233,3 +233,135 @@ def test_period_cap_is_never_exceeded(sc: dict[str, Any]) -> None:
     ):
         earned[key] = earned.get(key, 0) + amount
     assert all(v <= cap for v in earned.values())
+
+
+# ------------------------------------------------------------------ exact split, categories
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**9), st.lists(st.integers(0, 1_000_000), min_size=3, max_size=3)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_split_is_the_largest_remainder_method(cases: list[Any]) -> None:
+    from fractions import Fraction
+
+    from privdomain.referral.commission import _split
+
+    pool = np.array([p for p, _ in cases], dtype=np.int64)
+    weights = np.array([w for _, w in cases], dtype=np.int64).T
+    got = _split(pool, weights)
+    for k, (p, w) in enumerate(cases):
+        if sum(w) == 0:
+            assert got[:, k].tolist() == [0, 0, 0]
+            continue
+        exact = [Fraction(p * x, sum(w)) for x in w]
+        floor = [int(e) for e in exact]
+        # one unit each to the largest remainders, the earlier slot first on a tie
+        by = sorted(range(3), key=lambda j: (-(exact[j] - floor[j]), j))
+        for j in by[: p - sum(floor)]:
+            floor[j] += 1
+        assert got[:, k].tolist() == floor
+        assert sum(floor) == p
+
+
+@SETTINGS
+@given(scenarios(), st.lists(st.sampled_from([None, "baby", "food"]), min_size=8, max_size=8))
+def test_category_rates_keep_the_pool_bound(sc: dict[str, Any], cats: list[Any]) -> None:
+    rule = CommissionRule(
+        sc["rule"].rates[0] / 1_000_000,
+        per_order_cap=sc["rule"].per_order_cap,
+        category_rates={"baby": ("0.5", "0.5"), "food": "0.01"},
+        category_agent_rates={"food": "0.2"},
+    )
+    snap = _pool(sc).snapshot(at(200))
+    given_cats = cats[: len(snap.order_log)]
+    ledger = attribute(snap, rule, bindings=BindingPolicy(sc["mode"]), categories=given_cats)
+    table = rule.weight_table()
+    code = {c: k for k, c in enumerate(rule.categories)}
+    log = snap.order_log
+    for oid, gross, cat in zip(
+        log.order_id.tolist(), log.gross_minor.tolist(), given_cats, strict=True
+    ):
+        credit = (ledger.order_id == oid) & (ledger.status != 2)
+        if not credit.any():
+            continue
+        paid = int(ledger.amount_minor[credit].sum())
+        assert paid == int(ledger.pool_minor[credit][0])
+        assert paid <= gross * int(table[code[cat]].sum()) // 1_000_000
+        tiers = ledger.tier[credit & (ledger.role == 0)]
+        if table[code[cat]][1] == 0:
+            assert (tiers == 1).all()
+
+
+# ------------------------------------------------------------------ held credit
+@SETTINGS
+@given(scenarios(), st.integers(2, 3), st.integers(1, 3))
+def test_held_credit_is_never_settled(sc: dict[str, Any], burst: int, idle: int) -> None:
+    from privdomain.memory import InMemoryCommissionLedger
+    from privdomain.ports import CommissionStatus
+    from privdomain.referral import FraudPolicy, check_fraud, settle
+
+    snap = _pool(sc).snapshot(at(200))
+    policy = FraudPolicy(
+        burst_window_hours=48, burst_invitations=burst, idle_min_invitees=idle, bypass_days=30
+    )
+    fraud = check_fraud(snap, policy, bindings=BindingPolicy(sc["mode"]))
+    b = bind(snap, BindingPolicy(sc["mode"]))
+    held = attribute(snap, sc["rule"], bindings=b, hold=fraud)
+    plain = attribute(snap, sc["rule"], bindings=b)
+    assert np.array_equal(held.amount_minor, plain.amount_minor)  # holding moves no money
+    flagged = set(snap.customer_ids[fraud.flagged].tolist())
+    flagged |= {a for a, f in zip(fraud.agent_ids, fraud.agent_flags, strict=True) if f}
+    on_flagged = np.isin(held.beneficiary_id.astype(str), sorted(flagged))
+    credit = held.status != 2
+    assert held.held[credit & on_flagged].all()
+    store = InMemoryCommissionLedger()
+    settle(held, store)
+    settle(held, store)
+    ids = {
+        f"{o}/{'ra'[r]}{t}/{b_}"
+        for o, r, t, b_, h in zip(
+            held.order_id.tolist(),
+            held.role.tolist(),
+            held.tier.tolist(),
+            held.beneficiary_id.tolist(),
+            held.held.tolist(),
+            strict=True,
+        )
+        if h
+    }
+    for entry in store.entries():
+        if entry.id in ids:
+            assert entry.status in (CommissionStatus.FROZEN, CommissionStatus.REVERSED)
+
+
+# ------------------------------------------------------------------ partitions
+@SETTINGS
+@given(scenarios(), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_partition_by_partition_with_global_bindings_is_the_whole(
+    sc: dict[str, Any], parts: int, seed: int
+) -> None:
+    from privdomain.referral import AttributionLedger
+
+    snap = _pool(sc).snapshot(at(200))
+    # period caps count a beneficiary's earnings across every partition: a global pass
+    rule = CommissionRule(
+        (sc["rule"].rates[0] / 1e6, sc["rule"].weights[1] / 1e6),
+        agent_rate=sc["rule"].agent_rate / 1e6,
+        per_order_cap=sc["rule"].per_order_cap,
+    )
+    b = bind(snap, BindingPolicy(sc["mode"]))  # one pass over the (small) invitation graph
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, parts, len(snap))
+    ledgers = [
+        attribute(snap.take(np.flatnonzero(label == k)), rule, bindings=b, as_of=at(30))
+        for k in range(parts)
+    ]
+    joined = AttributionLedger.concat(ledgers)
+    whole = attribute(snap, rule, bindings=b, as_of=at(30))
+    assert _sorted_records(joined) == _sorted_records(whole)
+    assert joined.total() == whole.total()
