@@ -166,6 +166,10 @@ class SourceFunnel:
         return out
 
 
+#: Largest (customers × months) grid counted with a bitmap (64 MiB of booleans).
+_BITMAP_LIMIT = 1 << 26
+
+
 def _spend(value: Mapping[Any, Any] | None) -> dict[Channel, float]:
     if value is None:
         return {}
@@ -265,7 +269,14 @@ def build_cohorts(
     c = cohort[row]
     since = order_month - joined_month[row]
     ok = (c >= 0) & (c < n_months) & (since >= 0) & (since < n_months)
-    pairs = np.unique(row[ok] * n_months + since[ok])
+    keys = row[ok] * n_months + since[ok]
+    space = joined_month.shape[0] * n_months
+    if space <= _BITMAP_LIMIT:  # marking a bitmap beats hashing or sorting the pairs
+        seen = np.zeros(space, dtype=bool)
+        seen[keys] = True
+        pairs = np.flatnonzero(seen)
+    else:
+        pairs = np.unique(keys)
     who, when = pairs // n_months, pairs % n_months
     active = np.bincount(
         (src[who] * n_months + cohort[who]) * n_months + when,

@@ -218,3 +218,17 @@ def test_compare_says_what_changed_and_why(shop: Pool) -> None:
 def test_decompose_refuses_other_things() -> None:
     with pytest.raises(ValidationError):
         decompose((1, 2, 3, 4), RevenueFactors(1, 1, 1, 1.0))  # type: ignore[arg-type]
+
+
+def test_cohorts_counted_the_same_past_the_bitmap(
+    shop: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import privdomain.metrics._cohorts as cohorts
+
+    snap = shop.snapshot(AS_OF)
+    bitmap = health(snap, start=START, cohort_months=3).cohorts
+    monkeypatch.setattr(cohorts, "_BITMAP_LIMIT", 0)
+    hashed = health(snap, start=START, cohort_months=3).cohorts
+    assert np.array_equal(bitmap.active, hashed.active)
+    assert np.array_equal(bitmap.size, hashed.size)
+    assert bitmap.active.sum() > 0
