@@ -493,6 +493,12 @@ class DailyCycle:
         when = as_utc_datetime(as_of, what="as_of")
         if not isinstance(refit, bool):
             raise ValidationError(f"refit is a bool, got {refit!r}")
+        if not isinstance(major_sale, bool):
+            raise ValidationError(f"major_sale is a bool, got {major_sale!r}")
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1
+        ):
+            raise ValidationError(f"budget is an int >= 1 (or None), got {budget!r}")
         report = _check_progress(progress) or self.progress
         total = len(STAGES)
 

@@ -414,6 +414,8 @@ def test_bad_run_arguments_are_refused() -> None:
         cycle.run(sim.as_of, refit="yes")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="budget"):
         cycle.run(sim.as_of, budget=0)
+    with pytest.raises(ValidationError, match="major_sale"):
+        cycle.run(sim.as_of, major_sale="yes")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="callable"):
         cycle.run(sim.as_of, progress=3)  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
