@@ -774,9 +774,11 @@ def attribute(
         flags = hold._hold_flags(bindings.candidate_ids, snapshot, who, is_agent, buyer[o_idx])
         status[flags != 0] = HELD
 
-    # credits in the order of the order log, then the reversals in the same order
+    # credits in the order of the order log, then the reversals in the same order; each
+    # column written once, in place
     o_rev = o_idx[rev]
     o = np.concatenate([o_idx, o_rev])
+    order_row = log.row[o].astype(np.int64, copy=False)
     rule_names = np.asarray(
         [rule.name if c is None else f"{rule.name}[{c}]" for c in rule.categories], dtype=object
     )
@@ -785,21 +787,47 @@ def attribute(
         as_of=when,
         order_id=log.order_id[o],
         at=at[o].view("datetime64[us]"),
-        order_row=log.row[o].astype(np.int64, copy=False),
-        buyer_code=buyer[o],
-        beneficiary_code=np.concatenate([who, who[rev]]),
-        role=np.concatenate([is_agent, is_agent[rev]]).view(np.uint8),
-        tier=(np.concatenate([slot, slot[rev]]) == 1).astype(np.int8) + np.int8(1),
-        amount_minor=np.concatenate([credit, back]),
-        status=np.concatenate([status, np.full(rev.size, REVERSED, dtype=np.uint8)]),
-        base_minor=np.concatenate([gross[o_idx], (gross - net)[o_rev]]),
-        pool_minor=np.concatenate([pool_g[o_idx], (pool_g - pool_n)[o_rev]]),
-        rule_code=category[o].astype(np.int32),
-        hold_flags=np.concatenate([flags, np.zeros(rev.size, dtype=np.uint8)]),
+        order_row=order_row,
+        buyer_code=order_row if rows_in_bindings is None else buyer[o],
+        beneficiary_code=_two(who, who, second_at=rev),
+        role=_two(is_agent, is_agent, second_at=rev).view(np.uint8),
+        tier=(_two(slot, slot, second_at=rev) % 2 + 1).astype(np.int8),
+        amount_minor=_two(credit, back),
+        status=_two(status, np.full(rev.size, REVERSED, dtype=np.uint8)),
+        base_minor=_two(gross, gross - net, o_idx, o_rev),
+        pool_minor=_two(pool_g, pool_g - pool_n, o_idx, o_rev),
+        rule_code=category[o].astype(np.int32) if table.shape[0] > 1 else _zeros(o.size, np.int32),
+        hold_flags=_two(flags, _zeros(rev.size, np.uint8)),
         customer_names=bindings.candidate_ids,
         agent_names=np.asarray(snapshot.agent_names, dtype=object),
         rule_names=rule_names,
     )
+
+
+def _two(
+    first: NDArray[Any],
+    second: NDArray[Any],
+    first_at: NDArray[np.intp] | None = None,
+    second_at: NDArray[np.intp] | None = None,
+) -> NDArray[Any]:
+    """``first[first_at]`` then ``second[second_at]`` (whole arrays without indices), gathered
+    straight into one new array."""
+    k = first.size if first_at is None else first_at.size
+    m = second.size if second_at is None else second_at.size
+    out = np.empty(k + m, dtype=first.dtype)
+    if first_at is None:
+        out[:k] = first
+    else:
+        np.take(first, first_at, out=out[:k])
+    if second_at is None:
+        out[k:] = second
+    else:
+        np.take(second, second_at, out=out[k:])
+    return out
+
+
+def _zeros(n: int, dtype: Any) -> NDArray[Any]:
+    return np.zeros(n, dtype=dtype)
 
 
 def _period_capped(

@@ -113,7 +113,11 @@ class FraudPolicy:
     bypass_days
         How long after a customer is bound to an agent their orders are watched (default 7).
     bypass_orders
-        Orders without the agent in that window that flag the agent (default 1).
+        Orders without the agent in that window, over all the agent's customers, that flag
+        the agent (default 2) ...
+    bypass_share
+        ... when they are also at least this share of the orders watched (default 0.5): an
+        agent most of whose new customers' first orders go elsewhere.
     hold
         The flags whose credit :func:`~privdomain.referral.attribute` holds (default: all).
     """
@@ -124,7 +128,8 @@ class FraudPolicy:
     idle_min_invitees: int = attrs.field(default=5, validator=_number(1, integer=True))
     idle_share: float = attrs.field(default=0.8, validator=_share)
     bypass_days: float = attrs.field(default=7.0, validator=_number(0))
-    bypass_orders: int = attrs.field(default=1, validator=_number(1, integer=True))
+    bypass_orders: int = attrs.field(default=2, validator=_number(1, integer=True))
+    bypass_share: float = attrs.field(default=0.5, validator=_share)
     hold: FraudFlag = attrs.field(default=_ALL, converter=_flags)
 
 
@@ -508,10 +513,13 @@ def _bypass(snapshot: Snapshot, policy: FraudPolicy) -> tuple[NDArray[np.uint8],
     public = (log.channel >= Channel.TAOBAO.value) & (log.channel <= Channel.OTHER_PUBLIC.value)
     elsewhere = (log.agent.astype(np.int64) != mine) | public
     window = round(policy.bypass_days * _DAY_US)
-    hit = np.flatnonzero((mine >= 0) & (t >= start) & (t <= start + window) & elsewhere)
-    counts = np.bincount(mine[hit], minlength=k)[:k] if k else np.zeros(0, np.int64)
-    agent_flags = np.where(counts >= policy.bypass_orders, int(FraudFlag.AGENT_BYPASS), 0)
-    flagged = hit[agent_flags[mine[hit]] != 0] if k else hit
+    watched = np.flatnonzero((mine >= 0) & (t >= start) & (t <= start + window))
+    hit = watched[elsewhere[watched]]
+    counts = np.bincount(mine[hit], minlength=k)[:k]
+    seen = np.bincount(mine[watched], minlength=k)[:k]
+    bad = (counts >= policy.bypass_orders) & (counts >= policy.bypass_share * seen)
+    agent_flags = np.where(bad, int(FraudFlag.AGENT_BYPASS), 0)
+    flagged = hit[agent_flags[mine[hit]] != 0]
     from privdomain.referral.commission import _order_keys
 
     _, by_order = np.unique(_order_keys(log.order_id[flagged]), return_inverse=True)

@@ -14,6 +14,7 @@ from privdomain.strategy import RuleBased
 
 if TYPE_CHECKING:
     from privdomain.domain.snapshot import Snapshot
+    from privdomain.referral.fraud import FraudReport
 
 __all__ = ["ReferralAttribution", "ReferralStrategy"]
 
@@ -73,13 +74,22 @@ class ReferralAttribution(RuleBased):
         return bind(snapshot, self.policy)
 
     def attribute(
-        self, snapshot: Snapshot, *, as_of: dt.datetime | None = None
+        self,
+        snapshot: Snapshot,
+        *,
+        as_of: dt.datetime | None = None,
+        categories: Any = None,
+        hold: FraudReport | None = None,
     ) -> AttributionLedger:
-        """The commission ledger of the snapshot's orders (see :func:`attribute`)."""
+        """The commission ledger of the snapshot's orders (see :func:`attribute`: ``categories``
+        for a rule with category rates, ``hold`` a :class:`FraudReport` whose flagged credit
+        is held)."""
         return attribute(
             snapshot,
             self.rule,
             as_of=as_of,
             refund_window_days=self.refund_window_days,
             bindings=self.apply(snapshot),
+            categories=categories,
+            hold=hold,
         )

@@ -151,7 +151,7 @@ def test_agent_bypass_orders_right_after_binding() -> None:
         ]
     )
     assert report.ok, report.rejected
-    fraud = check_fraud(p.snapshot(at(30)), FraudPolicy(bypass_days=7))
+    fraud = check_fraud(p.snapshot(at(30)), FraudPolicy(bypass_days=7, bypass_orders=1))
     flags = dict(zip(fraud.agent_ids, fraud.agent_flags.tolist(), strict=True))
     assert flags == {"g1": FraudFlag.AGENT_BYPASS, "g2": 0, "g3": FraudFlag.AGENT_BYPASS}
     rec = fraud.bypass.to_records()
@@ -164,6 +164,10 @@ def test_agent_bypass_orders_right_after_binding() -> None:
     assert rec[0]["bound_at"] == at(0)
     assert "order 'o1' by 'c'" in fraud.explain("g1")
     assert not fraud.flagged.any()  # agents are flagged, not customers
+    # half of g1's watched orders went elsewhere, all of g3's: a share of 0.6 spares g1
+    strict = check_fraud(p.snapshot(at(30)), FraudPolicy(bypass_orders=1, bypass_share=0.6))
+    assert strict.agent_flags.tolist() == [0, 0, FraudFlag.AGENT_BYPASS]
+    assert not check_fraud(p.snapshot(at(30))).agent_flags.any()  # default: 2 orders at least
 
 
 def _burst_chain() -> Snapshot:
@@ -230,7 +234,7 @@ def test_an_agents_credit_is_held_when_the_agent_is_flagged() -> None:
     )
     assert report.ok, report.rejected
     s = p.snapshot(at(30))
-    fraud = check_fraud(s)
+    fraud = check_fraud(s, FraudPolicy(bypass_orders=1))
     assert fraud.agent_flags.tolist() == [FraudFlag.AGENT_BYPASS]
     ledger = attribute(s, RULE, hold=fraud)
     held = dict(zip(ledger.beneficiary_id.tolist(), ledger.held.tolist(), strict=False))
@@ -256,6 +260,7 @@ def test_hold_needs_a_fraud_report() -> None:
         {"idle_min_invitees": 0},
         {"bypass_days": float("nan")},
         {"bypass_orders": True},
+        {"bypass_share": 0},
         {"hold": 64},
         {"hold": "ring"},
     ],

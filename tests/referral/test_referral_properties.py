@@ -307,7 +307,11 @@ def test_held_credit_is_never_settled(sc: dict[str, Any], burst: int, idle: int)
 
     snap = _pool(sc).snapshot(at(200))
     policy = FraudPolicy(
-        burst_window_hours=48, burst_invitations=burst, idle_min_invitees=idle, bypass_days=30
+        burst_window_hours=48,
+        burst_invitations=burst,
+        idle_min_invitees=idle,
+        bypass_days=30,
+        bypass_orders=1,
     )
     fraud = check_fraud(snap, policy, bindings=BindingPolicy(sc["mode"]))
     b = bind(snap, BindingPolicy(sc["mode"]))
