@@ -49,6 +49,7 @@ __all__ = [
     "PartitionedResult",
     "PartitionedSnapshot",
     "partition_by_customer",
+    "referral_groups",
     "tree_merge",
 ]
 
