@@ -181,3 +181,25 @@ def test_any_chinese_segment_names(names: list[str]) -> None:
     ax.set_xticks([0, 1, 2])  # ticks made after the fonts were set get them too
     draw(ax)
     assert missing_glyphs(ax) == []
+
+
+def test_every_module_that_draws_is_covered_here() -> None:
+    """A new chart module must add the fonts and be drawn by a test of this file."""
+    from pathlib import Path
+
+    import privdomain
+
+    root = Path(privdomain.__file__).parent
+    drawing = {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.py")
+        if '"matplotlib' in p.read_text(encoding="utf-8")
+    }
+    covered = {"_plotting.py", "layering/plots.py", "lifecycle/plots.py", "metrics/_dashboard.py"}
+    assert drawing <= covered | {"metrics/_health.py"}, drawing - covered
+    for module in covered - {"_plotting.py"}:
+        source = (root / module).read_text(encoding="utf-8")
+        # a chart function ends with ``return use_chart_fonts(ax)``, never a bare return
+        returns = source.count("\n    return ax\n") + source.count("\n    return fig\n")
+        assert "use_chart_fonts" in source, module
+        assert returns == 0, f"{module} returns a chart without its fonts"
