@@ -77,6 +77,7 @@ _REASON_TEXT = {
     "holdout": "held out at random as the control group (not sent)",
 }
 _NAT = np.datetime64("NaT", "us")
+_REASON_NAMES = np.array(REASONS, dtype=object)
 _CODE = {name: i for i, name in enumerate(OFFERS)}
 _OFFER_NAMES = np.array([*OFFERS, None], dtype=object)  # code -1: no offer
 _IS_DISCOUNT = np.array([o in DISCOUNT_OFFERS for o in OFFERS] + [False])
@@ -622,7 +623,7 @@ def plan(
         scale = float(10 ** minor_unit_exponent(snapshot.currency))
         net = np.where(has_room, gain * tired * worth - message_cost - face / scale, np.nan)
 
-    reason = np.full(n, "planned", dtype=object)
+    reason = np.zeros(n, dtype=np.int8)  # codes into REASONS; 0 is "planned"
     pending = np.ones(n, dtype=bool)
     worthless = ~(score > policy.min_score)
     if gain is not None:
@@ -635,27 +636,28 @@ def plan(
         ("not_worth_it", worthless),
     ):
         now = pending & hit
-        reason[now] = name
+        reason[now] = REASONS.index(name)
         pending &= ~now
     if budget is not None or discount_budget is not None:
         rank_by = net if gain is not None else score
         candidates = np.flatnonzero(pending)
-        ranked = candidates[np.lexsort((candidates, -rank_by[candidates]))]
+        # best first; a stable sort keeps ties in snapshot order
+        ranked = candidates[np.argsort(-rank_by[candidates], kind="stable")]
         if discount_budget is not None:
             spent = np.cumsum(face[ranked])
             over = ranked[(face[ranked] > 0) & (spent > int(discount_budget))]
-            reason[over] = "over_budget"
+            reason[over] = REASONS.index("over_budget")
             pending[over] = False
             ranked = ranked[pending[ranked]]
         if budget is not None:
             over = ranked[int(budget) :]
-            reason[over] = "over_budget"
+            reason[over] = REASONS.index("over_budget")
             pending[over] = False
     chosen = pending.copy()
     propensity = np.where(chosen, 1.0 - float(holdout), 0.0)
     if key is not None:
         held = chosen & (_uniform(np.asarray(snapshot.index), key) < holdout)
-        reason[held] = "holdout"
+        reason[held] = REASONS.index("holdout")
         pending &= ~held
 
     names = np.array([c.name for c in policy.channel_order], dtype=object)
@@ -679,7 +681,7 @@ def plan(
         promotion=chosen & _IS_DISCOUNT[offer],
         score=score,
         rescheduled=chosen & rescheduled,
-        reason=reason,
+        reason=_REASON_NAMES[reason],
         period=periods_seg.segment_names,
         relationship=rel_seg.segment_names,
         layer=layers_out[layer_code],
