@@ -411,6 +411,9 @@ class DailyCycle:
         self.health_window = health_window
         self.progress = _check_progress(progress)
         self.fitted_as_of: dt.datetime | None = None
+        # the stages this cycle stored last: while the store still holds them, the next diff
+        # reads them here, as arrays, instead of asking the store customer by customer
+        self._stored: Any = None
         """When the learners were last fitted (``None``: not yet)."""
 
     def __repr__(self) -> str:
@@ -543,7 +546,10 @@ class DailyCycle:
 
         step(4)
         stages = self.lifecycle.apply(snapshot)
-        moves = transitions(self.stages, stages)
+        previous = self._stored
+        if previous is None or stored_as_of is None or previous.as_of != stored_as_of:
+            previous = None  # the store changed hands (or this is the first run): ask it
+        moves = transitions(self.stages if previous is None else previous, stages)
 
         step(5)
         plan = self.nudges.plan(
@@ -560,8 +566,15 @@ class DailyCycle:
         step(6)
         bindings = ledger = None
         if self.referral is not None:
+            from privdomain.referral import attribute
+
             bindings = self.referral.apply(snapshot)
-            ledger = self.referral.attribute(snapshot)
+            ledger = attribute(  # with the bindings just made: binding once is enough
+                snapshot,
+                self.referral.rule,
+                refund_window_days=self.referral.refund_window_days,
+                bindings=bindings,
+            )
 
         step(7)
         health = self._health(snapshot, bindings)
@@ -575,7 +588,8 @@ class DailyCycle:
         recorded = 0
         if self.record_contacts and not repeated and len(contacts):
             recorded = self._record(plan, contacts, prefix)
-        stages.record(self.stages)
+        self.stages.put_stages(_changed(stages, previous), when)
+        self._stored = stages
         if report is not None:
             report("done", total, total)
         return CycleResult(
@@ -622,6 +636,20 @@ class DailyCycle:
         self.touchpoints.append(objects)
         report = self.pool.ingest_log(self.touchpoints)
         return report.touchpoints_accepted
+
+
+def _changed(stages: Any, previous: Any) -> dict[str, str]:
+    """``{customer id: stage key}`` to store: every customer, or (when the stored stages are
+    ``previous``) only those whose key changed, which leaves the store the same."""
+    keys = stages.stage_keys()
+    ids = stages.customer_ids
+    if previous is not None:
+        size = int(max(stages.index.max(initial=-1), previous.index.max(initial=-1))) + 1
+        before = np.full(size, None, dtype=object)
+        before[previous.index] = previous.stage_keys()
+        changed = keys != before[stages.index]
+        keys, ids = keys[changed], ids[changed]
+    return dict(zip(ids.tolist(), keys.tolist(), strict=True))
 
 
 def _batches(new: Any) -> list[Any]:

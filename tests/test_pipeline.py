@@ -251,7 +251,16 @@ def test_week_after_week() -> None:
     t0 = _start(sim)
     cycle = _cycle(_pool(sim, t0))
     first = cycle.run(t0)
+    stored = dict(cycle.stages.get_stages(cycle.pool.customer_ids.tolist()))
     second = cycle.run(t0 + WEEK, new=_events(sim, t0, t0 + WEEK))
+    # the moves are those the stored stages give (the cycle diffs its own copy of them)
+    from_store = transitions(stored, second.stages, previous_as_of=t0)
+    assert second.transitions.counts() == from_store.counts()
+    assert second.transitions.customer_ids.tolist() == from_store.customer_ids.tolist()
+    # and the store now holds every customer's stages of this week, changed or not
+    assert cycle.stages.get_stages(second.stages.customer_ids.tolist()) == (
+        second.stages.store_values()
+    )
     assert second.ingested.touchpoints_accepted == len(_events(sim, t0, t0 + WEEK))
     # the moves are the diff of the two runs' stages
     by_hand = transitions(first.stages, second.stages)
