@@ -78,7 +78,7 @@ $(SCALE_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-scale.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed $(NUDGES_BENCH_VENV)/.installed $(REFERRAL_BENCH_VENV)/.installed $(SCALE_BENCH_VENV)/.installed
-	$(BENCH_VENV)/bin/python -m benchmarks pool value lifecycle
+	$(BENCH_VENV)/bin/python -m benchmarks pool value lifecycle cycle
 	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
 	$(NUDGES_BENCH_VENV)/bin/python -m benchmarks uplift nudges
 	$(REFERRAL_BENCH_VENV)/bin/python -m benchmarks referral attribution
