@@ -15,7 +15,7 @@ Every method returns a :class:`ChannelCredit`. Channel attribution is about chan
 referrers: who earns commission for an order is :mod:`privdomain.referral`.
 """
 
-from privdomain.attribution.counterfactual import counterfactual, path_features
+from privdomain.attribution.counterfactual import MAX_REPEATS, counterfactual, path_features
 from privdomain.attribution.credit import ChannelCredit
 from privdomain.attribution.heuristics import (
     first_touch,
@@ -31,6 +31,7 @@ from privdomain.attribution.shapley import MAX_RATE_CHANNELS, coalitions, shaple
 __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "MAX_RATE_CHANNELS",
+    "MAX_REPEATS",
     "ChannelCredit",
     "Journeys",
     "Transitions",

@@ -108,10 +108,8 @@ def counterfactual(
         raise ValidationError(
             "counterfactual attribution needs converted and unconverted journeys alike"
         )
-    patterns, cell = np.unique(
-        np.minimum(journeys.touched(), MAX_REPEATS), axis=0, return_inverse=True
-    )
-    cell = cell.ravel() * 2 + y  # (pattern, outcome) cells: 2 k + converted
+    patterns, cell = _distinct_patterns(np.minimum(journeys.touched(), MAX_REPEATS))
+    cell = cell * 2 + y  # (pattern, outcome) cells: 2 k + converted
     counts = np.bincount(cell, minlength=2 * patterns.shape[0]).astype(np.float64)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     draws = []
@@ -140,6 +138,20 @@ def counterfactual(
         upper=np.asarray(upper, dtype=np.float64),
         removal_effect=credit / total,
     )
+
+
+def _distinct_patterns(
+    touches: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The distinct rows of capped touch counts, and each journey's row among them."""
+    base = MAX_REPEATS + 1
+    if base ** touches.shape[1] < 1 << 62:  # one integer per row: a 1-D unique is much faster
+        code = touches @ (base ** np.arange(touches.shape[1], dtype=np.int64))
+        distinct, inverse = np.unique(code, return_inverse=True)
+        patterns = (distinct[:, None] // base ** np.arange(touches.shape[1])[None, :]) % base
+        return patterns.astype(np.int64), inverse.ravel().astype(np.int64)
+    patterns, inverse = np.unique(touches, axis=0, return_inverse=True)
+    return patterns.astype(np.int64), inverse.ravel().astype(np.int64)
 
 
 def _lost_conversions(

@@ -143,7 +143,8 @@ def transition_counts(journeys: Journeys, *, order: int = 1) -> Transitions:
     """The transition counts of ``journeys`` as a Markov chain of ``order`` (1 to 6).
 
     Journeys without touches are left out (they never leave *start* through a channel).
-    Counted with ``numpy.unique`` and ``bincount`` over all touches at once.
+    States are numbered with a lookup table (``numpy.unique`` when there are too many possible
+    ones) and transitions counted with ``bincount``, over all touches at once.
     """
     _check_journeys(journeys)
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 6:
@@ -151,35 +152,41 @@ def transition_counts(journeys: Journeys, *, order: int = 1) -> Transitions:
     base = journeys.n_channels + 1
     if base ** int(order) >= _MAX_CODE:
         raise ValidationError(f"order {order} over {journeys.n_channels} channels is too large")
-    lengths = journeys.lengths
-    j = journeys.journey_of_touch
-    position = np.arange(journeys.channel.size, dtype=np.int64) - journeys.offsets[j]
-    channel = journeys.channel.astype(np.int64)
-    code = np.zeros(channel.size, dtype=np.int64)
-    for lag in range(int(order)):  # a loop over the order, never over journeys
-        if lag == 0:
-            code += channel + 1
-            continue
-        shifted = np.zeros_like(channel)
-        shifted[lag:] = channel[:-lag] + 1
-        code += np.where(position >= lag, shifted, 0) * base**lag
-    distinct, state = np.unique(code, return_inverse=True)
-    state = state.ravel().astype(np.int64) + 1  # 0 is start
+    n = journeys.channel.size
+    has = journeys.lengths > 0
+    first = journeys.offsets[:-1][has]  # first and last touch of every journey with touches
+    last = journeys.offsets[1:][has] - 1
+    code = journeys.channel.astype(np.int64) + 1
+    if order > 1:
+        position = np.arange(n, dtype=np.int64) - journeys.offsets[journeys.journey_of_touch]
+        newest = code
+        code = code.copy()
+        for lag in range(1, int(order)):  # a loop over the order, never over journeys
+            shifted = np.zeros_like(newest)
+            shifted[lag:] = newest[:-lag]
+            code += np.where(position >= lag, shifted, 0) * base**lag
+    distinct, state = _renumber(code, base ** int(order))
     n_states = distinct.size
     conv_state, null_state = n_states + 1, n_states + 2
     size = n_states + 3
-    previous = np.zeros_like(state)
-    previous[1:] = state[:-1]
-    source = np.where(position == 0, 0, previous)
-    has = lengths > 0
-    last_touch = journeys.offsets[1:][has] - 1
+    # start -> first state; state -> next state inside a journey; last state -> conv / null
+    inner = np.ones(n, dtype=bool)
+    inner[first] = False
+    inner = inner[1:]
     end = np.where(journeys.converted[has], conv_state, null_state)
-    frm = np.concatenate([source, state[last_touch]])
-    to = np.concatenate([state, end])
+    pairs = (
+        (np.zeros(first.size, dtype=np.int64), state[first]),
+        (state[:-1][inner], state[1:][inner]),
+        (state[last], end),
+    )
     if size * size <= _DENSE_PAIRS:
-        flat = np.bincount(frm * size + to, minlength=size * size).reshape(size, size)
-        counts = sp.csr_matrix(flat)
+        flat = np.zeros(size * size, dtype=np.int64)
+        for frm, to in pairs:
+            flat += np.bincount(frm * size + to, minlength=size * size)
+        counts = sp.csr_matrix(flat.reshape(size, size))
     else:
+        frm = np.concatenate([f for f, _ in pairs])
+        to = np.concatenate([t for _, t in pairs])
         counts = sp.csr_matrix(
             sp.coo_matrix((np.ones(frm.size, dtype=np.int64), (frm, to)), shape=(size, size))
         )
@@ -195,6 +202,18 @@ def transition_counts(journeys: Journeys, *, order: int = 1) -> Transitions:
         contains=contains,
         counts=counts,
     )
+
+
+def _renumber(code: NDArray[np.int64], space: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The distinct codes, ascending, and each code's state (1 + its rank; 0 is *start*): by a
+    lookup table while the code space is small, by sorting otherwise."""
+    if space <= _DENSE_PAIRS:
+        present = np.bincount(code, minlength=space + 1) > 0
+        distinct = np.flatnonzero(present).astype(np.int64)
+        table = np.cumsum(present, dtype=np.int64)  # 1 + rank of every present code
+        return distinct, table[code]
+    distinct, inverse = np.unique(code, return_inverse=True)
+    return distinct.astype(np.int64), inverse.ravel().astype(np.int64) + 1
 
 
 def markov(journeys: Journeys, *, order: int = 1) -> ChannelCredit:
