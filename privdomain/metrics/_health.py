@@ -772,6 +772,8 @@ def health(
     funnel = build_funnel(snapshot.source, stage, new, spend)
     reach_share = snapshot.reachable.mean(axis=0) if n else np.full(len(OWNED_CHANNELS), np.nan)
     start_utc = as_utc_datetime(begin)
+    # the window holds what happened at as_of itself, as the snapshot does
+    through = as_utc_datetime(snapshot.as_of) + dt.timedelta(microseconds=1)
     return HealthReport(
         customer_ids=snapshot.customer_ids,
         source=snapshot.source,
@@ -797,8 +799,8 @@ def health(
         previous_traffic=int((joined < lo).sum()),
         reachable_at_start=reachable_at_start,
         reachable_share=tuple(float(v) for v in reach_share),
-        referral=referral_rate(snapshot, start=start_utc, bindings=bindings),
-        kfactor=k_factor(snapshot, start=start_utc),
+        referral=referral_rate(snapshot, start=start_utc, end=through, bindings=bindings),
+        kfactor=k_factor(snapshot, start=start_utc, end=through),
         cohorts=cohorts,
         funnel=funnel,
         value_model=value is not None,

@@ -232,3 +232,10 @@ def test_cohorts_counted_the_same_past_the_bitmap(
     assert np.array_equal(bitmap.active, hashed.active)
     assert np.array_equal(bitmap.size, hashed.size)
     assert bitmap.active.sum() > 0
+
+
+def test_a_customer_joining_at_as_of_is_in_the_window(shop: Pool) -> None:
+    shop.ingest([customer("gina", AS_OF, source="referral", referrer_id="alice")])
+    r = health(shop.snapshot(AS_OF), start=START)
+    assert r.inflow == 4
+    assert (r.referral.new_customers, r.referral.referred) == (4, 2)
