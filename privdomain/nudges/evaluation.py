@@ -110,10 +110,13 @@ def _outcome_and_treatment(y_true: Any, treatment: Any) -> tuple[Float, NDArray[
     return y, t
 
 
-def _descending(uplift: Float) -> NDArray[np.intp]:
+def _descending(uplift: Float, *, ties_in_reverse_row_order: bool = True) -> NDArray[np.intp]:
     """Row order by score, highest first; equal scores in reverse row order (as
-    scikit-uplift's ``argsort(kind="mergesort")[::-1]``)."""
-    return np.argsort(uplift, kind="stable")[::-1]
+    scikit-uplift's ``argsort(kind="mergesort")[::-1]``), or in any order where only the ends
+    of runs of equal scores matter and sums over a run are exact (0/1 outcomes): an unstable
+    sort is about twice as fast."""
+    kind: Any = "stable" if ties_in_reverse_row_order else "quicksort"
+    return np.argsort(uplift, kind=kind)[::-1]
 
 
 def _step_ends(sorted_scores: Float) -> NDArray[np.intp]:
@@ -139,16 +142,20 @@ def _cumulative(
 ) -> tuple[Float, Float, Float, Float]:
     """(N, Nt, Yt, Yc) at each step end; rows of ``weights`` (in ``order``) are resamples."""
     ys, ts = y[order], t[order]
-    yt, yc = ys * ts, ys - ys * ts
+    yt = ys * ts
+    yc = ys - yt
+    tied = ends.size < y.size  # else every row ends a step
     if weights is None:
         n_all = (ends + 1).astype(np.float64)
-        return n_all, np.cumsum(ts)[ends], np.cumsum(yt)[ends], np.cumsum(yc)[ends]
-    sums = [
-        np.cumsum(part, axis=-1) for part in (weights, weights * ts, weights * yt, weights * yc)
-    ]
-    if ends.size < y.size:  # some scores tie: keep the ends of the steps only
-        sums = [part[..., ends] for part in sums]
-    return sums[0], sums[1], sums[2], sums[3]
+        sums = [np.cumsum(part) for part in (ts, yt, yc)]
+        if tied:
+            sums = [part[ends] for part in sums]
+        return n_all, sums[0], sums[1], sums[2]
+    parts = (weights, weights * ts, weights * yt, weights * yc)
+    cums = [np.cumsum(part, axis=-1) for part in parts]
+    if tied:
+        cums = [part[..., ends] for part in cums]
+    return cums[0], cums[1], cums[2], cums[3]
 
 
 def _with_origin(x: Float, values: Float) -> tuple[Float, Float]:
@@ -158,7 +165,8 @@ def _with_origin(x: Float, values: Float) -> tuple[Float, Float]:
 
 def _curve(kind: str, y_true: Any, uplift: Any, treatment: Any) -> tuple[NDArray[Any], Float]:
     y, u, t = _inputs(y_true, uplift, treatment, binary=False)
-    order = _descending(u)
+    binary = bool(np.all((y == 0.0) | (y == 1.0)))
+    order = _descending(u, ties_in_reverse_row_order=not binary)
     ends = _step_ends(u[order])
     n_all, n_t, y_t, y_c = _cumulative(y, t.astype(np.float64), order, ends, None)
     values = _curve_values(kind, n_all, n_t, y_t, y_c)
@@ -217,11 +225,16 @@ def _perfect_steps(kind: str, control_responders_first: bool) -> list[list[_Clas
     return [[(1, True)], [(0, True), (0, False)], [(1, False)]]
 
 
-def _class_weights(y: Float, t: NDArray[np.bool_], w: Float) -> dict[_Class, Float]:
-    """The weight of each (outcome, treated) class, one per resample (row of ``w``)."""
-    return {
-        (v, a): w @ ((y == v) & (t == a)).astype(np.float64) for v in (0, 1) for a in (False, True)
-    }
+def _class_weights(y: Float, t: NDArray[np.bool_], w: Float | None) -> dict[_Class, Float]:
+    """The weight of each (outcome, treated) class, one per resample (row of ``w``; no ``w``:
+    one resample of every row once)."""
+    code = 2 * (y == 1) + t  # 0: (0, control), 1: (0, treated), 2: (1, control), 3: (1, treated)
+    if w is None:
+        counts = np.bincount(code, minlength=4).astype(np.float64)
+        per_class = [counts[k : k + 1] for k in range(4)]
+    else:
+        per_class = [(w * (code == k)).sum(axis=-1) for k in range(4)]
+    return {(k // 2, bool(k % 2)): per_class[k] for k in range(4)}
 
 
 def _perfect_points(
@@ -248,8 +261,7 @@ def _perfect_curve(
     kind: str, y: Float, t: NDArray[np.bool_], negative_effect: bool, weights: Float | None
 ) -> tuple[Float, Float]:
     """The perfect curve's points; leading axis one per resample (1 without weights)."""
-    w = np.ones((1, y.size)) if weights is None else weights
-    mass = _class_weights(y, t, w)
+    mass = _class_weights(y, t, weights)
     if kind == "qini" and not negative_effect:
         n_t = mass[(0, True)] + mass[(1, True)]
         n_c = mass[(0, False)] + mass[(1, False)]
@@ -362,7 +374,7 @@ def _auc_scores(
 
 def _score(kind: str, y_true: Any, uplift: Any, treatment: Any, negative_effect: bool) -> float:
     y, u, t = _inputs(y_true, uplift, treatment, binary=True)
-    order = _descending(u)
+    order = _descending(u, ties_in_reverse_row_order=False)
     ends = _step_ends(u[order])
     if kind == "qini" and not negative_effect:
         perfect_qini_curve(y, t, negative_effect=False)  # refuses r < 0 with the reason
@@ -567,7 +579,7 @@ def _uplift_at_k_weighted(
         taken_t, taken_c = parts
     n_t, n_c = taken_t.sum(axis=1), taken_c.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (taken_t @ ys) / n_t - (taken_c @ ys) / n_c
+        out = (taken_t * ys).sum(axis=1) / n_t - (taken_c * ys).sum(axis=1) / n_c
     return np.asarray(np.where((n_t > 0) & (n_c > 0), out, np.nan), dtype=np.float64)
 
 
@@ -726,7 +738,7 @@ def bootstrap(
     n = y.size
     block = max(1, _BLOCK_CELLS // max(n, 1))
     values = np.empty(int(n_resamples), dtype=np.float64)
-    order = _descending(u)
+    order = _descending(u, ties_in_reverse_row_order=name == "uplift_at_k")
     ends = _step_ends(u[order])
     for start in range(0, int(n_resamples), block):
         rows = min(block, int(n_resamples) - start)
