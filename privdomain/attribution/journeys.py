@@ -46,7 +46,8 @@ class Journeys:
     conversion, or ``as_of`` for an open journey).
 
     Build them with :meth:`from_snapshot`, :meth:`from_events` (touch and conversion events of
-    your own), :meth:`from_paths` (one sequence of channels per journey) or :meth:`from_csr`.
+    your own) or :meth:`from_frame` (the same, from a data frame), :meth:`from_paths` (one
+    sequence of channels per journey) or :meth:`from_csr`.
 
     Attributes
     ----------
@@ -299,6 +300,45 @@ class Journeys:
         except TypeError:
             raise ValidationError("customer ids must be all strings or all numbers") from None
         return _build(cust_code.astype(np.int64), t, code, conv, end, lookback, names, None)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: Any,
+        *,
+        customer: str = "customer_id",
+        at: str = "at",
+        channel: str = "channel",
+        conversion: str = "conversion",
+        as_of: Any = None,
+        lookback_days: float = DEFAULT_LOOKBACK_DAYS,
+        channels: Sequence[Any] | None = None,
+    ) -> Journeys:
+        """:meth:`from_events` on the columns of a data frame (pandas, polars, or any mapping of
+        names to columns), named by the keyword arguments.
+
+        Raises
+        ------
+        ValidationError
+            A column that is missing, and everything :meth:`from_events` refuses.
+        """
+        names = {"customer": customer, "at": at, "channel": channel, "conversion": conversion}
+        cols: dict[str, Any] = {}
+        for role, name in names.items():
+            try:
+                col = frame[name]
+            except (KeyError, TypeError, IndexError):
+                raise ValidationError(f"the frame has no {role} column {name!r}") from None
+            cols[role] = col.to_numpy() if hasattr(col, "to_numpy") else col
+        return cls.from_events(
+            cols["customer"],
+            cols["at"],
+            cols["channel"],
+            cols["conversion"],
+            as_of=as_of,
+            lookback_days=lookback_days,
+            channels=channels,
+        )
 
     @classmethod
     def from_snapshot(

@@ -235,3 +235,34 @@ def test_bad_csr_extras() -> None:
         Journeys.from_paths([("a",)], [True]).path(3)
     with pytest.raises(ValidationError, match="indices"):
         Journeys.from_paths([("a",)], [True]).take([1])
+
+
+def test_from_frame_reads_named_columns() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "who": ["a", "a", "b", "a"],
+            "when": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-02", "2026-01-03"]),
+            "via": ["SMS", "WECOM", "SMS", None],
+            "bought": [False, False, False, True],
+        }
+    )
+    journeys = Journeys.from_frame(
+        frame, customer="who", at="when", channel="via", conversion="bought"
+    )
+    assert [journeys.path(j) for j in range(len(journeys))] == [("SMS", "WECOM"), ("SMS",)]
+    assert journeys.converted.tolist() == [True, False]
+    with pytest.raises(ValidationError, match="no customer column 'customer_id'"):
+        Journeys.from_frame(frame)
+
+
+def test_many_channels_use_the_wide_pattern_path() -> None:
+    from privdomain.attribution import counterfactual
+
+    names = [f"c{i}" for i in range(40)]
+    rng = np.random.default_rng(3)
+    paths = [tuple(rng.choice(names, size=rng.integers(1, 4)).tolist()) for _ in range(400)]
+    converted = [("c1" in p) or rng.random() < 0.1 for p in paths]
+    credit = counterfactual(Journeys.from_paths(paths, converted, channels=names), n_bootstrap=0)
+    assert credit.ranking()[0] == "c1"
