@@ -173,7 +173,8 @@ class FraudReport(Result):
       window);
     - :attr:`idle`: ``customer_id``, ``invitees`` (judged), ``idle`` (never bought in time);
     - :attr:`bypass`: ``agent_id``, ``customer_id``, ``order_id``, ``at``, ``bound_at``,
-      ``channel``, ``served_by`` (the order's agent, ``None`` for none).
+      ``channel``, ``order_agent`` (the agent the order names, else the one bound at the time;
+      ``None`` for none).
     """
 
     _row_fields: ClassVar[tuple[str, ...]] = ("customer_ids", "flags")
@@ -213,8 +214,8 @@ class FraudReport(Result):
             hits = np.flatnonzero(self.bypass.mentions("agent_id", customer_id))
             for rec in _records(self.bypass, hits):
                 lines.append(
-                    f"  order {rec['order_id']!r} by {rec['customer_id']!r} at {rec['at']} on "
-                    f"{rec['channel']}, served by {rec['served_by']!r}, "
+                    f"  order {rec['order_id']!r} by {rec['customer_id']!r} on {rec['channel']} "
+                    f"(order agent {rec['order_agent']!r}), "
                     f"{_ago(rec['at'], rec['bound_at'])} after binding"
                 )
             return "\n".join(lines)
@@ -538,6 +539,6 @@ def _bypass(snapshot: Snapshot, policy: FraudPolicy) -> tuple[NDArray[np.uint8],
             "at": t[flagged].view("datetime64[us]"),
             "bound_at": start[flagged].view("datetime64[us]"),
             "channel": channel_names[log.channel[flagged]],
-            "served_by": names[log.agent[flagged]],
+            "order_agent": names[log.agent[flagged]],
         },
     )

@@ -160,7 +160,7 @@ def test_agent_bypass_orders_right_after_binding() -> None:
         ("g3", "e", "o4"),
     ]
     assert rec[0]["channel"] == "taobao"
-    assert rec[1]["served_by"] == "g2"
+    assert rec[1]["order_agent"] == "g2"
     assert rec[0]["bound_at"] == at(0)
     assert "order 'o1' by 'c'" in fraud.explain("g1")
     assert not fraud.flagged.any()  # agents are flagged, not customers
