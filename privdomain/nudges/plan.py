@@ -358,13 +358,18 @@ def _responses(
     c_at: NDArray[np.int64],
     c_col: NDArray[Any],
     window_days: float,
+    order_cols: NDArray[np.int64],
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Messages with a complete response window and responses (an order within the window)
-    per (customer, owned channel), from the snapshot's contacts and order log."""
-    n, n_owned = len(snapshot), len(OWNED_CHANNELS)
+    """Messages with a complete response window, and responses (an order within the window),
+    per customer and channel of the policy (columns in ``order_cols`` order), from the
+    snapshot's contacts and order log."""
+    n, k = len(snapshot), order_cols.size
+    position = np.full(len(OWNED_CHANNELS) + 1, -1, dtype=np.int64)  # owned column -> k
+    position[order_cols] = np.arange(k)
     window = round(window_days * MICROS_PER_DAY)
-    done = (c_col >= 0) & (c_at + window <= epoch_micros(snapshot.as_of))
-    row, at, col = c_row[done], c_at[done], c_col[done]
+    c_k = position[c_col]
+    done = np.flatnonzero((c_k >= 0) & (c_at + window <= epoch_micros(snapshot.as_of)))
+    row, at = c_row[done], c_at[done]
     orders = snapshot.order_log
     o_at = orders.at.astype("datetime64[us]").view(np.int64)
     o_row = np.asarray(orders.row, dtype=np.int64)
@@ -372,9 +377,9 @@ def _responses(
         relevant = o_at >= at.min()  # older orders answer no message
         o_at, o_row = o_at[relevant], o_row[relevant]
     hit = responded_within(row, at, o_row, o_at, window)
-    key = row * n_owned + col
-    sent = np.bincount(key, minlength=n * n_owned).reshape(n, n_owned)
-    answered = np.bincount(key[hit], minlength=n * n_owned).reshape(n, n_owned)
+    key = row * k + c_k[done]
+    sent = np.bincount(key, minlength=n * k).reshape(n, k)
+    answered = np.bincount(key[hit], minlength=n * k).reshape(n, k)
     return sent, answered
 
 
@@ -569,22 +574,17 @@ def plan(
     send = send_by_zone[zone_code]  # -1 picks the pool's zone, the last entry
     rescheduled = send != at_micros
 
-    # -- history in the send time's windows: (windows, customers, owned channels); only
-    # messages since the earliest month start can count
+    # -- messages in the send time's calendar windows: only those since the earliest month
+    # start can count; each cap counts its own (one bincount per cap, not per channel)
     contacts = snapshot.contacts
     c_row = np.asarray(contacts.row, dtype=np.int64)
     c_at = contacts.at.astype("datetime64[us]").view(np.int64)
     c_col = OWNED_COLUMN[contacts.channel]
-    n_owned = len(OWNED_CHANNELS)
     recent = np.flatnonzero((c_at >= starts.min()) & (c_col >= 0))
     r_row, r_at, r_col = c_row[recent], c_at[recent], c_col[recent]
     r_zone = zone_code[r_row]
     r_before = r_at <= send[r_row]
-    history = np.zeros((len(WINDOWS), n, n_owned), dtype=np.int64)
-    for w in range(len(WINDOWS)):
-        inside = (r_at >= starts[w][r_zone]) & r_before
-        key_w = r_row[inside] * n_owned + r_col[inside]
-        history[w] = np.bincount(key_w, minlength=n * n_owned).reshape(n, n_owned)
+    in_window = [(r_at >= starts[w][r_zone]) & r_before for w in range(len(WINDOWS))]
 
     # -- channels with room: reachable, and every cap still below its limit after one more
     order_cols = np.array([OWNED_COLUMN[c.value] for c in policy.channel_order], dtype=np.int64)
@@ -592,23 +592,22 @@ def plan(
     room_all = np.ones(n, dtype=bool)
     room = np.ones((n, order_cols.size), dtype=bool)
     for cap in policy.caps:
-        w = WINDOWS.index(cap.window)
+        inside = in_window[WINDOWS.index(cap.window)]
         if cap.channel is None:
-            room_all &= history[w].sum(axis=1) + 1 <= cap.limit
+            room_all &= np.bincount(r_row[inside], minlength=n) + 1 <= cap.limit
         elif cap.channel in policy.channel_order:
             k = policy.channel_order.index(cap.channel)
-            room[:, k] &= history[w][:, order_cols[k]] + 1 <= cap.limit
+            inside = inside & (r_col == order_cols[k])
+            room[:, k] &= np.bincount(r_row[inside], minlength=n) + 1 <= cap.limit
     usable = reachable & room & room_all[:, None]
     has_reach = reachable.any(axis=1)
     has_room = usable.any(axis=1)
 
     # -- channel choice: the reach prior shrunk with the customer's own response history
-    sent, answered = _responses(snapshot, c_row, c_at, c_col, policy.response_days)
+    sent, answered = _responses(snapshot, c_row, c_at, c_col, policy.response_days, order_cols)
     reach = np.array([policy.reach[c] for c in policy.channel_order])
     strength = policy.channel_prior_strength
-    rate = (strength * reach[None, :] * prior[:, None] + answered[:, order_cols]) / (
-        strength + sent[:, order_cols]
-    )
+    rate = (strength * reach[None, :] * prior[:, None] + answered) / (strength + sent)
     pick = np.argmax(np.where(usable, rate, -1.0), axis=1)  # ties: the channel order
     n_reach = reachable.sum(axis=1)
     multi = 1 + policy.multi_point_bonus * np.maximum(n_reach - 1, 0)
