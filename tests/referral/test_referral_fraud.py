@@ -376,3 +376,36 @@ def test_flags_do_not_depend_on_the_order_records_arrive_in(g: dict[str, Any], s
     assert la[0] == ra[0]
     assert la[1] == {k: ra[1].get(k, 0) for k in la[1]}
     assert la[2] == ra[2]
+
+
+def test_records_after_as_of_change_nothing() -> None:
+    # invitations, orders and customers dated after as_of are invisible to the checks and to
+    # the held ledger drawn up at as_of
+    base = _burst_chain()
+    later = [
+        customer("late", at(70), referrer_id="c"),
+        invite("j1", "c", "late", at(70)),
+        invite("j2", "d", "c", at(71)),  # would close a ring after as_of
+        purchase("t9", "late", at(72), "10.00", order_id="o9", channel="taobao"),
+    ]
+    extra = [customer(f"n{k}", at(2)) for k in range(5)]
+    extra += [invite(f"i{k}", "c", f"n{k}", at(2, minutes=k)) for k in range(5)]
+    grown = chain_pool([*extra, *later]).snapshot(at(60))
+    policy = FraudPolicy(burst_invitations=5)
+    a, b = check_fraud(base, policy), check_fraud(grown, policy)
+    assert _canonical(a) == _canonical(b)
+    assert attribute(base, RULE, hold=a).to_records() == attribute(grown, RULE, hold=b).to_records()
+
+
+def test_integer_order_ids() -> None:
+    # a host may key orders by integers: the ledger keeps them, and settles them by text
+    s = snap(chain_pool())
+    numbered = attrs.evolve(s.order_log, order_id=np.array([101, 102], dtype=np.int64))
+    s = attrs.evolve(s, order_log=numbered)
+    ledger = attribute(s, RULE, hold=check_fraud(s))
+    assert ledger.order_id.dtype == np.int64
+    assert ledger.total(101).minor == 1000
+    assert ledger.update(ledger).to_records() == ledger.to_records()
+    store = InMemoryCommissionLedger()
+    assert settle(ledger, store).posted == 5
+    assert {e.order_id for e in store.entries()} == {"101", "102"}
