@@ -128,6 +128,15 @@ class _Frame:
             pl = import_optional("polars", extra="frames")
             if native.dtype in (pl.String, pl.Categorical) or isinstance(native.dtype, pl.Enum):
                 return _polars_codes(pl, native)
+        elif self.backend == "pyarrow":
+            pa = import_optional("pyarrow", extra="frames")
+            kind = native.type
+            if (
+                pa.types.is_dictionary(kind)
+                or pa.types.is_string(kind)
+                or pa.types.is_large_string(kind)
+            ):
+                return _arrow_codes(pa, native)
         return np.asarray(s.to_numpy(), dtype=object)
 
     def objects(self, name: object, argument: str) -> NDArray[np.object_]:
@@ -152,6 +161,21 @@ def _polars_codes(pl: Any, native: Any) -> EncodedIds:
     lookup = np.full(int(keys.max()) + 2, -1, dtype=np.int64)
     lookup[keys] = np.arange(keys.size, dtype=np.int64)
     return EncodedIds(lookup[physical], values)  # physical -1 reads the last slot: -1
+
+
+def _arrow_codes(pa: Any, native: Any) -> EncodedIds:
+    """``(codes, values)`` of an Arrow string or dictionary column: Arrow hashes."""
+    from privdomain.domain.encoded import EncodedIds
+
+    pc = import_optional("pyarrow.compute", extra="frames")
+
+    if not pa.types.is_dictionary(native.type):
+        native = pc.dictionary_encode(native)
+    if isinstance(native, pa.ChunkedArray):
+        native = native.unify_dictionaries().combine_chunks()
+    codes = pc.fill_null(native.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = np.asarray(native.dictionary.to_pylist(), dtype=object)
+    return EncodedIds(codes, values)
 
 
 def _optional(frame: _Frame, name: str | None, argument: str, read: str = "values") -> Any:
@@ -506,6 +530,9 @@ def _write(data: Mapping[str, Any], backend: str) -> Any:
     columns: dict[str, Any] = {}
     times: list[str] = []
     for name, col in data.items():
+        if isinstance(col, _Encoded):
+            columns[name] = col
+            continue
         arr = np.asarray(col)
         if arr.ndim != 1:
             raise ValidationError(f"column {name!r} is not 1-D (shape {arr.shape})")
@@ -516,17 +543,64 @@ def _write(data: Mapping[str, Any], backend: str) -> Any:
     if backend == "pandas":
         # pandas copies a dict of arrays unless told not to
         pd = import_optional("pandas", extra="pandas")
-        native: Any = pd.DataFrame(columns, copy=False)
+        plain = {k: v.pandas(pd) if isinstance(v, _Encoded) else v for k, v in columns.items()}
+        native: Any = pd.DataFrame(plain, copy=False)
     elif backend == "polars":
         pl = import_optional("polars", extra="frames")
-        native = pl.DataFrame([_polars_series(pl, k, v) for k, v in columns.items()])
+        native = pl.DataFrame(
+            [
+                v.polars(pl, k) if isinstance(v, _Encoded) else _polars_series(pl, k, v)
+                for k, v in columns.items()
+            ]
+        )
     else:
         pa = import_optional("pyarrow", extra="frames")
-        native = pa.table({k: _arrow_array(pa, v) for k, v in columns.items()})
+        native = pa.table(
+            {
+                k: v.arrow(pa) if isinstance(v, _Encoded) else _arrow_array(pa, v)
+                for k, v in columns.items()
+            }
+        )
     frame = nw.from_native(native, eager_only=True)
     if times:
         frame = frame.with_columns(nw.col(*times).dt.replace_time_zone("UTC"))
     return frame.to_native()
+
+
+class _Encoded:
+    """A dictionary-encoded column to write: ``values[codes]`` (code -1: null). Written as a
+    categorical, without a Python object per row."""
+
+    def __init__(self, codes: NDArray[np.integer[Any]], values: Any) -> None:
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.values = np.asarray(values, dtype=object)
+
+    def pandas(self, pd: Any) -> Any:
+        categories = pd.Index(self.values, dtype=object)
+        return pd.Categorical.from_codes(self.codes, categories=categories, validate=False)
+
+    def polars(self, pl: Any, name: str) -> Any:
+        missing = self.codes < 0
+        codes = pl.Series(np.where(missing, 0, self.codes).astype(np.uint32))
+        if missing.any():
+            codes = codes.set(pl.Series(missing), None)
+        return pl.Series(name, self.values.tolist(), dtype=pl.String).gather(codes)
+
+    def arrow(self, pa: Any) -> Any:
+        indices = pa.array(self.codes.astype(np.int32), mask=self.codes < 0)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(self.values, pa.string()))
+
+
+def _encoded(codes: NDArray[np.integer[Any]], names: Sequence[str]) -> _Encoded:
+    """Codes of an enum (255 and any other code past the names: unknown, null)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return _Encoded(np.where(codes < len(names), codes, -1), names)
+
+
+def _scalar_encoded(value: str | NDArray[np.object_], n: int) -> _Encoded | NDArray[np.object_]:
+    if isinstance(value, str):
+        return _Encoded(np.zeros(n, dtype=np.int64), [value])
+    return value
 
 
 def _polars_series(pl: Any, name: str, values: NDArray[Any]) -> Any:
@@ -583,23 +657,23 @@ def _customer_columns(c: CustomerColumns) -> dict[str, Any]:
 
 def _touchpoint_columns(t: TouchpointColumns) -> dict[str, Any]:
     n = len(t)
-    channels = np.array([ch.name.lower() for ch in Channel] + [None] * (256 - len(Channel)), object)
-    kinds = np.array([k.name.lower() for k in TouchKind] + [None] * (256 - len(TouchKind)), object)
+    channels = [ch.name.lower() for ch in Channel]
+    kinds = [k.name.lower() for k in TouchKind]
     # integers stay exact; 0 reads back as "no amount" on touches without one, -1 as invalid
     amount = np.where(t.amount_state == 1, t.amount_minor, np.where(t.amount_state == 0, 0, -1))
     out: dict[str, Any] = {
         "id": t.id,
-        "tenant": _full(t.tenant, n),
-        "customer_id": t.customer_id.decode(),
+        "tenant": _scalar_encoded(t.tenant, n),
+        "customer_id": _Encoded(t.customer_id.codes, t.customer_id.values),
         "at": t.at.view("datetime64[us]"),
-        "channel": channels[t.channel],
-        "kind": kinds[t.kind],
+        "channel": _encoded(t.channel, channels),
+        "kind": _encoded(t.kind, kinds),
         "amount_minor": amount,
-        "currency": _full(t.currency, n),
+        "currency": _scalar_encoded(t.currency, n),
         "promotion": t.promotion,
         "discount_minor": t.discount_minor,
-        "related_customer_id": t.related_customer_id.decode(),
-        "agent_id": t.agent_id.decode(),
+        "related_customer_id": _Encoded(t.related_customer_id.codes, t.related_customer_id.values),
+        "agent_id": _Encoded(t.agent_id.codes, t.agent_id.values),
     }
     if t.order_id is not None:
         out["order_id"] = t.order_id

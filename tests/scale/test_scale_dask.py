@@ -76,7 +76,7 @@ def client() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def world(client: Any) -> dict[str, Any]:
-    sim = simulate_pool(2_000, seed=11)
+    sim = simulate_pool(1_200, seed=11)
     customers = dd.from_pandas(to_frame(sim.customers), npartitions=3)
     touchpoints = dd.from_pandas(to_frame(sim.touchpoints), npartitions=5)
     pool = PartitionedPool.from_frames(
