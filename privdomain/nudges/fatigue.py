@@ -289,14 +289,35 @@ class FatigueModel(BaseEstimator):  # type: ignore[misc]
             return -ll / n_use, -grad / n_use
 
         rate = float(y.mean())
-        start = np.array([float(special.logit(min(max(rate, 1e-6), 1 - 1e-6))),
-                          math.log(0.1), math.log(0.1), math.log(tau0)])  # fmt: skip
-        bounds = [(-20.0, 20.0), (-12.0, 4.0), (-12.0, 4.0), (math.log(1e-3), math.log(1e3))]
+        if not later.size:  # no contact follows another: no load to learn from
+            self.base_rate_ = rate
+            self.content_weight_ = self.promotion_weight_ = 0.0
+            self.recovery_days_ = tau0
+            self.n_contacts_ = n_use
+            self.n_responses_ = int(y.sum())
+            self.log_likelihood_ = float(np.sum(y * math.log(rate) + (1 - y) * math.log1p(-rate)))
+            return self
+        # a kind of message the log never shows before another takes the other kind's weight
+        # (the log cannot tell them apart): free parameters u, theta = tie @ u
+        tie = np.eye(4)
+        if promo.all() or not promo.any():
+            tie = np.array([[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
+
+        def tied(u: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            value, grad = objective(tie @ u)
+            return value, np.asarray(tie.T @ grad, dtype=np.float64)
+
+        logit = float(special.logit(min(max(rate, 1e-6), 1 - 1e-6)))
+        full_start = np.array([logit, math.log(0.1), math.log(0.1), math.log(tau0)])
+        full_bounds = [(-20.0, 20.0), (-12.0, 4.0), (-12.0, 4.0), (math.log(1e-3), math.log(1e3))]
+        first = [int(np.flatnonzero(tie[:, j])[0]) for j in range(tie.shape[1])]
+        start = full_start[first]
+        bounds = [full_bounds[i] for i in first]
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds)
+            res = optimize.minimize(tied, start, jac=True, method="L-BFGS-B", bounds=bounds)
         if not np.all(np.isfinite(res.x)) or not math.isfinite(float(res.fun)):
             raise ConvergenceError(f"the fatigue fit did not converge: {res.message}")
-        a, b_c, b_p, c = (float(v) for v in res.x)
+        a, b_c, b_p, c = (float(v) for v in tie @ res.x)
         self.base_rate_ = float(special.expit(a))
         self.content_weight_ = math.exp(b_c)
         self.promotion_weight_ = math.exp(b_p)

@@ -241,3 +241,17 @@ def test_not_fitted_and_bad_plan_arguments() -> None:
         model.multiplier(snap, dt.datetime(2030, 1, 1))
     with pytest.raises(ValidationError):
         model.multiplier(snap, np.zeros(3, dtype="datetime64[us]"))
+
+
+def test_a_kind_the_log_never_shows_shares_the_other_weight() -> None:
+    ids, at, promo, responded, _ = simulate_log(600, 0.3, (0.5, 0.5), 5.0, seed=4)
+    content_only = FatigueModel().fit_log(ids, at, np.zeros_like(promo), responded)
+    assert content_only.promotion_weight_ == content_only.content_weight_
+    assert content_only.content_weight_ == pytest.approx(0.5, rel=0.5)
+    promo_only = FatigueModel().fit_log(ids, at, np.ones_like(promo), responded)
+    assert promo_only.promotion_weight_ == promo_only.content_weight_
+    # nobody contacted twice: no load, the base rate alone
+    single = FatigueModel().fit_log(["a", "b", "c"], [0, 1, 2], [True, False, True],
+                                    [True, False, False])  # fmt: skip
+    assert single.base_rate_ == pytest.approx(1 / 3)
+    assert single.content_weight_ == single.promotion_weight_ == 0.0
