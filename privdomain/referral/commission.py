@@ -741,30 +741,28 @@ def attribute(
     order_w = weights.sum(axis=0)
     pool_g = _pool(gross, order_w, rule.per_order_cap)
     split_g = _split(pool_g, weights)
-    refunded = np.flatnonzero(net != gross)
-    pool_n = pool_g.copy()
-    pool_n[refunded] = _pool(net[refunded], order_w[refunded], rule.per_order_cap)
-    split_n = split_g.copy()
-    split_n[:, refunded] = _split(pool_n[refunded], weights[:, refunded])
     o_idx, slot = np.divmod(np.flatnonzero(present.T), 3)  # per order, slots in order
     flat = slot * n_orders + o_idx
-    credit = split_g.ravel()[flat]
+    gained = split_g.ravel()[flat]
     who = who_all.ravel()[flat]
     is_agent = slot == 2
+    credit = gained
     if rule.per_period_cap is not None and o_idx.size:
         credit = _period_capped(
-            credit, who * 2 + is_agent, o_idx, at, log.order_id, snapshot, rule.per_period_cap
+            gained, who * 2 + is_agent, o_idx, at, log.order_id, snapshot, rule.per_period_cap
         )
-    # what a refund takes back: the part the refunded amount no longer earns, never more than
-    # was credited
+    # what a refund takes back: the part the net amount no longer earns, never more than was
+    # credited; split again for the refunded orders only
+    refunded = np.flatnonzero(net != gross)
+    pool_r = _pool(net[refunded], order_w[refunded], rule.per_order_cap)
+    split_r = _split(pool_r, weights[:, refunded])
     was_refunded = np.zeros(n_orders, dtype=bool)
     was_refunded[refunded] = True
     rev = np.flatnonzero(was_refunded[o_idx])
-    cut = (split_g - split_n).ravel()[flat[rev]]
-    rev, cut = rev[cut > 0], cut[cut > 0]
-    back = -np.minimum(credit[rev], cut)
-    rev = rev[back < 0]
-    back = back[back < 0]
+    k = np.searchsorted(refunded, o_idx[rev])
+    back = -np.minimum(credit[rev], gained[rev] - split_r[slot[rev], k])
+    taken = back < 0
+    rev, back, k = rev[taken], back[taken], k[taken]
 
     cutoff = int(np.datetime64(when.replace(tzinfo=None), "us").view(np.int64))
     frozen = at[o_idx] > cutoff - round(refund_window_days * _DAY_US)
@@ -794,8 +792,8 @@ def attribute(
         tier=(_two(slot, slot, second_at=rev) % 2 + 1).astype(np.int8),
         amount_minor=_two(credit, back),
         status=_two(status, np.full(rev.size, REVERSED, dtype=np.uint8)),
-        base_minor=_two(gross, gross - net, o_idx, o_rev),
-        pool_minor=_two(pool_g, pool_g - pool_n, o_idx, o_rev),
+        base_minor=_two(gross, gross[o_rev] - net[o_rev], o_idx),
+        pool_minor=_two(pool_g, pool_g[o_rev] - pool_r[k], o_idx),
         rule_code=category[o].astype(np.int32) if table.shape[0] > 1 else _zeros(o.size, np.int32),
         hold_flags=_two(flags, _zeros(rev.size, np.uint8)),
         customer_names=bindings.candidate_ids,
