@@ -795,9 +795,11 @@ class PolicyValue:
     method : str
         ``"ips"``, ``"snips"`` or ``"dr"``.
     value : float
-        Estimated mean reward per logged customer had the policy been followed.
+        Estimated mean reward per logged customer had the policy been followed (or its gain
+        over the baseline policy).
     std_error : float
-        Its standard error (sandwich / delta method for SNIPS).
+        Its standard error, from each row's influence on the estimate (the delta method for
+        SNIPS): ``sqrt(sum(psi^2) / (n (n - 1)))``.
     low, high : float
         Normal confidence interval ``value ± z std_error``.
     level : float
@@ -805,8 +807,11 @@ class PolicyValue:
     n : int
         Logged customers.
     effective_sample_size : float
-        ``(sum w)^2 / sum w^2`` of the importance weights: how many customers the estimate
-        is really worth (far below ``n`` when the policy differs much from the logging).
+        ``(sum w)^2 / sum w^2`` of the target's importance weights: how many customers the
+        estimate is really worth (far below ``n`` when the policy differs much from the
+        logging).
+    versus_baseline : bool
+        True when ``value`` is the gain over a baseline policy (``baseline=``).
     """
 
     method: str
@@ -817,24 +822,26 @@ class PolicyValue:
     level: float
     n: int
     effective_sample_size: float
+    versus_baseline: bool = False
 
     def __str__(self) -> str:
+        what = "gain over the baseline" if self.versus_baseline else "value"
         return (
-            f"{self.method.upper()} value {self.value:.4g} ± {self.std_error:.2g} "
+            f"{self.method.upper()} {what} {self.value:.4g} ± {self.std_error:.2g} "
             f"({self.level:.0%} CI {self.low:.4g} to {self.high:.4g}; n={self.n}, "
             f"effective {self.effective_sample_size:.0f})"
         )
 
 
-def _target(target: Any, n: int) -> Float:
+def _target(target: Any, n: int, name: str = "target") -> Float:
     if _is_real(target) or isinstance(target, bool | np.bool_):
         arr = np.full(n, float(target))
     else:
-        arr = _floats("target", target, n, "reward")
+        arr = _floats(name, target, n, "reward")
     bad = np.flatnonzero((arr < 0.0) | (arr > 1.0) | np.isnan(arr))
     if bad.size:
         raise ValidationError(
-            "target must be the new policy's probability of contacting each customer, in "
+            f"{name} must be a policy's probability of contacting each customer, in "
             f"[0, 1] (or a decision, 0/1), but row {int(bad[0])} is {arr[bad[0]]}"
         )
     return arr
@@ -848,6 +855,7 @@ def off_policy_value(
     *,
     method: str = "dr",
     outcomes: tuple[Any, Any] | None = None,
+    baseline: Any = None,
     level: float = 0.95,
 ) -> PolicyValue:
     """The mean reward a new contact policy would earn, estimated from logged contacts.
@@ -885,6 +893,13 @@ def off_policy_value(
     outcomes : (array-like, array-like), optional
         ``(mu0, mu1)``, the predicted reward of each customer without and with contact;
         required by ``"dr"`` and only by it.
+    baseline : float or array-like of shape (n,), optional
+        Another policy (like ``target``): then the estimate is the *gain* of ``target`` over
+        it, ``V(target) - V(baseline)``, with the standard error of the paired difference
+        (both are estimated on the same customers; with ``"dr"`` the customers' own spread
+        cancels and the error is smaller than the two separate ones combined).
+        ``baseline=0.0`` is "contact nobody", so the gain is the incremental reward of the
+        plan.
     level : float, default 0.95
         Confidence level of the interval.
 
@@ -914,7 +929,7 @@ def off_policy_value(
     p, _ = _propensity(propensity, n)
     _check_randomised(a, p)
     pi = _target(target, n)
-    w = np.where(a, pi / p, (1.0 - pi) / (1.0 - p))
+    mu0 = mu1 = r
     if method == "dr":
         if outcomes is None:
             raise ValidationError(
@@ -927,24 +942,56 @@ def off_policy_value(
         mu1 = _floats("outcomes[1] (mu1)", outcomes[1], n, "reward")
     elif outcomes is not None:
         raise ValidationError(f"outcomes are used by method='dr' only, not {method!r}")
-    if method == "ips":
-        terms = w * r
-        value = float(terms.mean())
-        se = float(terms.std(ddof=1) / math.sqrt(n))
-    elif method == "snips":
-        total = float(w.sum())
-        if total <= 0:
-            raise ValidationError(
-                "the target policy gives zero weight to every logged action: SNIPS is 0/0"
-            )
-        value = float((w * r).sum() / total)
-        se = float(math.sqrt(float(((w * (r - value)) ** 2).sum())) / total)
-    else:
-        mu_logged = np.where(a, mu1, mu0)
-        terms = pi * mu1 + (1.0 - pi) * mu0 + w * (r - mu_logged)
-        value = float(terms.mean())
-        se = float(terms.std(ddof=1) / math.sqrt(n))
+    mus = (mu0, mu1) if method == "dr" else None
+    value, influence, w = _policy_estimate(method, r, a, p, pi, mus)
+    if baseline is not None:
+        base_value, base_influence, _ = _policy_estimate(
+            method, r, a, p, _target(baseline, n, "baseline"), mus
+        )
+        value -= base_value
+        influence = influence - base_influence
+    se = math.sqrt(float((influence**2).sum()) / (n * (n - 1)))
     z = NormalDist().inv_cdf(0.5 + float(level) / 2.0)
     w2 = float((w * w).sum())
     ess = float(w.sum() ** 2 / w2) if w2 > 0 else 0.0
-    return PolicyValue(method, value, se, value - z * se, value + z * se, float(level), n, ess)
+    return PolicyValue(
+        method,
+        value,
+        se,
+        value - z * se,
+        value + z * se,
+        float(level),
+        n,
+        ess,
+        baseline is not None,
+    )
+
+
+def _policy_estimate(
+    method: str,
+    r: Float,
+    a: NDArray[np.bool_],
+    p: Float,
+    pi: Float,
+    outcomes: tuple[Float, Float] | None,
+) -> tuple[float, Float, Float]:
+    """(value, influence of each row, importance weights) of one target policy."""
+    w = np.where(a, pi / p, (1.0 - pi) / (1.0 - p))
+    if method == "ips":
+        terms = w * r
+        value = float(terms.mean())
+        return value, terms - value, w
+    if method == "snips":
+        total = float(w.sum())
+        if total <= 0:
+            raise ValidationError(
+                "the policy gives zero weight to every logged action: SNIPS is 0/0"
+            )
+        value = float((w * r).sum() / total)
+        return value, w * (r - value) / (total / r.size), w
+    if outcomes is None:  # pragma: no cover - checked by the caller
+        raise ValidationError("method='dr' needs outcomes")
+    mu0, mu1 = outcomes
+    terms = pi * mu1 + (1.0 - pi) * mu0 + w * (r - np.where(a, mu1, mu0))
+    value = float(terms.mean())
+    return value, terms - value, w

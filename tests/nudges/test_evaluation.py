@@ -705,3 +705,47 @@ def test_off_policy_bad_input(change: dict[str, Any], message: str) -> None:
     )
     with pytest.raises(ValidationError, match=message):
         off_policy_value(reward, treatment, propensity, target, **args)
+
+
+@pytest.mark.parametrize("method", ["ips", "snips", "dr"])
+def test_gain_over_a_baseline_covers_the_true_gain(method: str) -> None:
+    trials, covered = 40, 0
+    for seed in range(trials):
+        s = simulate_logs(100 + seed)
+        outcomes = (s["mu0"] + 0.5, s["mu1"] - 0.5) if method == "dr" else None
+        gain = off_policy_value(
+            s["reward"], s["a"], s["p"], s["target"], method=method, outcomes=outcomes, baseline=1.0
+        )
+        tau = s["mu1"] - s["mu0"]
+        truth = float(np.mean((s["target"] - 1.0) * tau))  # versus contacting everyone
+        covered += gain.low <= truth <= gain.high
+        assert gain.versus_baseline
+    assert covered >= 0.85 * trials
+
+
+def test_gain_is_the_paired_difference() -> None:
+    s = simulate_logs(5, n=3000)
+    args = (s["reward"], s["a"], s["p"])
+    for method, outcomes in (("ips", None), ("dr", (s["mu0"], s["mu1"]))):
+        plan = off_policy_value(*args, s["target"], method=method, outcomes=outcomes)
+        nobody = off_policy_value(*args, 0.0, method=method, outcomes=outcomes)
+        gain = off_policy_value(*args, s["target"], method=method, outcomes=outcomes, baseline=0.0)
+        assert gain.value == pytest.approx(plan.value - nobody.value)
+        # by hand: the per-customer difference of the two estimators' terms
+        a, p, pi = s["a"], s["p"], s["target"]
+        w1 = np.where(a, pi / p, (1 - pi) / (1 - p))
+        w0 = np.where(a, 0.0, 1 / (1 - p))
+        if method == "ips":
+            diff = (w1 - w0) * s["reward"]
+        else:
+            mu0, mu1 = outcomes  # type: ignore[misc]
+            logged = np.where(a, mu1, mu0)
+            diff = pi * mu1 + (1 - pi) * mu0 + w1 * (s["reward"] - logged)
+            diff = diff - (mu0 + w0 * (s["reward"] - logged))
+        assert gain.std_error == pytest.approx(np.std(diff, ddof=1) / math.sqrt(a.size))
+        if method == "dr":  # the customers' own spread cancels in the paired difference
+            assert gain.std_error < math.hypot(plan.std_error, nobody.std_error)
+    with pytest.raises(ValidationError, match="baseline"):
+        off_policy_value(*args, s["target"], method="ips", baseline=np.ones(5))
+    with pytest.raises(ValidationError, match="baseline"):
+        off_policy_value(*args, s["target"], method="ips", baseline=2.0)
