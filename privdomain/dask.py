@@ -148,14 +148,20 @@ def partition_by_customer(
 
     Parameters
     ----------
-    customers, touchpoints, profile_changes
-        Dask DataFrames (``profile_changes`` optional).
+    customers, touchpoints
+        Dask DataFrames.
+    profile_changes
+        A Dask DataFrame too, optional.
     npartitions
         How many partitions (>= 1).
-    customer_id, referrer_id
-        Columns of ``customers`` (``referrer_id=None``: no referrer column).
-    touchpoint_customer_id, related_customer_id
-        Columns of ``touchpoints`` (``related_customer_id=None``: none).
+    customer_id
+        The id column of ``customers``.
+    referrer_id
+        The referrer column of ``customers`` (``None``: no referrer column).
+    touchpoint_customer_id
+        The customer column of ``touchpoints``.
+    related_customer_id
+        The related customer column of ``touchpoints`` (``None``: none).
     change_customer_id
         The customer column of ``profile_changes``.
 
@@ -345,13 +351,19 @@ class PartitionedPool:
 
         Parameters
         ----------
-        customers, touchpoints, profile_changes
+        customers, touchpoints
             Dask DataFrames. With ``npartitions``, they are first shuffled by
             :func:`partition_by_customer`; without, they must already be partitioned by
             customer alike (partition ``i`` of each holds the same customers, whole referral
             groups together), as :func:`partition_by_customer` leaves them.
-        tenant, currency, utc_offset
-            As :class:`~privdomain.Pool` takes them.
+        profile_changes
+            A Dask DataFrame partitioned alike, optional.
+        tenant
+            As :class:`~privdomain.Pool` takes it.
+        currency
+            As :class:`~privdomain.Pool` takes it.
+        utc_offset
+            As :class:`~privdomain.Pool` takes it.
         npartitions
             Shuffle into this many partitions first.
         customer_columns, touchpoint_columns, profile_change_columns

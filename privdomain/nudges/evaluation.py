@@ -889,7 +889,7 @@ def off_policy_value(
         The logging policy's contact probabilities, strictly in (0, 1).
     target : float or array-like of shape (n,)
         The new policy's contact probability (or 0/1 decision) for each logged customer.
-    method : {"ips", "snips", "dr"}, default "dr"
+    method : {"dr", "ips", "snips"}
     outcomes : (array-like, array-like), optional
         ``(mu0, mu1)``, the predicted reward of each customer without and with contact;
         required by ``"dr"`` and only by it.
