@@ -492,7 +492,9 @@ def _order_keys(order_id: NDArray[Any]) -> NDArray[Any]:
 
 
 # ------------------------------------------------------------------ attribution
-def _split(pool: NDArray[np.int64], weights: NDArray[np.int64]) -> NDArray[np.int64]:
+def _split(
+    pool: NDArray[np.int64], weights: NDArray[np.int64], total_w: NDArray[np.int64] | None = None
+) -> NDArray[np.int64]:
     """Largest-remainder split of every order's ``pool`` among its beneficiaries by their
     ``weights`` (three rows, one per slot, one column per order; weight 0: no such
     beneficiary).
@@ -500,8 +502,9 @@ def _split(pool: NDArray[np.int64], weights: NDArray[np.int64]) -> NDArray[np.in
     Each part is first rounded down; the minor units left over (fewer than the parts) go one
     each to the parts with the largest remainders, an earlier slot first on equal remainders.
     With three slots at most, one left over goes to the largest remainder and two to all but
-    the smallest, found by elementwise comparisons instead of sorting."""
-    total_w = weights.sum(axis=0)
+    the smallest, found by elementwise comparisons instead of sorting. ``total_w`` is the sum of
+    every column's weights, when the caller has it."""
+    total_w = weights.sum(axis=0) if total_w is None else total_w
     floor, rem = np.divmod(pool * weights, np.maximum(total_w, 1))
     left = pool - floor.sum(axis=0)
     r = np.where(weights > 0, rem, -1)  # an absent slot never gets a unit
@@ -740,7 +743,7 @@ def attribute(
     weights = w * present
     order_w = weights.sum(axis=0)
     pool_g = _pool(gross, order_w, rule.per_order_cap)
-    split_g = _split(pool_g, weights)
+    split_g = _split(pool_g, weights, order_w)
     o_idx, slot = np.divmod(np.flatnonzero(present.T), 3)  # per order, slots in order
     flat = slot * n_orders + o_idx
     gained = split_g.ravel()[flat]
@@ -755,7 +758,7 @@ def attribute(
     # credited; split again for the refunded orders only
     refunded = np.flatnonzero(net != gross)
     pool_r = _pool(net[refunded], order_w[refunded], rule.per_order_cap)
-    split_r = _split(pool_r, weights[:, refunded])
+    split_r = _split(pool_r, weights[:, refunded], order_w[refunded])
     was_refunded = np.zeros(n_orders, dtype=bool)
     was_refunded[refunded] = True
     rev = np.flatnonzero(was_refunded[o_idx])
@@ -764,8 +767,11 @@ def attribute(
     taken = back < 0
     rev, back, k = rev[taken], back[taken], k[taken]
 
+    o_rev = o_idx[rev]
+    o = np.concatenate([o_idx, o_rev])
+    at_entry = at[o]
     cutoff = int(np.datetime64(when.replace(tzinfo=None), "us").view(np.int64))
-    frozen = at[o_idx] > cutoff - round(refund_window_days * _DAY_US)
+    frozen = at_entry[: o_idx.size] > cutoff - round(refund_window_days * _DAY_US)
     status = np.where(frozen, FROZEN, SETTLED).astype(np.uint8)
     flags = np.zeros(o_idx.size, dtype=np.uint8)
     if hold is not None:
@@ -774,8 +780,6 @@ def attribute(
 
     # credits in the order of the order log, then the reversals in the same order; each
     # column written once, in place
-    o_rev = o_idx[rev]
-    o = np.concatenate([o_idx, o_rev])
     order_row = log.row[o].astype(np.int64, copy=False)
     rule_names = np.asarray(
         [rule.name if c is None else f"{rule.name}[{c}]" for c in rule.categories], dtype=object
@@ -784,7 +788,7 @@ def attribute(
         currency=snapshot.currency,
         as_of=when,
         order_id=log.order_id[o],
-        at=at[o].view("datetime64[us]"),
+        at=at_entry.view("datetime64[us]"),
         order_row=order_row,
         buyer_code=order_row if rows_in_bindings is None else buyer[o],
         beneficiary_code=_two(who, who, second_at=rev),
