@@ -139,6 +139,24 @@ class _Frame:
                 return _arrow_codes(pa, native)
         return np.asarray(s.to_numpy(), dtype=object)
 
+    def enum_codes(
+        self, name: object, argument: str, enum_cls: type[Channel] | type[TouchKind]
+    ) -> NDArray[Any]:
+        """A column of enum names (or codes): each distinct name parsed once, then gathered;
+        numbers as they are. Missing and unknown values become 255, as in the core."""
+        from privdomain.domain._column_checks import _code_column
+        from privdomain.domain.encoded import EncodedIds
+
+        s = self.series(name, argument)
+        if s.dtype.is_numeric():
+            return np.asarray(s.to_numpy())
+        encoded = self.ids(name, argument)
+        if not isinstance(encoded, EncodedIds):
+            return encoded
+        table = _code_column(encoded.values, encoded.values.size, enum_cls, argument)
+        lookup = np.append(table, np.uint8(255))  # code -1 (missing) reads the last slot
+        return lookup[encoded.codes]
+
     def objects(self, name: object, argument: str) -> NDArray[np.object_]:
         out: NDArray[np.object_] = np.asarray(self.values(name, argument), dtype=object)
         return out
@@ -182,15 +200,6 @@ def _optional(frame: _Frame, name: str | None, argument: str, read: str = "value
     if name is None:
         return None
     return getattr(frame, read)(name, argument)
-
-
-def _scalar_or_column(
-    frame: _Frame, value: Any, argument: str, scalar: tuple[type, ...], read: str = "values"
-) -> Any:
-    """An enum member (or other constant of ``scalar`` types) as is, a name as a column."""
-    if isinstance(value, scalar):
-        return value
-    return getattr(frame, read)(value, argument)
 
 
 def _named_columns(
@@ -289,7 +298,9 @@ def customers_from_frame(
         source=(
             Channel.OTHER_PUBLIC
             if source is None
-            else _scalar_or_column(f, source, "source", (Channel,))
+            else source
+            if isinstance(source, Channel)
+            else f.enum_codes(source, "source", Channel)
         ),
         consent=consent_column,
         referrer_id=_optional(f, referrer_id, "referrer_id", "objects"),
@@ -370,8 +381,10 @@ def touchpoints_from_frame(
         tenant=tenant,
         customer_id=f.ids(customer_id, "customer_id"),
         at=f.instants(at, "at"),
-        channel=_scalar_or_column(f, channel, "channel", (Channel,), "objects"),
-        kind=_scalar_or_column(f, kind, "kind", (TouchKind,), "objects"),
+        channel=channel
+        if isinstance(channel, Channel)
+        else f.enum_codes(channel, "channel", Channel),
+        kind=kind if isinstance(kind, TouchKind) else f.enum_codes(kind, "kind", TouchKind),
         amount=_optional(f, amount, "amount"),
         currency=(
             currency if currency_column is None else list(f.objects(currency_column, "currency"))
@@ -572,8 +585,15 @@ class _Encoded:
     categorical, without a Python object per row."""
 
     def __init__(self, codes: NDArray[np.integer[Any]], values: Any) -> None:
-        self.codes = np.asarray(codes, dtype=np.int64)
-        self.values = np.asarray(values, dtype=object)
+        codes = np.asarray(codes, dtype=np.int64)
+        values = np.asarray(values, dtype=object)
+        # a categorical has no null category: codes of a missing value become -1
+        missing = np.fromiter((v is None or v != v for v in values.tolist()), bool, values.size)
+        if missing.any():
+            remap = np.full(values.size + 1, -1, dtype=np.int64)  # the last slot: code -1
+            remap[np.flatnonzero(~missing)] = np.arange(int((~missing).sum()))
+            codes, values = remap[codes], values[~missing]
+        self.codes, self.values = codes, values
 
     def pandas(self, pd: Any) -> Any:
         categories = pd.Index(self.values, dtype=object)

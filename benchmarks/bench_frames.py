@@ -1,0 +1,349 @@
+"""Frames in and out at 10M rows, and the Dask path against one process for 1M customers.
+
+1. **Copy cost** (``BENCH_ROWS``, default 10M touchpoints of 1M customers): building
+   ``TouchpointColumns`` from a pandas, polars or PyArrow frame against building it from the
+   same numpy arrays (the floor: every check the pool's columns make), and writing the columns
+   and a per-customer result (``BENCH_ROWS`` rows: ids, five numeric columns, a datetime) out to
+   each library, with whether the numeric columns were shared or copied. Best of ``REPEAT``.
+2. **Dask** (``BENCH_CUSTOMERS``, default 1M customers, about ten touchpoints each): the
+   pipeline snapshot -> value -> tiers -> lifecycle -> nudges -> referral ledger, read from
+   the same Parquet files, in one process and on a ``LocalCluster`` of two worker processes
+   (one thread each, ``BENCH_WORKER_MEMORY`` each, default 5 GiB) with ``BENCH_PARTITIONS``
+   partitions (default 8). One run each (a run takes minutes); wall time per step and peak
+   memory (RSS) of the process and of each worker. Both paths' answers are checked equal.
+
+Run: ``python -m benchmarks frames`` in ``.venv-bench-scale`` (``BENCH_ROWS=1000000
+BENCH_CUSTOMERS=100000`` for a quick look). Heavy: run it with ``nice``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+N_ROWS = int(os.environ.get("BENCH_ROWS", 10_000_000))
+N_CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 1_000_000))
+PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", 8))
+WORKER_MEMORY = os.environ.get("BENCH_WORKER_MEMORY", "5GiB")
+REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
+# about ten touchpoints per customer, as bench_pool and bench_lifecycle
+MESSAGES_PER_MONTH = float(os.environ.get("BENCH_MESSAGES", 0.45))
+
+CUSTOMER_COLUMNS = {
+    "source": "source",
+    "consent": "consent",
+    "referrer_id": "referrer_id",
+    "agent_id": "agent_id",
+}
+TOUCHPOINT_COLUMNS = {
+    "amount": "amount_minor",
+    "minor_units": True,
+    "promotion": "promotion",
+    "discount": "discount_minor",
+    "related_customer_id": "related_customer_id",
+    "agent_id": "agent_id",
+}
+
+
+def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def _peak_gib() -> float:
+    """Peak resident memory of this process so far (Linux: kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+# ---------------------------------------------------------------------------- 1. copy cost
+class _ResultColumns:
+    """A per-customer result of ``n`` rows, as ``to_frame`` sees one: ``columns()``."""
+
+    def __init__(self, n: int, rng: np.random.Generator) -> None:
+        ids = np.array([f"c{i:08d}" for i in range(n)], dtype=object)
+        self._columns = {
+            "customer_id": ids,
+            "p_alive": rng.random(n),
+            "expected_purchases": rng.random(n) * 4,
+            "clv": rng.gamma(2.0, 300.0, n),
+            "orders": rng.integers(0, 20, n),
+            "segment_code": rng.integers(0, 8, n).astype(np.int32),
+            "last_purchase": np.datetime64("2026-01-01", "us")
+            + rng.integers(0, 365 * 86_400 * 10**6, n).astype("timedelta64[us]"),
+        }
+
+    def columns(self) -> dict[str, Any]:
+        return self._columns
+
+
+def copy_cost() -> None:
+    import pyarrow as pa
+
+    from privdomain import TouchpointColumns
+    from privdomain.domain.batch import EncodedIds
+    from privdomain.frames import to_frame, touchpoints_from_frame
+
+    rng = np.random.default_rng(2026)
+    n, n_customers = N_ROWS, max(N_ROWS // 10, 1)
+    names = np.array([f"c{i:08d}" for i in range(n_customers)], dtype=object)
+    arrays = {
+        "id": np.arange(n, dtype=np.int64),
+        "customer_id": EncodedIds(rng.integers(0, n_customers, n), names),
+        "at": np.datetime64("2025-01-01", "us")
+        + np.sort(rng.integers(0, 500 * 86_400 * 10**6, n)).astype("timedelta64[us]"),
+        "channel": rng.integers(0, 10, n).astype(np.uint8),
+        "kind": rng.choice(np.array([0, 1, 2, 8], dtype=np.uint8), n),
+        "amount": rng.integers(100, 100_000, n),
+        "promotion": rng.random(n) < 0.2,
+    }
+    print(f"\n1. copy cost: {n:,} touchpoints of {n_customers:,} customers (best of {REPEAT})")
+
+    def from_arrays() -> Any:
+        return TouchpointColumns.from_arrays(
+            tenant="bench", minor_units=True, **arrays
+        )  # fmt: skip
+
+    floor, columns = _best(from_arrays)
+    frames: dict[str, Any] = {}
+    rows: list[tuple[str, float, str]] = []
+    for backend in ("pandas", "polars", "pyarrow"):
+        seconds, frames[backend] = _best(lambda b=backend: to_frame(columns, b))
+        rows.append((f"out: TouchpointColumns -> {backend}", seconds, ""))
+    rows.insert(0, ("in: TouchpointColumns.from_arrays (numpy, the floor)", floor, "1.00x"))
+    for backend, frame in frames.items():
+
+        def read(f: Any = frame) -> Any:
+            return touchpoints_from_frame(
+                f, tenant="bench", amount="amount_minor", minor_units=True, promotion="promotion"
+            )
+
+        seconds, got = _best(read)
+        assert len(got) == n
+        assert np.array_equal(got.at, columns.at)
+        rows.insert(
+            len(rows) - 3,
+            (f"in: touchpoints_from_frame({backend})", seconds, f"{seconds / floor:.2f}x"),
+        )
+    result = _ResultColumns(n, rng)
+    cols = result.columns()
+    for backend in ("pandas", "polars", "pyarrow"):
+        seconds, frame = _best(lambda b=backend: to_frame(result, b))
+        if backend == "pyarrow":
+            shared = np.shares_memory(frame.column("clv").chunk(0).to_numpy(), cols["clv"])
+        else:
+            shared = np.shares_memory(frame["clv"].to_numpy(), cols["clv"])
+        rows.append(
+            (f"out: result ({n:,} rows) -> {backend}", seconds, "shared" if shared else "copied")
+        )
+    import pandas as pd
+    import polars as pl
+
+    seconds, _ = _best(lambda: pd.DataFrame(cols))
+    rows.append(("peer: pandas.DataFrame(columns) (copies)", seconds, ""))
+    seconds, _ = _best(lambda: pl.DataFrame(cols))
+    rows.append(("peer: polars.DataFrame(columns)", seconds, ""))
+    seconds, _ = _best(lambda: pa.table(cols))
+    rows.append(("peer: pyarrow.table(columns)", seconds, ""))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'step':<{width}}  {'seconds':>8}  note")
+    for label, seconds, note in rows:
+        print(f"{label:<{width}}  {seconds:8.2f}  {note}")
+
+
+# ---------------------------------------------------------------------------- 2. Dask
+def _write_parquet(folder: Path) -> tuple[Any, dt.datetime, dict[str, Any]]:
+    from privdomain.frames import to_frame
+    from privdomain.simulate import simulate_pool
+
+    sim = simulate_pool(N_CUSTOMERS, seed=2026, messages_per_month=MESSAGES_PER_MONTH)
+    customers = to_frame(sim.customers, "pandas")
+    touchpoints = to_frame(sim.touchpoints, "pandas")
+    for name, frame in (("customers", customers), ("touchpoints", touchpoints)):
+        (folder / name).mkdir()
+        # host exports are not partitioned by customer: slices in the log's order
+        for i, part in enumerate(np.array_split(np.arange(len(frame)), PARTITIONS)):
+            frame.iloc[part].to_parquet(folder / name / f"part-{i:03d}.parquet")
+    spec = {
+        "tenant": sim.params.tenant,
+        "currency": sim.params.currency,
+        "utc_offset": sim.params.utc_offset,
+    }
+    return (len(customers), len(touchpoints)), sim.as_of, spec
+
+
+def _strategies() -> dict[str, Any]:
+    from privdomain.layering import ValueTiers
+    from privdomain.lifecycle import Lifecycle
+    from privdomain.nudges import Nudges
+    from privdomain.referral import CommissionRule, ReferralAttribution
+    from privdomain.value import LifetimeValue
+
+    return {
+        "value": LifetimeValue(),
+        "tiers": ValueTiers(),
+        "lifecycle": Lifecycle(),
+        "nudges": Nudges(),
+        "referral": ReferralAttribution(rule=CommissionRule(("0.05", "0.02"), agent_rate="0.03")),
+    }
+
+
+def _timed(times: dict[str, float], step: str, fn: Callable[[], Any]) -> Any:
+    start = time.perf_counter()
+    out = fn()
+    parts = getattr(out, "partitions", None)
+    if parts is not None:  # persisted on a cluster: computing in the background until done
+        from distributed import wait
+
+        wait(parts)
+    times[step] = time.perf_counter() - start
+    return out
+
+
+def _single(folder: Path, as_of: dt.datetime, spec: dict[str, Any]) -> tuple[dict[str, float], Any]:
+    import pandas as pd
+
+    from privdomain.frames import pool_from_frames
+
+    s = _strategies()
+    t: dict[str, float] = {}
+    customers, touchpoints = _timed(
+        t,
+        "read Parquet",
+        lambda: (pd.read_parquet(folder / "customers"), pd.read_parquet(folder / "touchpoints")),
+    )
+    pool, _ = _timed(
+        t,
+        "pools (ingest)",
+        lambda: pool_from_frames(
+            customers,
+            touchpoints,
+            customer_columns=CUSTOMER_COLUMNS,
+            touchpoint_columns=TOUCHPOINT_COLUMNS,
+            **spec,
+        ),
+    )
+    snap = _timed(t, "snapshot", lambda: pool.snapshot(as_of))
+    _timed(t, "value fit+apply", lambda: s["value"].fit(snap).apply(snap))
+    tiers = _timed(t, "tiers fit+apply", lambda: s["tiers"].fit(snap).apply(snap))
+    stages = _timed(t, "lifecycle fit+apply", lambda: s["lifecycle"].fit(snap).apply(snap))
+    _timed(t, "nudges plan", lambda: s["nudges"].plan(snap, stages, at=as_of, layers=[tiers]))
+    ledger = _timed(t, "referral ledger", lambda: s["referral"].attribute(snap))
+    t["total"] = sum(t.values())
+    return t, (stages.counts()["relationship"], len(ledger))
+
+
+def _dask(
+    folder: Path, as_of: dt.datetime, spec: dict[str, Any]
+) -> tuple[dict[str, float], Any, list[float]]:
+    import dask
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+
+    from privdomain.dask import PartitionedPool
+
+    s = _strategies()
+    t: dict[str, float] = {}
+    with (
+        dask.config.set({"dataframe.convert-string": False}),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=WORKER_MEMORY,
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        start = time.perf_counter()
+        customers = dd.read_parquet(folder / "customers")
+        touchpoints = dd.read_parquet(folder / "touchpoints")
+        pool = _timed(
+            t,
+            "pools (read, shuffle, ingest)",
+            lambda: PartitionedPool.from_frames(
+                customers,
+                touchpoints,
+                npartitions=PARTITIONS,
+                customer_columns=CUSTOMER_COLUMNS,
+                touchpoint_columns=TOUCHPOINT_COLUMNS,
+                **spec,
+            ),
+        )
+        parts = _timed(t, "snapshot", lambda: pool.snapshot(as_of))
+        _timed(t, "value fit+apply", lambda: parts.apply(parts.fit(s["value"])))
+        tiers = _timed(t, "tiers fit+apply", lambda: parts.apply(parts.fit(s["tiers"])))
+        stages = _timed(t, "lifecycle fit+apply", lambda: parts.apply(parts.fit(s["lifecycle"])))
+        _timed(
+            t,
+            "nudges plan",
+            lambda: parts.apply(s["nudges"], "plan", stages=stages, at=as_of, layers=[tiers]),
+        )
+        ledgers = _timed(t, "referral ledger", lambda: parts.apply(s["referral"], "attribute"))
+        t["total"] = time.perf_counter() - start
+        counts: dict[str, int] = {}
+        for part in stages.parts():
+            for name, k in part.counts()["relationship"].items():
+                counts[name] = counts.get(name, 0) + k
+        n_ledger = sum(len(p) for p in ledgers.parts())
+        peaks = client.run(
+            lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        )  # fmt: skip
+    return t, (counts, n_ledger), [float(v) for v in peaks.values()]
+
+
+def dask_path() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-frames-") as tmp:
+        folder = Path(tmp)
+        start = time.perf_counter()
+        (n_c, n_t), as_of, spec = _write_parquet(folder)
+        gc.collect()
+        print(
+            f"\n2. Dask: {n_c:,} customers, {n_t:,} touchpoints, Parquet in {PARTITIONS} files "
+            f"(simulated and written in {time.perf_counter() - start:.0f} s); one run each"
+        )
+        single, single_answer = _single(folder, as_of, spec)
+        single_peak = _peak_gib()
+        gc.collect()
+        on_dask, dask_answer, worker_peaks = _dask(folder, as_of, spec)
+    assert dict(single_answer[0]) == dask_answer[0], "stages differ between the paths"
+    assert single_answer[1] == dask_answer[1], "ledger sizes differ between the paths"
+    print(f"{'step':<30}  {'1 process':>10}  {'Dask, 2 workers':>15}  {'ratio':>6}")
+    steps = [k for k in single if k not in ("read Parquet", "pools (ingest)")]
+    first = single["read Parquet"] + single["pools (ingest)"]
+    print(f"{'read + pools':<30}  {first:10.1f}  {on_dask['pools (read, shuffle, ingest)']:15.1f}"
+          f"  {on_dask['pools (read, shuffle, ingest)'] / first:6.2f}")  # fmt: skip
+    for step in steps:
+        a, b = single[step], on_dask[step]
+        print(f"{step:<30}  {a:10.1f}  {b:15.1f}  {b / a:6.2f}")
+    print(
+        f"peak memory: one process {single_peak:.2f} GiB (incl. data generation); Dask workers "
+        + ", ".join(f"{p:.2f} GiB" for p in worker_peaks)
+        + " (limit "
+        + WORKER_MEMORY
+        + ")"
+    )
+    print("answers: lifecycle stage counts and ledger sizes equal on both paths")
+
+
+def main() -> None:
+    copy_cost()
+    dask_path()
+
+
+if __name__ == "__main__":
+    main()
