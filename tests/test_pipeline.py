@@ -197,7 +197,7 @@ def test_a_repeated_run_changes_nothing_in_memory() -> None:
 
 
 def test_a_repeated_run_changes_nothing_on_sqlite_across_restarts(tmp_path: Path) -> None:
-    sim = _sim()
+    sim = _sim(250, 5)  # small: every touchpoint goes through SQLite as an object
     t0 = _start(sim)
     path = tmp_path / "pool.sqlite3"
 
