@@ -9,6 +9,12 @@ customer not contacted.
 
 from __future__ import annotations
 
+from privdomain.nudges.compare import (
+    PolicyComparison,
+    PolicyScore,
+    compare_policies,
+    nudge_features,
+)
 from privdomain.nudges.evaluation import (
     OFF_POLICY_METHODS,
     MetricInterval,
@@ -58,11 +64,15 @@ __all__ = [
     "NudgePolicy",
     "Nudges",
     "PeriodRule",
+    "PolicyComparison",
+    "PolicyScore",
     "PolicyValue",
     "QuietHours",
     "TLearner",
     "XLearner",
     "bootstrap",
+    "compare_policies",
+    "nudge_features",
     "off_policy_value",
     "outcomes",
     "perfect_qini_curve",
