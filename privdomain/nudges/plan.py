@@ -437,7 +437,9 @@ def plan(
         rank order; offers that do not fit are skipped as ``over_budget``.
     holdout : float
         Share (in [0, 1)) of the customers who would be contacted held out at random as a
-        control group (reason ``holdout``, not sent); needs ``seed``.
+        control group (reason ``holdout``, not sent); needs ``seed``. It is drawn from the
+        customers within the budgets, so the held out count towards them (an experiment of
+        ``budget`` customers; their coupons are reserved from the discount budget too).
     seed : int or numpy.random.Generator, optional
         Seed of the holdout draw. A customer's draw depends only on the seed and their pool
         index, so a plan is the same for the same seed, partition by partition.
