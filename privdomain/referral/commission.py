@@ -11,7 +11,10 @@ category passes one per order to :func:`attribute` and gives the rule its per-ca
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -506,7 +509,7 @@ def _split(
     every column's weights, when the caller has it."""
     total_w = weights.sum(axis=0) if total_w is None else total_w
     floor, rem = np.divmod(pool * weights, np.maximum(total_w, 1))
-    left = pool - floor.sum(axis=0)
+    left = np.where(total_w > 0, pool - floor.sum(axis=0), 0)  # nobody to pay: nothing left
     r = np.where(weights > 0, rem, -1)  # an absent slot never gets a unit
     one = np.flatnonzero(left == 1)
     if one.size:
@@ -651,6 +654,7 @@ def attribute(
     bindings: Bindings | BindingPolicy | None = None,
     categories: Any = None,
     hold: FraudReport | None = None,
+    threads: int | None = None,
 ) -> AttributionLedger:
     """Credit every order of ``snapshot`` to its referrers (two tiers up) and its agent.
 
@@ -678,6 +682,9 @@ def attribute(
     hold
         A :class:`~privdomain.referral.FraudReport`: credit it flags (see
         :meth:`FraudReport.holds`) is recorded as *held* instead of frozen or settled.
+    threads
+        Threads for the per-order work of large order logs (default: the machine's cores, at
+        most four; ``1`` keeps it on the calling thread). The ledger is the same either way.
 
     Returns
     -------
@@ -711,6 +718,10 @@ def attribute(
         or not refund_window_days >= 0
     ):
         raise ValidationError(f"refund_window_days must be >= 0, got {refund_window_days!r}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ValidationError(f"threads must be a positive int, got {threads!r}")
     if hold is not None and not isinstance(hold, FraudReport):
         raise ValidationError(f"hold must be a FraudReport, got {type(hold).__name__}")
     when = snapshot.as_of if as_of is None else as_utc_datetime(as_of, what="as_of")
@@ -728,26 +739,35 @@ def attribute(
     buyer = buyer.astype(np.int64, copy=False)
     gross = log.gross_minor.astype(np.int64, copy=False)
     net = np.maximum(gross - log.refunded_minor, 0)
-    tier1 = _referrer_at(bindings, buyer, at)
-    has1 = np.flatnonzero(tier1 >= 0)
-    tier2 = np.full(n_orders, -1, dtype=np.int64)
-    tier2[has1] = _referrer_at(bindings, tier1[has1], at[has1])
     agent = log.agent.astype(np.int64)
     table = rule.weight_table()
     # rates per slot (tier 1, tier 2, agent) and order; flat rules broadcast one column
     w = table[category].T if table.shape[0] > 1 else table[0][:, None]
 
-    # beneficiaries: one row per slot, one column per order
-    who_all = np.stack([tier1, tier2, agent])
-    present = (who_all >= 0) & (w > 0)
-    weights = w * present
-    order_w = weights.sum(axis=0)
-    pool_g = _pool(gross, order_w, rule.per_order_cap)
-    split_g = _split(pool_g, weights, order_w)
-    o_idx, slot = np.divmod(np.flatnonzero(present.T), 3)  # per order, slots in order
-    flat = slot * n_orders + o_idx
-    gained = split_g.ravel()[flat]
-    who = who_all.ravel()[flat]
+    # orders are independent until the per-period cap: chunks of them run on several threads
+    # (numpy releases the GIL), and join in log order
+    def run(lo: int, hi: int) -> _Credits:
+        return _credit(
+            bindings,
+            buyer[lo:hi],
+            at[lo:hi],
+            agent[lo:hi],
+            w if w.shape[1] == 1 else w[:, lo:hi],
+            gross[lo:hi],
+            net[lo:hi],
+            rule.per_order_cap,
+        )
+
+    bounds = np.linspace(0, n_orders, -(-n_orders // _CHUNK_ORDERS) + 1).astype(int).tolist()
+    spans = list(itertools.pairwise(bounds)) or [(0, 0)]
+    workers = min(_workers(threads), len(spans))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(lambda span: run(*span), spans))
+    else:
+        parts = [run(lo, hi) for lo, hi in spans]
+    c = _Credits.join(parts, [lo for lo, _ in spans])
+    o_idx, slot, gained, who = c.o_idx, c.slot, c.gained, c.who
     is_agent = slot == 2
     credit = gained
     if rule.per_period_cap is not None and o_idx.size:
@@ -755,17 +775,11 @@ def attribute(
             gained, who * 2 + is_agent, o_idx, at, log.order_id, snapshot, rule.per_period_cap
         )
     # what a refund takes back: the part the net amount no longer earns, never more than was
-    # credited; split again for the refunded orders only
-    refunded = np.flatnonzero(net != gross)
-    pool_r = _pool(net[refunded], order_w[refunded], rule.per_order_cap)
-    split_r = _split(pool_r, weights[:, refunded], order_w[refunded])
-    was_refunded = np.zeros(n_orders, dtype=bool)
-    was_refunded[refunded] = True
-    rev = np.flatnonzero(was_refunded[o_idx])
-    k = np.searchsorted(refunded, o_idx[rev])
-    back = -np.minimum(credit[rev], gained[rev] - split_r[slot[rev], k])
+    # credited
+    back = -np.minimum(credit[c.rev], c.cut)
     taken = back < 0
-    rev, back, k = rev[taken], back[taken], k[taken]
+    rev, back, pool_r = c.rev[taken], back[taken], c.pool_r[taken]
+    pool_g = c.pool_g
 
     o_rev = o_idx[rev]
     o = np.concatenate([o_idx, o_rev])
@@ -797,12 +811,99 @@ def attribute(
         amount_minor=_two(credit, back),
         status=_two(status, np.full(rev.size, REVERSED, dtype=np.uint8)),
         base_minor=_two(gross, gross[o_rev] - net[o_rev], o_idx),
-        pool_minor=_two(pool_g, pool_g[o_rev] - pool_r[k], o_idx),
+        pool_minor=_two(pool_g, pool_g[o_rev] - pool_r, o_idx),
         rule_code=category[o].astype(np.int32) if table.shape[0] > 1 else _zeros(o.size, np.int32),
         hold_flags=_two(flags, _zeros(rev.size, np.uint8)),
         customer_names=bindings.candidate_ids,
         agent_names=np.asarray(snapshot.agent_names, dtype=object),
         rule_names=rule_names,
+    )
+
+
+#: Orders per chunk of the per-order work (a few hundred MB of temporaries at most).
+_CHUNK_ORDERS = 1 << 20
+
+
+def _workers(threads: int | None) -> int:
+    return min(4, os.cpu_count() or 1) if threads is None else threads
+
+
+@attrs.frozen
+class _Credits:
+    """The credits of a run of orders, before any per-period cap: one entry per order and
+    beneficiary (``o_idx`` the order, ``slot`` 0 tier 1, 1 tier 2, 2 agent), and for the entries
+    of refunded orders (``rev``) what the refund cuts and the pool of the net amount."""
+
+    o_idx: NDArray[np.int64]
+    slot: NDArray[np.int64]
+    gained: NDArray[np.int64]
+    who: NDArray[np.int64]
+    pool_g: NDArray[np.int64]
+    rev: NDArray[np.int64]
+    cut: NDArray[np.int64]
+    pool_r: NDArray[np.int64]
+
+    @classmethod
+    def join(cls, parts: list[_Credits], starts: list[int]) -> _Credits:
+        if len(parts) == 1:
+            return parts[0]
+        entries = np.cumsum([0, *(p.o_idx.size for p in parts[:-1])]).tolist()
+        return cls(
+            o_idx=np.concatenate([p.o_idx + lo for p, lo in zip(parts, starts, strict=True)]),
+            slot=np.concatenate([p.slot for p in parts]),
+            gained=np.concatenate([p.gained for p in parts]),
+            who=np.concatenate([p.who for p in parts]),
+            pool_g=np.concatenate([p.pool_g for p in parts]),
+            rev=np.concatenate([p.rev + e for p, e in zip(parts, entries, strict=True)]),
+            cut=np.concatenate([p.cut for p in parts]),
+            pool_r=np.concatenate([p.pool_r for p in parts]),
+        )
+
+
+def _credit(
+    bindings: Bindings,
+    buyer: NDArray[np.int64],
+    at: NDArray[np.int64],
+    agent: NDArray[np.int64],
+    w: NDArray[np.int64],
+    gross: NDArray[np.int64],
+    net: NDArray[np.int64],
+    cap: int | None,
+) -> _Credits:
+    """Who earns what on a run of orders: the referrers bound when each order was placed, two
+    tiers up, and its agent; the pool and its exact split."""
+    n = buyer.size
+    tier1 = _referrer_at(bindings, buyer, at)
+    has1 = np.flatnonzero(tier1 >= 0)
+    tier2 = np.full(n, -1, dtype=np.int64)
+    tier2[has1] = _referrer_at(bindings, tier1[has1], at[has1])
+    # one row per slot, one column per order
+    who_all = np.stack([tier1, tier2, agent])
+    present = (who_all >= 0) & (w > 0)
+    weights = w * present
+    order_w = weights.sum(axis=0)
+    pool_g = _pool(gross, order_w, cap)
+    split_g = _split(pool_g, weights, order_w)
+    o_idx, slot = np.divmod(np.flatnonzero(present.T), 3)  # per order, slots in order
+    flat = slot * n + o_idx
+    gained = split_g.ravel()[flat]
+    # refunded orders are split again on their net amount
+    refunded = np.flatnonzero(net != gross)
+    pool_r = _pool(net[refunded], order_w[refunded], cap)
+    split_r = _split(pool_r, weights[:, refunded], order_w[refunded])
+    was_refunded = np.zeros(n, dtype=bool)
+    was_refunded[refunded] = True
+    rev = np.flatnonzero(was_refunded[o_idx])
+    k = np.searchsorted(refunded, o_idx[rev])
+    return _Credits(
+        o_idx=o_idx,
+        slot=slot,
+        gained=gained,
+        who=who_all.ravel()[flat],
+        pool_g=pool_g,
+        rev=rev,
+        cut=gained[rev] - split_r[slot[rev], k],
+        pool_r=pool_r[k],
     )
 
 

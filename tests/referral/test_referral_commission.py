@@ -182,3 +182,31 @@ def test_referrers_outside_a_partition_come_from_the_global_bindings() -> None:
 def test_rates_may_sum_to_exactly_the_whole_order() -> None:
     ledger = attribute(snap(chain_pool()), CommissionRule(("0.5", "0.3"), agent_rate="0.2"))
     assert ledger.total("o1") == Money.of("100.00")
+
+
+def test_chunks_on_threads_give_the_same_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    import attrs
+
+    from privdomain.referral import commission
+    from privdomain.simulate import simulate_pool
+
+    s = (
+        simulate_pool(1_500, seed=11, referral_share=0.4)
+        .pool()
+        .snapshot(as_of=dt.datetime(2026, 6, 30, tzinfo=dt.UTC))
+    )
+    log = s.order_log  # refund half of every seventh order
+    back = np.where(np.arange(len(log)) % 7 == 0, log.gross_minor // 2, 0)
+    s = attrs.evolve(s, order_log=attrs.evolve(log, refunded_minor=back))
+    rule = CommissionRule(("0.05", "0.02"), agent_rate="0.03", per_period_cap=30_000)
+    whole = attribute(s, rule, threads=1)
+    assert len(s.order_log) > 300
+    assert (whole.status == 2).any()  # refunds reversed
+    monkeypatch.setattr(commission, "_CHUNK_ORDERS", 97)
+    for threads in (1, 2, 3):
+        chunked = attribute(s, rule, threads=threads)
+        assert chunked.to_records() == whole.to_records()
+    with pytest.raises(ValidationError, match="threads"):
+        attribute(s, rule, threads=0)
