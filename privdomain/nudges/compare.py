@@ -91,7 +91,8 @@ class PolicyComparison:
     Attributes
     ----------
     scores : tuple of PolicyScore
-        In the order default policy, uplift, top propensity, blast (then any extra plans).
+        In the order default policy, uplift, top propensity, blast (then "default + uplift
+        budget" when there is a budget, then any extra plans).
     candidates : int
         Customers reachable on an owned channel (those blasting contacts).
     logged : int
@@ -145,13 +146,13 @@ class PolicyComparison:
             return f"{value:6.2f} [{ci[0]:6.2f}, {ci[1]:6.2f}]"
 
         head = (
-            f"{'policy':<16}{'messages':>9}  {'truth per message':<24}{'IPS':<24}"
+            f"{'policy':<24}{'messages':>9}  {'truth per message':<24}{'IPS':<24}"
             f"{'SNIPS':<24}{'DR':<24}"
         )
         lines = [head, "-" * len(head)]
         for s in self.scores:
             lines.append(
-                f"{s.name:<16}{s.messages:>9}  {cell(s.truth, s.truth_ci):<24}"
+                f"{s.name:<24}{s.messages:>9}  {cell(s.truth, s.truth_ci):<24}"
                 f"{cell(s.ips, s.ips_ci):<24}{cell(s.snips, s.snips_ci):<24}"
                 f"{cell(s.dr, s.dr_ci):<24}"
             )
@@ -254,7 +255,9 @@ def compare_policies(
         Seeds the logging round's assignment, the cross-fitting folds and the bootstrap.
     budget : int, optional
         The default policy's message budget (>= 1); uplift and top propensity send as many
-        messages as the default policy does.
+        messages as the default policy does. With a budget, a fifth policy, "default + uplift
+        budget", is the planner with the same budget ranking by the estimated uplift
+        (``plan(..., uplift=, value=)``) instead of its expected-value score.
     policy : NudgePolicy, optional
         The default policy (default: :class:`NudgePolicy` defaults).
     plans : dict of str to NudgePlan, optional
@@ -383,6 +386,17 @@ def compare_policies(
         "top propensity": _top(propensity_hat, k),
         "blast": np.asarray(blast.planned, dtype=bool)[rows],
     }
+    if budget is not None:
+        # the planner's own budget ranked by the estimated uplift (expected incremental value
+        # minus costs) instead of its expected-value score: the estimated revenue effect as
+        # an effect on the chance to buy, times the mean order value of the logged purchases
+        worth = float(y[bought].mean()) if bought.any() else 1.0
+        effect = np.zeros(len(snap))
+        effect[rows] = np.clip(uplift_hat / worth, -1.0, 1.0)
+        by_uplift = plan(
+            snap, stages, at=at, budget=budget, policy=policy, uplift=effect, value=worth
+        )
+        selections["default + uplift budget"] = np.asarray(by_uplift.planned, dtype=bool)[rows]
     for name, p in extra.items():
         chosen = np.asarray(p.planned, dtype=bool)
         if np.any(chosen & ~candidate):

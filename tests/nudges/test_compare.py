@@ -167,3 +167,16 @@ def test_worlds_too_small_or_not_worlds_are_refused() -> None:
     )
     with pytest.raises(ValidationError, match="can be reached"):
         compare_policies(tiny, seed=0)
+
+
+def test_with_a_budget_uplift_ranking_beats_blasting_and_top_propensity() -> None:
+    c = compare_policies(_world(5_000, 4), seed=0, n_bootstrap=300, budget=1_000)
+    assert [s.name for s in c.scores] == [*POLICIES, "default + uplift budget"]
+    assert c["default + uplift budget"].messages <= 1_000
+    assert c["uplift"].messages == c["top propensity"].messages == 1_000
+    for better in ("uplift", "default + uplift budget"):
+        for worse in ("blast", "top propensity"):
+            _, (low, _) = c.difference(better, worse)
+            assert low > 0, (better, worse)
+    for s in c.scores:
+        assert s.covers("dr"), s.name
