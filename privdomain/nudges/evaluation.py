@@ -119,13 +119,16 @@ def _descending(uplift: Float, *, ties_in_reverse_row_order: bool = True) -> NDA
     return np.argsort(uplift, kind=kind)[::-1]
 
 
-def _step_ends(sorted_scores: Float) -> NDArray[np.intp]:
-    """The last position of each run of equal scores."""
-    ends = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
+def _step_ends(sorted_scores: Float) -> NDArray[np.intp] | None:
+    """The last position of each run of equal scores; None when no two scores are equal
+    (every row ends its own step)."""
+    same = sorted_scores[1:] == sorted_scores[:-1]
+    if not same.any():
+        return None
+    ends = np.r_[np.flatnonzero(~same), sorted_scores.size - 1]
     return np.asarray(ends, dtype=np.intp)
 
 
-# ---------------------------------------------------------------------- curves
 def _curve_values(kind: str, n_all: Float, n_t: Float, y_t: Float, y_c: Float) -> Float:
     """Curve heights from cumulative counts and sums (any leading shape)."""
     n_c = n_all - n_t
@@ -138,22 +141,26 @@ def _curve_values(kind: str, n_all: Float, n_t: Float, y_t: Float, y_c: Float) -
 
 
 def _cumulative(
-    y: Float, t: Float, order: NDArray[np.intp], ends: NDArray[np.intp], weights: Float | None
+    y: Float,
+    t: NDArray[np.bool_],
+    order: NDArray[np.intp],
+    ends: NDArray[np.intp] | None,
+    weights: Float | None,
 ) -> tuple[Float, Float, Float, Float]:
     """(N, Nt, Yt, Yc) at each step end; rows of ``weights`` (in ``order``) are resamples."""
-    ys, ts = y[order], t[order]
-    yt = ys * ts
+    ys, treated = y[order], t[order]
+    yt = np.where(treated, ys, 0.0)
     yc = ys - yt
-    tied = ends.size < y.size  # else every row ends a step
     if weights is None:
-        n_all = (ends + 1).astype(np.float64)
-        sums = [np.cumsum(part) for part in (ts, yt, yc)]
-        if tied:
+        n = y.size
+        n_all = np.arange(1.0, n + 1.0) if ends is None else (ends + 1).astype(np.float64)
+        sums = [np.cumsum(treated, dtype=np.float64), np.cumsum(yt), np.cumsum(yc)]
+        if ends is not None:
             sums = [part[ends] for part in sums]
         return n_all, sums[0], sums[1], sums[2]
-    parts = (weights, weights * ts, weights * yt, weights * yc)
+    parts = (weights, weights * treated, weights * yt, weights * yc)
     cums = [np.cumsum(part, axis=-1) for part in parts]
-    if tied:
+    if ends is not None:
         cums = [part[..., ends] for part in cums]
     return cums[0], cums[1], cums[2], cums[3]
 
@@ -168,9 +175,9 @@ def _curve(kind: str, y_true: Any, uplift: Any, treatment: Any) -> tuple[NDArray
     binary = bool(np.all((y == 0.0) | (y == 1.0)))
     order = _descending(u, ties_in_reverse_row_order=not binary)
     ends = _step_ends(u[order])
-    n_all, n_t, y_t, y_c = _cumulative(y, t.astype(np.float64), order, ends, None)
+    n_all, n_t, y_t, y_c = _cumulative(y, t, order, ends, None)
     values = _curve_values(kind, n_all, n_t, y_t, y_c)
-    return np.r_[0, ends + 1].astype(np.int64), np.r_[0.0, values]
+    return np.r_[0, n_all].astype(np.int64), np.r_[0.0, values]
 
 
 def uplift_curve(y_true: Any, uplift: Any, treatment: Any) -> tuple[NDArray[np.int64], Float]:
@@ -353,13 +360,12 @@ def _auc_scores(
     t: NDArray[np.bool_],
     negative_effect: bool,
     order: NDArray[np.intp],
-    ends: NDArray[np.intp],
+    ends: NDArray[np.intp] | None,
     weights: Float | None,
 ) -> Float:
     """The normalised areas; NaN where undefined. ``weights`` in row order (or None)."""
-    tf = t.astype(np.float64)
     sorted_w = None if weights is None else weights[:, order]
-    n_all, n_t, y_t, y_c = _cumulative(y, tf, order, ends, sorted_w)
+    n_all, n_t, y_t, y_c = _cumulative(y, t, order, ends, sorted_w)
     if weights is None:
         n_all, n_t, y_t, y_c = (a[None, :] for a in (n_all, n_t, y_t, y_c))
     actual = _with_origin(n_all, _curve_values(kind, n_all, n_t, y_t, y_c))
@@ -763,7 +769,7 @@ def _resampled(
     u: Float,
     t: NDArray[np.bool_],
     order: NDArray[np.intp],
-    ends: NDArray[np.intp],
+    ends: NDArray[np.intp] | None,
     weights: Float,
     kwargs: dict[str, Any],
 ) -> Float:
