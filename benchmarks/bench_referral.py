@@ -18,7 +18,8 @@ customers through a :class:`~privdomain.Pool` takes far longer than what is meas
 measured in ``bench_pool``. Building it is not timed.
 
 Timings are the best of ``REPEAT`` runs, wall clock; the CPU time of the same runs is shown
-too, because on a shared machine the wall clock also counts the other processes.
+too (of every thread: attribution runs chunks of orders on up to four threads), because on a
+shared machine the wall clock also counts the other processes.
 
 Run: ``python -m benchmarks referral`` (``BENCH_CUSTOMERS=100000 BENCH_ORDERS=500000`` for a
 quick look).
@@ -238,6 +239,7 @@ def main() -> None:
     )
     bind_s, bind_cpu, bindings = _best(lambda: bind(snap))
     attr_s, attr_cpu, ledger = _best(lambda: attribute(snap, RULE, bindings=bindings))
+    one_s, one_cpu, _ = _best(lambda: attribute(snap, RULE, bindings=bindings, threads=1))
     fraud_s, fraud_cpu, fraud = _best(lambda: check_fraud(snap, bindings=bindings))
     held_s, held_cpu, held = _best(lambda: attribute(snap, RULE, bindings=bindings, hold=fraud))
 
@@ -257,6 +259,7 @@ def main() -> None:
         ("bind (permanent) the forest", bind_s, bind_cpu, None),
         (f"attribute {len(snap.order_log):,} orders", attr_s, attr_cpu, None),
         ("bind + attribute", total_s, total_cpu, 2.0),
+        ("attribute on one thread", one_s, one_cpu, None),
         ("fraud checks (5 checks)", fraud_s, fraud_cpu, None),
         ("attribute, holding flagged credit", held_s, held_cpu, None),
         (f"loop over orders (from {picked.size:,}, scaled)", loop_s, None, None),
