@@ -265,10 +265,17 @@ def _perfect_points(
 
 
 def _perfect_curve(
-    kind: str, y: Float, t: NDArray[np.bool_], negative_effect: bool, weights: Float | None
+    kind: str,
+    y: Float,
+    t: NDArray[np.bool_],
+    negative_effect: bool,
+    weights: Float | None,
+    mass: dict[_Class, Float] | None = None,
 ) -> tuple[Float, Float]:
-    """The perfect curve's points; leading axis one per resample (1 without weights)."""
-    mass = _class_weights(y, t, weights)
+    """The perfect curve's points; leading axis one per resample (1 without weights).
+    ``mass``: the classes' weights, when known."""
+    if mass is None:
+        mass = _class_weights(y, t, weights)
     if kind == "qini" and not negative_effect:
         n_t = mass[(0, True)] + mass[(1, True)]
         n_c = mass[(0, False)] + mass[(1, False)]
@@ -369,7 +376,14 @@ def _auc_scores(
     if weights is None:
         n_all, n_t, y_t, y_c = (a[None, :] for a in (n_all, n_t, y_t, y_c))
     actual = _with_origin(n_all, _curve_values(kind, n_all, n_t, y_t, y_c))
-    perfect = _perfect_curve(kind, y, t, negative_effect, weights)
+    # the classes' weights are the totals at the last step (exact: counts of 0/1 outcomes)
+    mass = {
+        (1, True): y_t[:, -1],
+        (0, True): n_t[:, -1] - y_t[:, -1],
+        (1, False): y_c[:, -1],
+        (0, False): n_all[:, -1] - n_t[:, -1] - y_c[:, -1],
+    }
+    perfect = _perfect_curve(kind, y, t, negative_effect, weights, mass)
     num, den = _normalised_area(actual, perfect)
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
