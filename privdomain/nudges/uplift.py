@@ -30,8 +30,9 @@ contacted:
   10% holdout);
 - an array with one probability per row: a logging policy that randomised with known,
   per-customer probabilities;
-- ``"estimate"``: no known randomisation; a propensity model is fitted on ``X``, which
-  *assumes* that the contact depended on the features ``X`` only (no hidden confounder).
+- ``"estimate"``: no known randomisation. This *assumes* that the contact depended on the
+  features ``X`` only (no hidden confounder); the X-learner then fits a propensity model on
+  ``X`` for its weights (the T-learner needs none).
 
 Without it ``fit`` refuses, naming what it would have to assume. Probabilities of exactly 0 or
 1 are refused (a customer who could never be in one arm says nothing about it), and so are
