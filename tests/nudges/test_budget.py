@@ -243,3 +243,18 @@ def test_business_presets() -> None:
 def test_bad_policy_fields(make: Any) -> None:
     with pytest.raises(ValidationError):
         make()
+
+
+def test_an_empty_snapshot_with_everything_on() -> None:
+    from privdomain.nudges import FatigueModel
+
+    snap, stages = pool()
+    model = FatigueModel().fit(snap)
+    empty = np.zeros(0, dtype=np.int64)
+    result = plan(
+        snap.take(empty), stages.take(empty), at=snap.as_of, fatigue=model, uplift=np.zeros(0),
+        value=np.zeros(0), cost=0.1, budget=3, discount_budget=100, holdout=0.5, seed=1,
+    )  # fmt: skip
+    assert len(result) == 0
+    assert result.counts()["planned"] == 0
+    assert len(result.outcomes(snap.take(empty), window_days=0.5)) == 0
