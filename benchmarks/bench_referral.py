@@ -100,7 +100,8 @@ def forest_snapshot(n: int, n_orders: int, seed: int = SEED) -> Snapshot:
     )
     m = n // 2
     inviter, invitee = rng.integers(0, n, m), rng.integers(0, n, m)
-    inv_at = np.minimum(np.maximum(joined[inviter], joined[invitee]), end - 1)
+    since = np.maximum(joined[inviter], joined[invitee])
+    inv_at = np.minimum(since + rng.integers(0, 10 * _DAY, m), end - 1)
     invitations = Invitations(
         row=inviter,
         invitee_row=invitee,

@@ -195,8 +195,12 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
     )
     # ties (one invitee, one instant, one source) go by the inviter's id: not by log or row
     # order, which depend on the order records arrived in
-    _, by_id = np.unique(snapshot.customer_ids.astype(str), return_inverse=True)
-    order = np.lexsort((by_id[inviter], source, at.view(np.int64), invitee))
+    order = np.lexsort((source, at.view(np.int64), invitee))
+    tied = _ties(invitee[order], at.view(np.int64)[order], source[order])
+    if tied.size:
+        # only then rank by id: sorting a million ids costs more than all the rest
+        by_id = _id_rank(snapshot.customer_ids)
+        order = np.lexsort((by_id[inviter], source, at.view(np.int64), invitee))
     invitee, inviter, at, source = invitee[order], inviter[order], at[order], source[order]
 
     reason = np.full(invitee.size, -1, dtype=np.int8)
@@ -211,7 +215,7 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
 
     while True:
         _decide(reason, invitee, at, policy)
-        loop = _loop_edges(reason, invitee, inviter, at, by_id)
+        loop = _loop_edges(reason, invitee, inviter, at, snapshot.customer_ids)
         if loop.size == 0:
             break
         reason[loop] = Reason.UPLINE
@@ -235,6 +239,22 @@ def bind(snapshot: Snapshot, policy: BindingPolicy | None = None) -> Bindings:
         reason=reason,
         candidate_ids=ids,
     )
+
+
+def _ties(*keys: NDArray[Any]) -> NDArray[np.intp]:
+    """Positions, in arrays sorted by ``keys``, equal on every key to the one before."""
+    if keys[0].size < 2:
+        return np.zeros(0, dtype=np.intp)
+    same = np.ones(keys[0].size - 1, dtype=bool)
+    for key in keys:
+        same &= key[1:] == key[:-1]
+    return np.flatnonzero(same) + 1
+
+
+def _id_rank(ids: NDArray[np.object_]) -> NDArray[np.intp]:
+    """Each id's rank among ``ids`` (ties broken by id, never by row or log order)."""
+    _, rank = np.unique(ids.astype(str), return_inverse=True)
+    return np.asarray(rank, dtype=np.intp)
 
 
 def _decide(
@@ -313,11 +333,11 @@ def _loop_edges(
     invitee: NDArray[np.int64],
     inviter: NDArray[np.int64],
     at: NDArray[Any],
-    by_id: NDArray[np.intp],
+    ids: NDArray[np.object_],
 ) -> NDArray[np.intp]:
     """Candidate indices of the latest binding of every loop among the current bindings (of
     bindings made at one instant, the one of the invitee whose id sorts last)."""
-    n = by_id.size
+    n = ids.size
     parent, _ = _current(reason, invitee, inviter, at, n)
     on_loop = _on_cycle(parent)
     if not on_loop.any():
@@ -337,7 +357,7 @@ def _loop_edges(
     label = lab[members]
     edge = last[members]
     t = at[edge].view(np.int64)
-    order = np.lexsort((by_id[members], t, label))
+    order = np.lexsort((_id_rank(ids[members]), t, label))
     lab_sorted = label[order]
     is_last = np.ones(order.size, dtype=bool)
     is_last[:-1] = lab_sorted[:-1] != lab_sorted[1:]
