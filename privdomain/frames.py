@@ -600,6 +600,12 @@ class _Encoded:
         return pd.Categorical.from_codes(self.codes, categories=categories, validate=False)
 
     def polars(self, pl: Any, name: str) -> Any:
+        try:  # a categorical, through Arrow's dictionary array when PyArrow is there
+            pa = import_optional("pyarrow", extra="frames")
+        except ImportError:
+            pa = None
+        if pa is not None:
+            return pl.from_arrow(self.arrow(pa)).alias(name)
         missing = self.codes < 0
         codes = pl.Series(np.where(missing, 0, self.codes).astype(np.uint32))
         if missing.any():
