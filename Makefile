@@ -81,7 +81,7 @@ $(SCALE_BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements-scale.txt
 bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed $(NUDGES_BENCH_VENV)/.installed $(REFERRAL_BENCH_VENV)/.installed $(SCALE_BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m benchmarks pool value lifecycle cycle
 	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
-	$(NUDGES_BENCH_VENV)/bin/python -m benchmarks uplift nudges
+	$(NUDGES_BENCH_VENV)/bin/python -m benchmarks uplift nudges policies
 	$(REFERRAL_BENCH_VENV)/bin/python -m benchmarks referral attribution
 	$(SCALE_BENCH_VENV)/bin/python -m benchmarks frames
 
