@@ -149,12 +149,13 @@ class PolicyComparison:
             f"{'policy':<24}{'messages':>9}  {'truth per message':<24}{'IPS':<24}"
             f"{'SNIPS':<24}{'DR':<24}"
         )
+        head = head.rstrip()
         lines = [head, "-" * len(head)]
         for s in self.scores:
             lines.append(
                 f"{s.name:<24}{s.messages:>9}  {cell(s.truth, s.truth_ci):<24}"
                 f"{cell(s.ips, s.ips_ci):<24}{cell(s.snips, s.snips_ci):<24}"
-                f"{cell(s.dr, s.dr_ci):<24}"
+                f"{cell(s.dr, s.dr_ci)}"
             )
         return "\n".join(lines)
 
