@@ -170,21 +170,26 @@ def transition_counts(journeys: Journeys, *, order: int = 1) -> Transitions:
     conv_state, null_state = n_states + 1, n_states + 2
     size = n_states + 3
     # start -> first state; state -> next state inside a journey; last state -> conv / null
-    inner = np.ones(n, dtype=bool)
-    inner[first] = False
-    inner = inner[1:]
     end = np.where(journeys.converted[has], conv_state, null_state)
-    pairs = (
-        (np.zeros(first.size, dtype=np.int64), state[first]),
-        (state[:-1][inner], state[1:][inner]),
-        (state[last], end),
-    )
     if size * size <= _DENSE_PAIRS:
-        flat = np.zeros(size * size, dtype=np.int64)
-        for frm, to in pairs:
-            flat += np.bincount(frm * size + to, minlength=size * size)
+        # every consecutive pair of touches, those that cross into the next journey sent to a
+        # spare bin: cheaper than selecting the pairs inside journeys
+        step = state[:-1] * size
+        step += state[1:]
+        step[first[1:] - 1] = size * size
+        flat = np.bincount(step, minlength=size * size + 1)[:-1]
+        flat[: n_states + 1] += np.bincount(state[first], minlength=n_states + 1)
+        flat += np.bincount(state[last] * size + end, minlength=size * size)
         counts = sp.csr_matrix(flat.reshape(size, size))
     else:
+        inner = np.ones(n, dtype=bool)
+        inner[first] = False
+        inner = inner[1:]
+        pairs = (
+            (np.zeros(first.size, dtype=np.int64), state[first]),
+            (state[:-1][inner], state[1:][inner]),
+            (state[last], end),
+        )
         frm = np.concatenate([f for f, _ in pairs])
         to = np.concatenate([t for _, t in pairs])
         counts = sp.csr_matrix(

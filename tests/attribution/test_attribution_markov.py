@@ -100,3 +100,22 @@ def test_unknown_channel_removed() -> None:
     t = transition_counts(Journeys.from_paths([("a",)], [True]))
     with pytest.raises(ValidationError, match="unknown channel"):
         t.conversion_probability("zzz")
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_sparse_counting_and_sorted_states_equal_the_dense_solve(
+    order: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with a tiny threshold, transition pairs are counted sparsely and states numbered by
+    # sorting (what very many channels or a high order do)
+    import importlib
+
+    markov_module = importlib.import_module("privdomain.attribution.markov")
+    journeys = simulate_journeys(2_000, n_channels=6, seed=9).journeys
+    dense = transition_counts(journeys, order=order)
+    monkeypatch.setattr(markov_module, "_DENSE_PAIRS", 4)
+    sparse = transition_counts(journeys, order=order)
+    assert (sparse.counts != dense.counts).nnz == 0
+    assert sparse.states == dense.states
+    _, effects = dense_markov(paths_of(journeys), journeys.converted.tolist(), 6, order)
+    np.testing.assert_allclose(sparse.removal_effects(), effects, rtol=1e-9, atol=1e-12)
