@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privdomain.domain._time import MICROS_PER_DAY
+from privdomain.domain._time import MICROS_PER_DAY, epoch_micros
 from privdomain.domain.channels import OWNED_COLUMN, Channel
 from privdomain.lifecycle import Lifecycle
 from privdomain.nudges import NudgePolicy, plan
@@ -31,7 +31,7 @@ def pool(seed: int) -> tuple[Any, Any]:
 
 def reference_rates(snap: Any, policy: NudgePolicy, prior: Any) -> Any:
     """(customers, policy channels) response rates, message by message."""
-    as_of = int(np.datetime64(snap.as_of.replace(tzinfo=None), "us").astype(np.int64))
+    as_of = epoch_micros(snap.as_of)
     window = round(policy.response_days * MICROS_PER_DAY)
     o_at = snap.order_log.at.astype("datetime64[us]").view(np.int64)
     o_row = np.asarray(snap.order_log.row)

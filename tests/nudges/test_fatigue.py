@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chi2
 
-from privdomain.domain._time import MICROS_PER_DAY
+from privdomain.domain._time import MICROS_PER_DAY, epoch_micros
+from privdomain.domain.channels import Channel
 from privdomain.errors import NotFittedError, ValidationError
 from privdomain.lifecycle import Lifecycle
 from privdomain.nudges import FatigueModel, NudgePolicy, plan
@@ -158,7 +159,7 @@ def test_fit_on_a_snapshot_uses_its_contacts_and_orders() -> None:
         bool(np.any((orders.row == r) & (o_at >= t) & (o_at < t + 7 * DAY)))
         for r, t in zip(contacts.row.tolist(), at.tolist(), strict=True)
     ])  # fmt: skip
-    as_of = int(np.datetime64(snap.as_of.replace(tzinfo=None), "us").astype(np.int64))
+    as_of = epoch_micros(snap.as_of)
     use = (at + 7 * DAY <= as_of) & (at - 28 * DAY >= as_of - 92 * DAY)
     ref = FatigueModel().fit_log(contacts.row, at, contacts.promotion, responded, use=use)
     assert model.n_contacts_ == int(use.sum()) == ref.n_contacts_
@@ -176,7 +177,7 @@ def test_planner_skips_the_fatigued_and_scales_scores() -> None:
     rested = plan(snap, stages, at=snap.as_of, policy=policy)
     result = plan(snap, stages, at=snap.as_of, policy=policy, fatigue=model)
     # the multiplier at each customer's own send time (quiet hours move it)
-    when = np.where(result.planned, result.send_at, np.datetime64(snap.as_of.replace(tzinfo=None)))
+    when = np.where(result.planned, result.send_at, np.datetime64(epoch_micros(snap.as_of), "us"))
     multiplier = model.multiplier(snap, when.astype("datetime64[us]"))
     assert np.all((multiplier > 0) & (multiplier <= 1))
     np.testing.assert_allclose(result.fatigue[result.planned], multiplier[result.planned])
@@ -255,3 +256,68 @@ def test_a_kind_the_log_never_shows_shares_the_other_weight() -> None:
                                     [True, False, False])  # fmt: skip
     assert single.base_rate_ == pytest.approx(1 / 3)
     assert single.content_weight_ == single.promotion_weight_ == 0.0
+
+
+def test_fit_on_a_pool_recovers_known_fatigue() -> None:
+    """End to end: messages and the purchases they cause, drawn from the model with known
+    parameters, ingested into a pool; the fit on its snapshot finds the truth in its
+    likelihood-ratio region. Messages are at least 7 days apart, so each purchase answers
+    exactly one message."""
+    from privdomain import Pool
+    from privdomain.domain.batch import TouchpointColumns
+    from privdomain.domain.channels import TouchKind
+
+    p0, w, tau = 0.35, (0.2, 0.9), 6.0
+    sim = simulate_pool(2_500, seed=12)
+    prm = sim.params
+    pool = Pool(prm.tenant, currency=prm.currency, utc_offset=prm.utc_offset)
+    pool.ingest(sim.customers)
+    end = epoch_micros(sim.as_of)
+    start = end - 92 * DAY
+    joined = np.asarray(sim.customers.joined_at, dtype=np.int64)
+    early = np.flatnonzero(joined < start)
+    rng = np.random.default_rng(12)
+    gaps = 7 * DAY + rng.exponential(4 * DAY, size=(early.size, 12)).astype(np.int64)
+    times = start + np.cumsum(gaps, axis=1) - 6 * DAY
+    keep = times < end - DAY
+    row = np.repeat(early, keep.sum(axis=1))
+    at = times[keep]
+    promo = rng.random(at.size) < 0.4
+    load = np.zeros(at.size)  # contacts are grouped by customer and in time order
+    for i in range(at.size):
+        j = i - 1
+        while j >= 0 and row[j] == row[i]:
+            age = (at[i] - at[j]) / DAY
+            if age <= 28:
+                load[i] += (w[1] if promo[j] else w[0]) * math.exp(-age / tau)
+            j -= 1
+    bought = rng.random(at.size) < p0 * np.exp(-load)
+    buy_at = at[bought] + rng.integers(0, 6 * DAY, int(bought.sum()))
+    ids = np.asarray(sim.customers.id, dtype=object)
+    n_sent, n_buy = at.size, int(bought.sum())
+    report = pool.ingest(
+        TouchpointColumns.from_arrays(
+            id=np.array([f"m{i}" for i in range(n_sent)] + [f"o{i}" for i in range(n_buy)],
+                        dtype=object),
+            tenant=prm.tenant,
+            customer_id=np.concatenate([ids[row], ids[row[bought]]]),
+            at=np.concatenate([at, buy_at]).astype("datetime64[us]"),
+            channel=np.full(n_sent + n_buy, Channel.WECOM.value, dtype=np.uint8),
+            kind=np.concatenate([np.full(n_sent, TouchKind.SENT.value, np.uint8),
+                                 np.full(n_buy, TouchKind.PURCHASED.value, np.uint8)]),
+            amount=np.concatenate([np.zeros(n_sent), np.full(n_buy, 99.0)]),
+            promotion=np.concatenate([promo, np.zeros(n_buy, dtype=bool)]),
+        )
+    )  # fmt: skip
+    assert report.touchpoints_accepted == n_sent + n_buy
+    snap = pool.snapshot(sim.as_of)
+    model = FatigueModel().fit(snap)
+    # the contacts the fit uses (whole history and response window inside the snapshot's)
+    used = (at + 7 * DAY <= end) & (at - 28 * DAY >= start)
+    assert model.n_contacts_ == int(used.sum())
+    p = p0 * np.exp(-load[used])
+    true_ll = float(np.sum(np.where(bought[used], np.log(p), np.log1p(-p))))
+    assert model.log_likelihood_ >= true_ll
+    assert 2 * (model.log_likelihood_ - true_ll) < chi2.ppf(0.999, 4)
+    assert model.base_rate_ == pytest.approx(p0, rel=0.2)
+    assert model.promotion_weight_ > model.content_weight_
