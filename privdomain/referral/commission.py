@@ -534,11 +534,41 @@ def _pool(base: NDArray[np.int64], weight: NDArray[np.int64], cap: int | None) -
     return np.minimum(out, cap) if cap is not None else out
 
 
+@attrs.frozen
+class _History:
+    """The binding history indexed by customer, built once per attribution: every customer's
+    run of bindings (``first`` to ``ends``) and their first binding."""
+
+    who: NDArray[np.int64]
+    ref: NDArray[np.int64]
+    t: NDArray[np.int64]
+    count: NDArray[np.int64]
+    ends: NDArray[np.int64]
+    first: NDArray[np.int64]
+    first_since: NDArray[np.int64]
+    first_ref: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, bindings: Bindings) -> _History:
+        who, ref, since = bindings.history()
+        n = bindings.candidate_ids.shape[0]
+        t = since.astype("datetime64[us]").view(np.int64)
+        count = np.bincount(who, minlength=n)
+        ends = np.cumsum(count)
+        first = ends - count
+        first_since = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        first_ref = np.full(n, -1, dtype=np.int64)
+        bound = count > 0
+        first_since[bound] = t[first[bound]]
+        first_ref[bound] = ref[first[bound]]
+        return cls(who, ref, t, count, ends, first, first_since, first_ref)
+
+
 def _referrer_at(
-    bindings: Bindings, rows: NDArray[np.int64], at: NDArray[np.int64]
+    bindings: Bindings | _History, rows: NDArray[np.int64], at: NDArray[np.int64]
 ) -> NDArray[np.int64]:
     """The referrer bound to each ``rows[i]`` at instant ``at[i]`` (-1 if none); rows are
-    those of the snapshot ``bindings`` was made from.
+    those of the snapshot the bindings were made from.
 
     Most customers were bound once: their answer is their one binding if it had begun by
     ``at``. The history is sorted by invitee then time, so the bindings of a customer bound
@@ -546,29 +576,20 @@ def _referrer_at(
     the next one had begun by ``at``, one round per binding of the most rebound customer,
     each over the queries still moving.
     """
-    who, ref, since = bindings.history()
-    n = bindings.candidate_ids.shape[0]
-    if who.size == 0 or rows.size == 0:
+    h = _History.of(bindings) if isinstance(bindings, Bindings) else bindings
+    if h.who.size == 0 or rows.size == 0:
         return np.full(rows.size, -1, dtype=np.int64)
-    t = since.astype("datetime64[us]").view(np.int64)
-    count = np.bincount(who, minlength=n)
-    ends = np.cumsum(count)
-    first = ends - count
-    first_since = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-    first_ref = np.full(n, -1, dtype=np.int64)
-    bound = count > 0
-    first_since[bound] = t[first[bound]]
-    first_ref[bound] = ref[first[bound]]
-    out = np.where(first_since[rows] <= at, first_ref[rows], -1)
-    again = np.flatnonzero(count[rows] > 1)
+    t, ref = h.t, h.ref
+    out = np.where(h.first_since[rows] <= at, h.first_ref[rows], -1)
+    again = np.flatnonzero(h.count[rows] > 1)
     if again.size:
         r, when = rows[again], at[again]
-        start, end = first[r], ends[r]
+        start, end = h.first[r], h.ends[r]
         pos = start.copy()
         live = np.flatnonzero(t[start] <= when)
         while live.size:
             nxt = pos[live] + 1
-            go = (nxt < end[live]) & (t[np.minimum(nxt, who.size - 1)] <= when[live])
+            go = (nxt < end[live]) & (t[np.minimum(nxt, t.size - 1)] <= when[live])
             live = live[go]
             pos[live] = nxt[go]
         out[again] = np.where(t[start] <= when, ref[pos], -1)
@@ -746,9 +767,11 @@ def attribute(
 
     # orders are independent until the per-period cap: chunks of them run on several threads
     # (numpy releases the GIL), and join in log order
+    history = _History.of(bindings)
+
     def run(lo: int, hi: int) -> _Credits:
         return _credit(
-            bindings,
+            history,
             buyer[lo:hi],
             at[lo:hi],
             agent[lo:hi],
@@ -758,8 +781,10 @@ def attribute(
             rule.per_order_cap,
         )
 
-    bounds = np.linspace(0, n_orders, -(-n_orders // _CHUNK_ORDERS) + 1).astype(int).tolist()
-    spans = list(itertools.pairwise(bounds)) or [(0, 0)]
+    # one chunk per thread, none smaller than _CHUNK_ORDERS: joining chunks costs a copy
+    chunks = max(1, min(_workers(threads), n_orders // _CHUNK_ORDERS))
+    bounds = np.linspace(0, n_orders, chunks + 1).astype(int).tolist()
+    spans = list(itertools.pairwise(bounds))
     workers = min(_workers(threads), len(spans))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -820,7 +845,7 @@ def attribute(
     )
 
 
-#: Orders per chunk of the per-order work (a few hundred MB of temporaries at most).
+#: The fewest orders worth a chunk of their own on another thread.
 _CHUNK_ORDERS = 1 << 20
 
 
@@ -861,7 +886,7 @@ class _Credits:
 
 
 def _credit(
-    bindings: Bindings,
+    history: _History,
     buyer: NDArray[np.int64],
     at: NDArray[np.int64],
     agent: NDArray[np.int64],
@@ -873,10 +898,10 @@ def _credit(
     """Who earns what on a run of orders: the referrers bound when each order was placed, two
     tiers up, and its agent; the pool and its exact split."""
     n = buyer.size
-    tier1 = _referrer_at(bindings, buyer, at)
+    tier1 = _referrer_at(history, buyer, at)
     has1 = np.flatnonzero(tier1 >= 0)
     tier2 = np.full(n, -1, dtype=np.int64)
-    tier2[has1] = _referrer_at(bindings, tier1[has1], at[has1])
+    tier2[has1] = _referrer_at(history, tier1[has1], at[has1])
     # one row per slot, one column per order
     who_all = np.stack([tier1, tier2, agent])
     present = (who_all >= 0) & (w > 0)
