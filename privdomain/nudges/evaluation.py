@@ -148,6 +148,8 @@ def _cumulative(
     weights: Float | None,
 ) -> tuple[Float, Float, Float, Float]:
     """(N, Nt, Yt, Yc) at each step end; rows of ``weights`` (in ``order``) are resamples."""
+    if weights is None and y.size < _PACKED_ROWS and _binary(y):
+        return _cumulative_counts(y, t, order, ends)
     ys, treated = y[order], t[order]
     yt = np.where(treated, ys, 0.0)
     yc = ys - yt
@@ -165,6 +167,36 @@ def _cumulative(
     return cums[0], cums[1], cums[2], cums[3]
 
 
+#: Counts of fewer rows than this fit in 21 bits: three of them share one int64.
+_PACKED_ROWS = 1 << 21
+
+
+def _binary(y: Float) -> bool:
+    return bool(np.all((y == 0.0) | (y == 1.0)))
+
+
+def _cumulative_counts(
+    y: Float, t: NDArray[np.bool_], order: NDArray[np.intp], ends: NDArray[np.intp] | None
+) -> tuple[Float, Float, Float, Float]:
+    """:func:`_cumulative` of 0/1 outcomes, one row each: the three running counts (treated,
+    treated buyers, control buyers) packed in 21-bit fields of one int64 and summed at once."""
+    treated = t.astype(np.int64)
+    buyer = (y == 1.0).astype(np.int64)
+    packed = treated | ((buyer & treated) << 21) | ((buyer & (1 - treated)) << 42)
+    running = np.cumsum(packed[order])
+    if ends is not None:
+        running = running[ends]
+    mask = (1 << 21) - 1
+    n = y.size
+    n_all = np.arange(1.0, n + 1.0) if ends is None else (ends + 1).astype(np.float64)
+    return (
+        n_all,
+        (running & mask).astype(np.float64),
+        ((running >> 21) & mask).astype(np.float64),
+        (running >> 42).astype(np.float64),
+    )
+
+
 def _with_origin(x: Float, values: Float) -> tuple[Float, Float]:
     zeros = np.zeros((*x.shape[:-1], 1))
     return np.concatenate([zeros, x], axis=-1), np.concatenate([zeros, values], axis=-1)
@@ -172,8 +204,7 @@ def _with_origin(x: Float, values: Float) -> tuple[Float, Float]:
 
 def _curve(kind: str, y_true: Any, uplift: Any, treatment: Any) -> tuple[NDArray[Any], Float]:
     y, u, t = _inputs(y_true, uplift, treatment, binary=False)
-    binary = bool(np.all((y == 0.0) | (y == 1.0)))
-    order = _descending(u, ties_in_reverse_row_order=not binary)
+    order = _descending(u, ties_in_reverse_row_order=not _binary(y))
     ends = _step_ends(u[order])
     n_all, n_t, y_t, y_c = _cumulative(y, t, order, ends, None)
     values = _curve_values(kind, n_all, n_t, y_t, y_c)
