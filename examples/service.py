@@ -120,6 +120,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``null``: strict JSON, which every client reads."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _report(report: Any) -> dict[str, Any]:
     return {
         "customers_added": report.customers_added,
@@ -331,7 +342,8 @@ def _handler(service: PoolService) -> type[BaseHTTPRequestHandler]:
                 except Exception as exc:  # a bug, not the client's: say so, keep serving
                     status = HTTPStatus.INTERNAL_SERVER_ERROR
                     payload = {"error": f"internal error: {exc!r}", "type": "InternalError"}
-            data = json.dumps(payload, default=_plain, ensure_ascii=False).encode()
+            text = json.dumps(_finite(payload), default=_plain, ensure_ascii=False, allow_nan=False)
+            data = text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))

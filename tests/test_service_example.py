@@ -74,6 +74,10 @@ def _touchpoint_json(t: Touchpoint) -> dict[str, Any]:
     return out
 
 
+def _not_json(constant: str) -> Any:
+    raise AssertionError(f"{constant} is not JSON: a browser's JSON.parse refuses it")
+
+
 class Client:
     """JSON over HTTP to the running service."""
 
@@ -86,7 +90,7 @@ class Client:
             data = raw if raw is not None else (None if body is None else json.dumps(body))
             connection.request(method, path, body=data, headers={"Content-Type": "json"})
             response = connection.getresponse()
-            payload = json.loads(response.read())
+            payload = json.loads(response.read(), parse_constant=_not_json)
             return response.status, payload
         finally:
             connection.close()
