@@ -438,6 +438,7 @@ class ResponseWorld:
             discount=np.where(seen & bought1, discount, 0.0),
             unsubscribed=unsubscribed,
             purchase_at=np.where(bought1 | bought0, bought_at, _NAT).view("datetime64[us]"),
+            send_at=np.where(treated, start, _NAT).view("datetime64[us]"),
             expected_revenue0=expected0,
             expected_revenue1=expected1,
         )
@@ -500,6 +501,8 @@ class Responses(Result):
         Sleeping dogs who left the channel after seeing the nudge.
     purchase_at : numpy.ndarray of datetime64[us]
         When the customer buys (NaT if in neither outcome).
+    send_at : numpy.ndarray of datetime64[us]
+        When the nudge was sent (NaT without one).
     expected_revenue0, expected_revenue1 : numpy.ndarray of float64
         The expectations of ``revenue0`` and ``revenue1`` given the world's hidden state.
     """
@@ -521,12 +524,13 @@ class Responses(Result):
     discount: NDArray[np.float64] = attrs.field(converter=_ro)
     unsubscribed: NDArray[np.bool_] = attrs.field(converter=_ro)
     purchase_at: NDArray[np.datetime64] = attrs.field(converter=_ro)
+    send_at: NDArray[np.datetime64] = attrs.field(converter=_ro)
     expected_revenue0: NDArray[np.float64] = attrs.field(converter=_ro)
     expected_revenue1: NDArray[np.float64] = attrs.field(converter=_ro)
 
     _row_fields: ClassVar[tuple[str, ...]] = (
         "customer_ids", "treated", "channel", "offer", "seen", "purchased0", "revenue0",
-        "purchased1", "revenue1", "discount", "unsubscribed", "purchase_at",
+        "purchased1", "revenue1", "discount", "unsubscribed", "purchase_at", "send_at",
         "expected_revenue0", "expected_revenue1",
     )  # fmt: skip
 
@@ -574,40 +578,67 @@ class Responses(Result):
             )
         return "\n".join(lines)
 
-    def to_touchpoints(self, id_prefix: str) -> Any:
-        """The purchases that happened (outcome ``*1``) as PURCHASED touchpoints
-        (:class:`~privdomain.domain.batch.TouchpointColumns`) a pool can ingest: ids
-        ``id_prefix + customer_id``, the amount paid and the discount in minor units,
-        ``promotion`` when a seen discount-led offer was used, on the nudge's channel (the
-        mini-program for purchases without a nudge)."""
+    def to_touchpoints(self, id_prefix: str, *, leaves: bool = True) -> Any:
+        """What happened, as touchpoints (:class:`~privdomain.domain.batch.TouchpointColumns`)
+        a pool can ingest.
+
+        Purchases (outcome ``*1``) are PURCHASED touchpoints with ids ``id_prefix +
+        customer_id``, the amount paid and the discount in minor units, ``promotion`` when a
+        seen discount-led offer was used, on the nudge's channel (the mini-program for
+        purchases without a nudge). With ``leaves``, the sleeping dogs who left the channel
+        follow, an hour after the nudge, with ids ``id_prefix + customer_id + ":left"``:
+        DELETED on personal WeChat and WeCom, LEFT for a group, UNSUBSCRIBED elsewhere, so
+        that the next snapshot no longer reaches them there.
+        """
         from privdomain.domain.batch import TouchpointColumns
 
         if not isinstance(id_prefix, str):
             raise ValidationError(f"id_prefix is a str, not {short_repr(id_prefix)}")
+        if not isinstance(leaves, bool):
+            raise ValidationError(f"leaves is a bool, not {short_repr(leaves)}")
         rows = np.flatnonzero(self.purchased1)
         paid = np.maximum(np.rint(self.revenue1[rows] * 100), 1).astype(np.int64)
         share = self.discount[rows]
         off = np.rint(paid * share / (1 - share)).astype(np.int64)
         channel = np.full(rows.size, Channel.MINI_PROGRAM.value, dtype=np.uint8)
         nudged = self.channel[rows] != None  # noqa: E711 - elementwise on objects
-        if nudged.any():
-            names, code = np.unique(self.channel[rows][nudged].astype(str), return_inverse=True)
-            table = np.array([Channel[str(c)].value for c in names.tolist()], dtype=np.uint8)
-            channel[nudged] = table[code.reshape(-1)]
+        channel[nudged] = _channel_codes(self.channel[rows][nudged])
+        kind = np.full(rows.size, TouchKind.PURCHASED.value, dtype=np.uint8)
         ids = np.array(id_prefix, dtype=object) + self.customer_ids[rows].astype(object)
+        at = self.purchase_at[rows].astype("datetime64[us]")
+        left = np.flatnonzero(self.unsubscribed) if leaves else np.zeros(0, dtype=np.int64)
+        left_channel = _channel_codes(self.channel[left])
+        left_kind = np.full(left.size, TouchKind.UNSUBSCRIBED.value, dtype=np.uint8)
+        left_kind[np.isin(left_channel, [Channel.WECHAT.value, Channel.WECOM.value])] = (
+            TouchKind.DELETED.value
+        )
+        left_kind[left_channel == Channel.GROUP.value] = TouchKind.LEFT.value
+        left_ids = (
+            np.array(id_prefix, dtype=object) + self.customer_ids[left].astype(object) + ":left"
+        )
+        left_at = self.send_at[left].astype("datetime64[us]") + np.timedelta64(3600, "s")
         return TouchpointColumns.from_arrays(
-            id=np.asarray(ids, dtype=object),
+            id=np.concatenate([ids, left_ids]).astype(object),
             tenant=self.tenant,
-            customer_id=self.customer_ids[rows],
-            at=self.purchase_at[rows],
-            channel=channel,
-            kind=np.full(rows.size, TouchKind.PURCHASED.value, dtype=np.uint8),
-            amount=paid.astype(np.float64),
+            customer_id=np.concatenate([self.customer_ids[rows], self.customer_ids[left]]),
+            at=np.concatenate([at, left_at]),
+            channel=np.concatenate([channel, left_channel]),
+            kind=np.concatenate([kind, left_kind]),
+            amount=np.concatenate([paid.astype(np.float64), np.full(left.size, np.nan)]),
             currency=self.currency,
             minor_units=True,
-            promotion=off > 0,
-            discount=off.astype(np.float64),
+            promotion=np.concatenate([off > 0, np.zeros(left.size, dtype=bool)]),
+            discount=np.concatenate([off.astype(np.float64), np.zeros(left.size)]),
         )
+
+
+def _channel_codes(names: NDArray[np.object_]) -> NDArray[np.uint8]:
+    """Channel codes of channel names (looked up once per distinct name)."""
+    if names.size == 0:
+        return np.zeros(0, dtype=np.uint8)
+    unique, code = np.unique(names.astype(str), return_inverse=True)
+    table = np.array([Channel[str(c)].value for c in unique.tolist()], dtype=np.uint8)
+    return np.asarray(table[code.reshape(-1)], dtype=np.uint8)
 
 
 def response_world(

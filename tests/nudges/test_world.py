@@ -217,24 +217,37 @@ def test_fatigue_lowers_the_response() -> None:
     assert not np.any(before.sleeping_dog & ~after.sleeping_dog)
 
 
-def test_purchases_come_back_as_touchpoints_a_pool_ingests() -> None:
-    sim = simulate_pool(500, seed=8)
+def test_purchases_and_leaves_come_back_as_touchpoints_a_pool_ingests() -> None:
+    sim = simulate_pool(800, seed=8)
     pool = sim.pool()
     snap = pool.snapshot(sim.as_of)
     world = response_world(sim, snap, seed=1)
     r = world.respond(_everyone(world, "targeted_coupon"))
+    bought = int(r.purchased1.sum())
+    left = int(r.unsubscribed.sum())
+    assert bought > 0
+    assert left > 0
     tps = r.to_touchpoints("resp-")
-    assert len(tps.at) == int(r.purchased1.sum()) > 0
+    assert len(tps.at) == bought + left
+    assert len(r.to_touchpoints("resp-", leaves=False).at) == bought
     report = pool.ingest(tps)
     assert not report.rejected
     later = pool.snapshot(sim.as_of + dt.timedelta(days=15))
     rows = later.rows(snap.customer_ids)
-    assert int((later.orders[rows] - snap.orders).sum()) == len(tps.at)
+    assert int((later.orders[rows] - snap.orders).sum()) == bought
     paid = (later.gross_spend[rows] - snap.gross_spend).sum()
-    assert paid == pytest.approx(r.revenue1.sum(), abs=0.01 * len(tps.at))
+    assert paid == pytest.approx(r.revenue1.sum(), abs=0.01 * bought)
+    # a sleeping dog who left is no longer reachable on the nudge's channel; nobody else changed
+    cols = np.array([OWNED_CHANNELS.index(Channel[str(c)]) for c in r.channel[r.unsubscribed]])
+    gone = np.flatnonzero(r.unsubscribed)
+    assert not later.reachable[rows[gone], cols].any()
+    stayed = np.flatnonzero(~r.unsubscribed)
+    np.testing.assert_array_equal(later.reachable[rows[stayed]], snap.reachable[stayed])
     assert "without a nudge" in r.explain(str(r.customer_ids[0]))
     assert isinstance(r, Responses)
     assert r.take(r.treated).messages == r.messages
+    with pytest.raises(ValidationError, match="leaves"):
+        r.to_touchpoints("x", leaves=1)  # type: ignore[arg-type]
 
 
 def test_a_plan_is_contacts() -> None:
