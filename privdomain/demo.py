@@ -279,7 +279,8 @@ def _plan(run: DemoRun) -> str:
         ],
     )
     moved = int(np.count_nonzero(plan.rescheduled))
-    lines.append(f"{moved:,} nudges moved to the end of quiet hours.")
+    if moved:
+        lines.append(f"{moved:,} nudges moved to the end of quiet hours.")
     lines.append("Not contacted, and why:")
     lines += _table(
         ("reason", "customers", "meaning"),
