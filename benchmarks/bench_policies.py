@@ -11,8 +11,9 @@ DR) an analyst would get from the logged round alone, with whether their interva
 truth. A second table repeats it with a message budget of ``BENCH_BUDGET_SHARE`` of the
 customers (the default policy then ranks by its expected-value score).
 
-Timings (best of ``REPEAT``): one round of responses for every reachable customer, and the
-whole comparison (plans, logging round, cross-fitted models, bootstrap, off-policy estimates).
+Timings: one round of responses for every reachable customer (best of ``REPEAT``), and the
+whole comparison (plans, logging round, cross-fitted models, bootstrap, off-policy estimates;
+one run each, with and without the budget, since the decision figures are the point here).
 
 Run: ``python -m benchmarks policies`` (``BENCH_CUSTOMERS=10000`` for a quick look).
 """

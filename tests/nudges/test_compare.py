@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
 
 from privdomain.errors import ValidationError
@@ -180,3 +182,39 @@ def test_with_a_budget_uplift_ranking_beats_blasting_and_top_propensity() -> Non
             assert low > 0, (better, worse)
     for s in c.scores:
         assert s.covers("dr"), s.name
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(
+    n=st.integers(400, 900),
+    pool_seed=st.integers(0, 50),
+    seed=st.integers(0, 2**32),
+    share=st.floats(0.2, 0.8),
+    budget=st.none() | st.integers(1, 300),
+)
+def test_structure_of_any_comparison(
+    n: int, pool_seed: int, seed: int, share: float, budget: int | None
+) -> None:
+    world = _world(n, pool_seed)
+    c = compare_policies(
+        world,
+        seed=seed,
+        budget=budget,
+        logging_share=share,
+        n_bootstrap=50,
+        propensity_model=DummyClassifier(),
+    )
+    k = c["default policy"].messages
+    assert c["uplift"].messages == c["top propensity"].messages == k
+    assert k <= c["blast"].messages <= c.candidates
+    if budget is not None:
+        assert k <= budget
+        assert c["default + uplift budget"].messages <= budget
+    for s in c.scores:
+        assert s.truth_ci[0] <= s.truth <= s.truth_ci[1]
+        for method in ("ips", "snips", "dr"):
+            low, high = getattr(s, f"{method}_ci")
+            assert low <= getattr(s, method) <= high
+        gain, (low, high) = c.difference(s.name, s.name)
+        assert gain == 0
+        assert low == high == 0
