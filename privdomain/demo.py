@@ -209,6 +209,7 @@ def _cycle(run: DemoRun) -> str:
                 int(np.count_nonzero(result.plan.planned)),
                 result.contacts_recorded,
                 int(np.count_nonzero(responses.purchased1)),
+                int(np.count_nonzero(responses.unsubscribed)),
                 f"{float(np.sum(responses.incremental)):,.0f}",
             )
         )
@@ -229,12 +230,14 @@ def _cycle(run: DemoRun) -> str:
                 "planned",
                 "recorded",
                 "buyers next week",
+                "left",
                 f"uplift ({cur}, true)",
             ),
             rows,
         ),
-        "(uplift: what the nudged customers bought beyond what they would have without the "
-        "nudge, known\nhere because the simulator draws both outcomes.)",
+        "(left: customers who took offence and left the channel they were nudged on; uplift: "
+        "what the nudged\ncustomers bought beyond what they would have without the nudge, "
+        "known here because the\nsimulator draws both outcomes.)",
         f"The last run again: {'a repeat' if again.repeated else 'NOT a repeat'}, "
         f"{len(again.transitions)} moves, {again.contacts_recorded} contacts recorded, "
         f"{'no commission settled again' if again.settled is None else 'commission settled'}.",

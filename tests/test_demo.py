@@ -50,19 +50,22 @@ def test_one_run_a_week_and_the_table_agrees(demo: tuple[DemoRun, dict[str, str]
     )
     responses = run.extras["responses"]
     for week, (line, result) in enumerate(zip(rows, run.results, strict=True)):
-        new, moves, by_purchase, planned, recorded, buyers, uplift = _numbers(line)[3:10]
+        new, moves, by_purchase, planned, recorded, buyers, left, uplift = _numbers(line)[3:11]
         # the week's events, counted here: the customers' own (but for purchases and the
         # simulator's messages) and the purchases answering last week's nudges
         end = int(np.datetime64(result.as_of.replace(tzinfo=None), "us").astype(np.int64))
         window = (events.at > end - 7 * 86_400_000_000) & (events.at <= end)
         expected = 0
         if week:
-            expected = int((own & window).sum()) + int(responses[week - 1].purchased1.sum())
+            answered = responses[week - 1]  # purchases, and the customers who left a channel
+            expected = int((own & window).sum()) + int(answered.purchased1.sum())
+            expected += int(answered.unsubscribed.sum())
         assert new == expected
         assert moves == len(result.transitions)
         assert by_purchase == int((result.transitions.trigger == "purchase").sum())
         assert planned == recorded == int(result.plan.planned.sum())
         assert buyers == int(responses[week].purchased1.sum())
+        assert left == int(responses[week].unsubscribed.sum())
         assert uplift == round(float(np.sum(responses[week].incremental)))
     assert run.results[0].as_of == run.simulated.as_of - (WEEKS - 1) * (
         run.results[1].as_of - run.results[0].as_of
