@@ -205,6 +205,7 @@ class ResponseWorld:
     at : datetime.datetime
         Start of the response window of customers without a nudge (aware UTC).
     params : ResponseParams
+    currency : str
     reach : numpy.ndarray of float64
         Chance a message is seen, per owned channel (columns of ``OWNED_CHANNELS``).
     period : numpy.ndarray of object
@@ -215,6 +216,8 @@ class ResponseWorld:
         The customer's own purchase hazard over the window (0 once dropped out).
     order_value : numpy.ndarray of float64
         Mean value of the customer's orders (yuan), ``p / ν``.
+    order_shape : float
+        The simulation's ``p``: an order is ``order_value × Gamma(p, 1/p)``.
     susceptibility : numpy.ndarray of float64
         Hidden multiplier of the nudge's lift (mean 1).
     sleeping_dog : numpy.ndarray of bool
@@ -222,6 +225,8 @@ class ResponseWorld:
     coupon_hunter : numpy.ndarray of bool
     fatigue : numpy.ndarray of float64
         ``exp(-(a · m + b · p))`` from the snapshot's recent messages, in ``(0, 1]``.
+    entropy : int
+        Seeds the noise of every round (drawn from the world's seed).
     """
 
     snapshot: Snapshot
