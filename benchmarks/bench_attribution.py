@@ -13,7 +13,8 @@ path (``"A > B > C"`` with conversion and null counts), their own preferred inpu
 already much smaller than the journeys. Exactness: privdomain's removal effects are compared
 with DP6's (an exact dense inverse) and its credits with ChannelAttribution's (simulated).
 
-Every timing is the best of ``REPEAT`` runs (``BENCH_REPEAT``, default 3); the journey count is
+Every timing is the best of ``REPEAT`` runs (``BENCH_REPEAT``, default 3; the Markov rounds
+interleave the three libraries so that they share the machine's load); the journey count is
 ``BENCH_ATTRIBUTION_JOURNEYS`` (default 1,000,000).
 """
 
@@ -134,12 +135,26 @@ def dp6_markov(rows: Any) -> tuple[dict[str, float], dict[str, float]]:
     return credit, dict(effects.items())
 
 
-def _peer(name: str, fn: Callable[[], Any]) -> tuple[float, Any, str]:
-    try:
-        seconds, out = _best(fn)
-    except ImportError as exc:
-        return float("nan"), None, f"{name} not installed here ({exc})"
-    return seconds, out, ""
+def _interleaved(runs: dict[str, Callable[[], Any]]) -> dict[str, tuple[float, Any, str]]:
+    """Best of ``REPEAT`` rounds, each round running every library once in turn, so that all
+    of them see the same load on a shared machine. A library that cannot be imported is
+    reported, not timed."""
+    best: dict[str, tuple[float, Any, str]] = {}
+    for _ in range(REPEAT):
+        for name, fn in runs.items():
+            if name in best and best[name][2]:
+                continue
+            gc.collect()
+            start = time.perf_counter()
+            try:
+                out = fn()
+            except ImportError as exc:
+                best[name] = (float("nan"), None, f"not installed here ({exc})")
+                continue
+            seconds = time.perf_counter() - start
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, out, "")
+    return best
 
 
 def compare_markov(sim: SimulatedJourneys) -> None:
@@ -148,14 +163,19 @@ def compare_markov(sim: SimulatedJourneys) -> None:
         f"\nMarkov (order 1) on {len(journeys):,} journeys, {journeys.channel.size:,} touches, "
         f"{journeys.n_channels} channels; best of {REPEAT}"
     )
-    t_ours, ours = _best(lambda: markov(journeys))
     paths = grouped_paths(journeys)
-    print(f"  distinct paths the peers read: {len(paths):,}")
-    t_ca, ca_credit, ca_note = _peer(
-        "ChannelAttribution", lambda: channel_attribution_markov(paths)
-    )
     rows = _dp6_rows(paths)
-    t_dp6, dp6_out, dp6_note = _peer("marketing-attribution-models", lambda: dp6_markov(rows))
+    print(f"  distinct paths the peers read: {len(paths):,}; rounds interleaved")
+    timed = _interleaved(
+        {
+            "ours": lambda: markov(journeys),
+            "ca": lambda: channel_attribution_markov(paths),
+            "dp6": lambda: dp6_markov(rows),
+        }
+    )
+    t_ours, ours, _ = timed["ours"]
+    t_ca, ca_credit, ca_note = timed["ca"]
+    t_dp6, dp6_out, dp6_note = timed["dp6"]
     print(f"  {'library':<34}{'seconds':>9}{'ours faster by':>16}")
     print(f"  {'privdomain markov (exact)':<34}{t_ours:>9.3f}{'':>16}")
     for label, seconds, note in (
