@@ -16,6 +16,7 @@ The checks read the snapshot's invitation graph and order log as integer arrays:
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -226,6 +227,38 @@ class FraudReport(Result):
                 details = ", ".join(f"{k} {v}" for k, v in rec.items() if k != "customer_id")
                 lines.append(f"  {e.check}: {details}")
         return "\n".join(lines)
+
+    @classmethod
+    def concat(cls, parts: Iterable[FraudReport]) -> FraudReport:
+        """One report of the customers of several (say, of the snapshots of independent
+        groups of customers, each checked whole): flags row by row, agents' flags combined,
+        evidence joined. Rings and bursts are found only within one part's invitation graph,
+        so check a snapshot whose customers' referral groups are not split across parts.
+
+        Raises
+        ------
+        ValidationError
+            As :meth:`Result.concat`, or when the parts' agent codes differ.
+        """
+        items = list(parts) if isinstance(parts, Iterable) else []
+        joined = super().concat(items)
+        longest = max((p.agent_ids for p in items), key=len)
+        agent_flags = np.zeros(len(longest), dtype=np.uint8)
+        for p in items:
+            if p.agent_ids != longest[: len(p.agent_ids)]:
+                raise ValidationError("concat needs reports of one pool (agent codes differ)")
+            agent_flags[: len(p.agent_ids)] |= p.agent_flags
+        evidence: dict[str, Any] = {
+            name: Evidence(
+                getattr(joined, name).check,
+                {
+                    col: np.concatenate([getattr(p, name).cols[col] for p in items])
+                    for col in getattr(joined, name).cols
+                },
+            )
+            for name in ("self_referrals", "rings", "bursts", "idle", "bypass")
+        }
+        return attrs.evolve(joined, agent_ids=longest, agent_flags=agent_flags, **evidence)
 
     def holds(self) -> FraudFlag:
         """The flags that hold credit (``policy.hold``)."""

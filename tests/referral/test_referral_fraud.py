@@ -413,3 +413,20 @@ def test_integer_order_ids() -> None:
     store = InMemoryCommissionLedger()
     assert settle(ledger, store).posted == 5
     assert {e.order_id for e in store.entries()} == {"101", "102"}
+
+
+def test_reports_of_separate_groups_concatenate() -> None:
+    s = _burst_chain()
+    policy = FraudPolicy(burst_invitations=5, idle_min_invitees=100)
+    whole = check_fraud(s, policy)
+    # a..d and the invitees of c form one group; e stands alone
+    group = np.flatnonzero(s.customer_ids != "e")
+    parts = [check_fraud(s.take(group), policy), check_fraud(s.take([s.row("e")]), policy)]
+    joined = FraudReport.concat(parts)
+    assert sorted(zip(joined.customer_ids.tolist(), joined.flags.tolist(), strict=True)) == sorted(
+        zip(whole.customer_ids.tolist(), whole.flags.tolist(), strict=True)
+    )
+    assert joined.bursts.to_records() == whole.bursts.to_records()
+    assert joined.agent_flags.tolist() == whole.agent_flags.tolist()
+    with pytest.raises(ValidationError):
+        FraudReport.concat([])
