@@ -20,18 +20,19 @@ channel *causes* (see :func:`~privdomain.attribution.counterfactual`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.linalg import spsolve
 
 from privdomain.attribution.credit import ChannelCredit
 from privdomain.attribution.heuristics import _check_journeys
 from privdomain.attribution.journeys import Journeys
 from privdomain.errors import ValidationError, short_repr
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["Transitions", "markov", "transition_counts"]
 
@@ -87,6 +88,8 @@ class Transitions:
 
     def probabilities(self) -> sp.csr_matrix:
         """Transition probabilities: the counts, row-normalised (absorbing rows stay 0)."""
+        import scipy.sparse as sp  # scipy loads on use, not with the package
+
         totals = np.asarray(self.counts.sum(axis=1)).ravel()
         scale = np.divide(
             1.0, totals, out=np.zeros_like(totals, dtype=np.float64), where=totals > 0
@@ -131,6 +134,9 @@ class Transitions:
 def _absorption(p: sp.csr_matrix, keep: NDArray[np.bool_], target: int) -> float:
     """P(absorbed in ``target`` from state 0) when only the transient states ``keep`` remain
     (the others lead straight to *null*)."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import spsolve
+
     kept = np.flatnonzero(keep)
     q = p[kept][:, kept]
     r = np.asarray(p[kept, target].todense()).ravel()
@@ -146,6 +152,8 @@ def transition_counts(journeys: Journeys, *, order: int = 1) -> Transitions:
     States are numbered with a lookup table (``numpy.unique`` when there are too many possible
     ones) and transitions counted with ``bincount``, over all touches at once.
     """
+    import scipy.sparse as sp
+
     _check_journeys(journeys)
     if isinstance(order, bool) or not isinstance(order, int | np.integer) or not 1 <= order <= 6:
         raise ValidationError(f"order must be an integer from 1 to 6, got {short_repr(order)}")
