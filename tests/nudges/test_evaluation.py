@@ -749,3 +749,43 @@ def test_gain_is_the_paired_difference() -> None:
         off_policy_value(*args, s["target"], method="ips", baseline=np.ones(5))
     with pytest.raises(ValidationError, match="baseline"):
         off_policy_value(*args, s["target"], method="ips", baseline=2.0)
+
+
+@FAST
+@given(
+    reward=garbage,
+    treatment=garbage,
+    propensity=st.one_of(garbage, st.floats(-1, 2)),
+    target=st.one_of(garbage, st.floats(-1, 2), st.booleans()),
+    method=st.sampled_from(["ips", "snips", "dr", "x"]),
+)
+def test_off_policy_garbage_gets_a_validation_error(
+    reward: Any, treatment: Any, propensity: Any, target: Any, method: str
+) -> None:
+    outcomes = (reward, reward) if method == "dr" else None
+    with contextlib.suppress(ValidationError):
+        result = off_policy_value(
+            reward, treatment, propensity, target, method=method, outcomes=outcomes
+        )
+        assert math.isfinite(result.value)
+
+
+@FAST
+@given(
+    data=logged(min_size=2),
+    metric=st.sampled_from(["uplift_auc_score", "qini_auc_score", "uplift_at_k"]),
+    stratify=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_bootstrap_on_small_logs_is_a_number_or_a_clear_refusal(
+    data: Any, metric: str, stratify: bool, seed: int
+) -> None:
+    y, u, t = data
+    try:
+        result = bootstrap(metric, y, u, t, n_resamples=5, seed=seed, stratify=stratify)
+    except ValidationError:
+        return
+    assert result.resamples.shape == (5,)
+    finite = result.resamples[~np.isnan(result.resamples)]
+    if metric == "uplift_at_k":
+        assert np.all(np.abs(finite) <= 1.0)
