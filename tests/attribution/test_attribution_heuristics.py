@@ -94,5 +94,9 @@ def test_result_reads_and_explains() -> None:
     assert credit.to_records()[0] == {"channel": "a", "credit": 0.75, "share": 0.25}
     assert credit.explain("c") == "c: 1.75 of 3 conversions (58.33% of the credit) by linear"
     assert "<table>" in credit._repr_html_()
+    frame = credit.to_frame()
+    assert frame["channel"].tolist() == ["a", "b", "c"]
+    np.testing.assert_allclose(frame["share"].sum(), 1.0)
+    assert "c=1.75" in repr(credit)
     with pytest.raises(ValidationError, match="unknown channel"):
         credit.explain("zzz")
