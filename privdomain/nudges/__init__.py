@@ -5,6 +5,10 @@ customer not contacted.
 - :class:`NudgePolicy` is the playbook as configuration (periods, layers, channels, caps, quiet
   hours); :func:`plan` (or :class:`Nudges`) makes a :class:`NudgePlan` aligned to a snapshot's
   rows, which :meth:`NudgePlan.to_touchpoints` turns into SENT touchpoints for the host.
+- :class:`TLearner`, :class:`XLearner` and :class:`ClassTransformation` estimate the uplift of a
+  nudge from randomised contacts; :func:`qini_auc_score`, :func:`uplift_auc_score`,
+  :func:`uplift_at_k` (scikit-uplift's definitions) and :func:`bootstrap` evaluate a ranking,
+  and :func:`off_policy_value` the value of a plan from logged contacts (IPS, SNIPS, DR).
 """
 
 from __future__ import annotations
