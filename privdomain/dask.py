@@ -22,6 +22,11 @@ partitions is refused with a :class:`~privdomain.errors.ValidationError` rather 
 differently: a per-period commission cap when agents earn commission (an agent's orders lie
 in every partition), and a nudge ``budget`` (the top scores of the whole pool).
 
+**Memory.** Pools, snapshots and results are persisted: they stay on the workers that made
+them, so that every strategy reuses them without reading the frames again. The workers together
+hold the pool, then (about as much again) its snapshot; past their memory limits Dask spills to
+disk, which is slow. Size the cluster, or the partitions, for that.
+
 Nothing in the core imports this module or Dask; install ``privdomain[dask]``.
 """
 
