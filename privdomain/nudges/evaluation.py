@@ -346,7 +346,8 @@ def _perfect_curve(
         n_t = mass[(0, True)] + mass[(1, True)]
         n_c = mass[(0, False)] + mass[(1, False)]
         n = n_t + n_c
-        ratio = mass[(1, True)] - n_t * mass[(1, False)] / n_c
+        with np.errstate(divide="ignore", invalid="ignore"):  # a resample without control
+            ratio = mass[(1, True)] - n_t * mass[(1, False)] / n_c
         x = np.stack([np.zeros_like(n), ratio, n], axis=-1)
         return x, np.stack([np.zeros_like(n), ratio, ratio], axis=-1)
     if kind == "qini":

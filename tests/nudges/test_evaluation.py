@@ -773,19 +773,28 @@ def test_off_policy_garbage_gets_a_validation_error(
 @FAST
 @given(
     data=logged(min_size=2),
-    metric=st.sampled_from(["uplift_auc_score", "qini_auc_score", "uplift_at_k"]),
+    metric=st.sampled_from(
+        [
+            ("uplift_auc_score", {}),
+            ("qini_auc_score", {}),
+            ("qini_auc_score", {"negative_effect": False}),
+            ("uplift_at_k", {}),
+            ("uplift_at_k", {"strategy": "by_group", "k": 1}),
+        ]
+    ),
     stratify=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_bootstrap_on_small_logs_is_a_number_or_a_clear_refusal(
-    data: Any, metric: str, stratify: bool, seed: int
+    data: Any, metric: tuple[str, dict[str, Any]], stratify: bool, seed: int
 ) -> None:
     y, u, t = data
+    name, kwargs = metric
     try:
-        result = bootstrap(metric, y, u, t, n_resamples=5, seed=seed, stratify=stratify)
+        result = bootstrap(name, y, u, t, n_resamples=5, seed=seed, stratify=stratify, **kwargs)
     except ValidationError:
         return
     assert result.resamples.shape == (5,)
     finite = result.resamples[~np.isnan(result.resamples)]
-    if metric == "uplift_at_k":
+    if name == "uplift_at_k":
         assert np.all(np.abs(finite) <= 1.0)
