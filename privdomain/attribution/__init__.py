@@ -8,14 +8,19 @@
 - :func:`markov` credits Markov removal effects of any order, solved exactly as an absorbing
   chain (:func:`transition_counts` gives the chain); :func:`shapley` set-based Shapley values.
 - :func:`counterfactual` credits each channel with the conversions a fitted conversion model
-  loses without it, with bootstrap intervals: the only method here that estimates what a
-  channel adds rather than where it is seen.
+  loses without it (or its Shapley value on the model), with bootstrap intervals: the only
+  method here that estimates what a channel adds rather than where it is seen.
 
 Every method returns a :class:`ChannelCredit`. Channel attribution is about channels, not about
 referrers: who earns commission for an order is :mod:`privdomain.referral`.
 """
 
-from privdomain.attribution.counterfactual import MAX_REPEATS, counterfactual, path_features
+from privdomain.attribution.counterfactual import (
+    MAX_REPEATS,
+    MAX_SHAPLEY_CHANNELS,
+    counterfactual,
+    path_features,
+)
 from privdomain.attribution.credit import ChannelCredit
 from privdomain.attribution.heuristics import (
     first_touch,
@@ -32,6 +37,7 @@ __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "MAX_RATE_CHANNELS",
     "MAX_REPEATS",
+    "MAX_SHAPLEY_CHANNELS",
     "ChannelCredit",
     "Journeys",
     "Transitions",

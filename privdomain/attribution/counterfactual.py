@@ -24,7 +24,8 @@ counts of the (pattern, outcome) cells, the same distribution — refit and reco
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,7 +35,12 @@ from privdomain.attribution.heuristics import _check_journeys
 from privdomain.attribution.journeys import Journeys
 from privdomain.errors import ValidationError, short_repr
 
-__all__ = ["MAX_REPEATS", "counterfactual", "path_features"]
+__all__ = ["MAX_REPEATS", "MAX_SHAPLEY_CHANNELS", "counterfactual", "path_features"]
+
+#: Shapley values on the model evaluate every subset of a journey's channels: at most this many.
+MAX_SHAPLEY_CHANNELS = 12
+#: Rows predicted at once when evaluating subsets for Shapley values on the model.
+_SHAPLEY_ROWS = 1 << 18
 
 
 #: Repeated touches of one channel count up to this many (more say little and multiply the
@@ -60,6 +66,7 @@ def counterfactual(
     journeys: Journeys,
     *,
     model: Any = None,
+    credit: Literal["removal", "shapley"] = "removal",
     n_bootstrap: int = 50,
     confidence: float = 0.9,
     seed: int | np.random.Generator | None = 0,
@@ -73,6 +80,12 @@ def counterfactual(
     model
         An unfitted scikit-learn classifier with ``predict_proba`` (cloned for every fit);
         default a logistic regression on :func:`path_features`.
+    credit
+        ``"removal"``: the conversions lost when the channel alone is removed from every path.
+        ``"shapley"``: each journey's predicted lift over no channel at all, ``p(x) - p(∅)``,
+        split among the channels it touched by their Shapley values on the model (every
+        subset of its channels evaluated; at most :data:`MAX_SHAPLEY_CHANNELS` per journey),
+        so the credits sum to the lift the model predicts from the channels.
     n_bootstrap
         Bootstrap resamples for the interval (0: no interval).
     confidence
@@ -90,12 +103,15 @@ def counterfactual(
     ------
     ValidationError
         No journeys, journeys that all convert or none of which converts, a model without
-        ``predict_proba``, bad ``n_bootstrap`` or ``confidence``.
+        ``predict_proba``, bad ``credit``, ``n_bootstrap`` or ``confidence``, or (Shapley) a
+        journey with more than :data:`MAX_SHAPLEY_CHANNELS` channels.
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
 
     _check_journeys(journeys)
+    if credit not in ("removal", "shapley"):
+        raise ValidationError(f"credit must be 'removal' or 'shapley', got {short_repr(credit)}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ValidationError(f"n_bootstrap must be an integer >= 0, got {short_repr(n_bootstrap)}")
     if isinstance(confidence, bool) or not isinstance(confidence, float) or not 0 < confidence < 1:
@@ -109,6 +125,12 @@ def counterfactual(
             "counterfactual attribution needs converted and unconverted journeys alike"
         )
     patterns, cell = _distinct_patterns(np.minimum(journeys.touched(), MAX_REPEATS))
+    widest = int((patterns > 0).sum(axis=1).max())
+    if credit == "shapley" and widest > MAX_SHAPLEY_CHANNELS:
+        raise ValidationError(
+            f"Shapley values on the model evaluate every subset of a journey's channels: at "
+            f"most {MAX_SHAPLEY_CHANNELS} channels per journey, got {widest}"
+        )
     cell = cell * 2 + y  # (pattern, outcome) cells: 2 k + converted
     counts = np.bincount(cell, minlength=2 * patterns.shape[0]).astype(np.float64)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -116,12 +138,12 @@ def counterfactual(
     n = len(journeys)
     # the fits are small (one row per distinct pattern): BLAS threads cost more than they save
     with threadpool_limits(limits=1, user_api="blas"):
-        credit = _lost_conversions(clone(estimator), patterns, counts)
+        lost = _lost_conversions(clone(estimator), patterns, counts, credit)
         for _ in range(n_bootstrap):  # a loop over resamples, each fully vectorised
             resampled = rng.multinomial(n, counts / n).astype(np.float64)
             if not resampled[1::2].any() or not resampled[0::2].any():
                 continue
-            draws.append(_lost_conversions(clone(estimator), patterns, resampled))
+            draws.append(_lost_conversions(clone(estimator), patterns, resampled, credit))
     if draws:
         tail = (1 - confidence) / 2
         lower, upper = np.quantile(np.array(draws), [tail, 1 - tail], axis=0)
@@ -129,14 +151,17 @@ def counterfactual(
         lower = upper = np.full(journeys.n_channels, np.nan)
     total = int(y.sum())
     return ChannelCredit(
-        method=f"counterfactual({type(estimator).__name__}, n_bootstrap={n_bootstrap})",
+        method=(
+            f"counterfactual({type(estimator).__name__}, credit={credit!r}, "
+            f"n_bootstrap={n_bootstrap})"
+        ),
         channels=journeys.channel_names,
-        credit=credit,
+        credit=lost,
         conversions=journeys.conversions,
         unattributed=journeys.unattributed,
         lower=np.asarray(lower, dtype=np.float64),
         upper=np.asarray(upper, dtype=np.float64),
-        removal_effect=credit / total,
+        removal_effect=lost / total,
     )
 
 
@@ -155,10 +180,10 @@ def _distinct_patterns(
 
 
 def _lost_conversions(
-    estimator: Any, patterns: NDArray[np.int64], counts: NDArray[np.float64]
+    estimator: Any, patterns: NDArray[np.int64], counts: NDArray[np.float64], credit: str
 ) -> NDArray[np.float64]:
-    """Fit on the (pattern, outcome) cells weighted by their journeys; the conversions lost
-    per channel, summed over the journeys of every pattern that touched it."""
+    """Fit on the (pattern, outcome) cells weighted by their journeys; the credit per channel,
+    summed over the journeys of every pattern that touched it."""
     from sklearn.utils.validation import has_fit_parameter
 
     k = patterns.shape[0]
@@ -172,8 +197,14 @@ def _lost_conversions(
         times = counts.astype(np.int64)
         estimator.fit(np.repeat(x, times, axis=0), np.repeat(outcome, times))
     positive = list(estimator.classes_).index(True)
+
+    def predict(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        return np.asarray(estimator.predict_proba(path_features(rows))[:, positive], np.float64)
+
     journeys_of = counts[0::2] + counts[1::2]
-    full = estimator.predict_proba(features)[:, positive]
+    if credit == "shapley":
+        return _model_shapley(predict, patterns, journeys_of)
+    full = predict(patterns)
     lost = np.zeros(patterns.shape[1])
     for c in range(patterns.shape[1]):  # one prediction per channel, over all patterns at once
         hit = patterns[:, c] > 0
@@ -181,6 +212,37 @@ def _lost_conversions(
             continue
         without = patterns[hit].copy()
         without[:, c] = 0
-        drop = full[hit] - estimator.predict_proba(path_features(without))[:, positive]
-        lost[c] = float((drop * journeys_of[hit]).sum())
+        lost[c] = float(((full[hit] - predict(without)) * journeys_of[hit]).sum())
     return lost
+
+
+def _model_shapley(
+    predict: Any, patterns: NDArray[np.int64], journeys_of: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per channel, the sum over journeys of its Shapley value in the game
+    ``v(S) = p(the journey's touches of the channels in S)``, every subset evaluated."""
+    n_channels = patterns.shape[1]
+    out = np.zeros(n_channels)
+    size = (patterns > 0).sum(axis=1)
+    for m in range(1, int(size.max(initial=0)) + 1):  # by number of channels, not by journey
+        subsets = (np.arange(1 << m)[:, None] >> np.arange(m)[None, :]) & 1  # (2^m, m)
+        popcount = subsets.sum(axis=1)
+        weight = np.array(
+            [math.factorial(t) * math.factorial(m - t - 1) / math.factorial(m) for t in range(m)]
+        )
+        same_size = np.flatnonzero(size == m)
+        step = max(1, _SHAPLEY_ROWS >> m)  # patterns per chunk, to bound the rows predicted
+        for start in range(0, same_size.size, step):
+            group = same_size[start : start + step]
+            members = np.nonzero(patterns[group] > 0)[1].reshape(group.size, m)
+            rows = np.repeat(patterns[group], 1 << m, axis=0).reshape(group.size, 1 << m, -1)
+            left_out = np.broadcast_to(subsets == 0, (group.size, 1 << m, m))
+            gi, si, ci = np.nonzero(left_out)
+            rows[gi, si, members[gi, ci]] = 0
+            value = predict(rows.reshape(-1, n_channels)).reshape(group.size, 1 << m)
+            for i in range(m):  # one pass per member position
+                without = np.flatnonzero(subsets[:, i] == 0)
+                gain = value[:, without | (1 << i)] - value[:, without]
+                phi = gain @ weight[popcount[without]]
+                np.add.at(out, members[:, i], phi * journeys_of[group])
+    return out

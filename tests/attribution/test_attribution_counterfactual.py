@@ -84,3 +84,53 @@ def test_grouping_into_patterns_equals_a_fit_on_every_journey() -> None:
 def test_bad_input(journeys: Journeys, kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValidationError, match=match):
         counterfactual(journeys, **kwargs)  # type: ignore[arg-type]
+
+
+def test_shapley_on_the_model_equals_subset_enumeration_and_splits_the_lift() -> None:
+    import itertools
+    import math
+
+    from sklearn.linear_model import LogisticRegression
+
+    from privdomain.attribution import path_features
+
+    sim = simulate_journeys(3_000, n_channels=4, seed=5)
+    touches = sim.journeys.touched()
+    model = LogisticRegression(C=10.0, max_iter=2000).fit(
+        path_features(touches), sim.journeys.converted
+    )
+
+    def p(rows: np.ndarray) -> np.ndarray:
+        return model.predict_proba(path_features(rows))[:, 1]
+
+    expected = np.zeros(4)
+    distinct, times = np.unique(touches, axis=0, return_counts=True)
+    for row, n in zip(distinct, times, strict=True):  # every subset of every distinct path
+        members = np.flatnonzero(row).tolist()
+        m = len(members)
+        for c in members:
+            others = [o for o in members if o != c]
+            for size in range(m):
+                w = math.factorial(size) * math.factorial(m - size - 1) / math.factorial(m)
+                for s in itertools.combinations(others, size):
+                    keep = np.zeros(4, bool)
+                    keep[list(s)] = True
+                    base = np.where(keep, row, 0)
+                    keep[c] = True
+                    gain = p(np.where(keep, row, 0)[None])[0] - p(base[None])[0]
+                    expected[c] += n * w * gain
+    credit = counterfactual(sim.journeys, credit="shapley", n_bootstrap=0)
+    np.testing.assert_allclose(credit.credit, expected, rtol=2e-3, atol=1e-2)
+    lift = (p(touches) - p(np.zeros((1, 4), np.int64))[0]).sum()
+    assert credit.credit.sum() == pytest.approx(lift, rel=2e-3)
+    assert "credit='shapley'" in credit.method
+
+
+def test_shapley_on_the_model_refuses_bad_arguments() -> None:
+    journeys = Journeys.from_paths([("a",), ("b",)], [True, False])
+    with pytest.raises(ValidationError, match="credit"):
+        counterfactual(journeys, credit="share")  # type: ignore[arg-type]
+    names = [f"c{i}" for i in range(13)]
+    wide = Journeys.from_paths([tuple(names), ("c0",)], [True, False], channels=names)
+    with pytest.raises(ValidationError, match="at most 12 channels per journey"):
+        counterfactual(wide, credit="shapley")
