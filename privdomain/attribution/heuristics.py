@@ -80,7 +80,9 @@ def position_based(journeys: Journeys, *, first: float = 0.4, last: float = 0.4)
     two = length == 2
     ends = first + last
     weight = np.where(length == 1, 1.0, weight)
-    weight = np.where(two, weight / ends, weight) if ends > 0 else np.where(two, 0.5, weight)
+    # the ends' own shares (each at most ``ends``), so that tiny ``first + last`` cannot overflow
+    pair = np.where(is_first, first, last) / ends if ends > 0 else np.full(weight.shape, 0.5)
+    weight = np.where(two, pair, weight)
     return _credit(journeys, weight, f"position_based(first={first:g}, last={last:g})")
 
 

@@ -61,6 +61,12 @@ def test_every_rule_splits_the_conversions(
         assert credit.conversions + credit.unattributed == int(journeys.converted.sum())
 
 
+def test_tiny_end_shares_split_two_touches_without_overflow() -> None:
+    j = Journeys.from_paths([("a", "b"), ("a", "b", "a")], [True, True])
+    credit = position_based(j, first=0.0, last=5e-324)
+    np.testing.assert_allclose(credit.credit, [0.0, 2.0], atol=1e-300)  # b: one end, one middle
+
+
 def test_old_journeys_do_not_underflow() -> None:
     j = Journeys.from_csr([0, 2], [0, 1], [True], channels=["a", "b"], age=[1e6, 1e6 - 1])
     np.testing.assert_allclose(time_decay(j, half_life_days=1).credit, [1 / 3, 2 / 3])
