@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from statistics import NormalDist
 from typing import Any
@@ -113,10 +114,29 @@ def _outcome_and_treatment(y_true: Any, treatment: Any) -> tuple[Float, NDArray[
 def _descending(uplift: Float, *, ties_in_reverse_row_order: bool = True) -> NDArray[np.intp]:
     """Row order by score, highest first; equal scores in reverse row order (as
     scikit-uplift's ``argsort(kind="mergesort")[::-1]``), or in any order where only the ends
-    of runs of equal scores matter and sums over a run are exact (0/1 outcomes): an unstable
-    sort is about twice as fast."""
-    kind: Any = "stable" if ties_in_reverse_row_order else "quicksort"
-    return np.argsort(uplift, kind=kind)[::-1]
+    of runs of equal scores matter and sums over a run are exact (0/1 outcomes)."""
+    if ties_in_reverse_row_order:
+        return _stable_argsort(uplift)[::-1]
+    return np.argsort(uplift)[::-1]
+
+
+#: The sign bit of an int64.
+_SIGN = np.int64(-(1 << 63))
+
+
+def _stable_argsort(values: Float) -> NDArray[np.intp]:
+    """``numpy.argsort(values, kind="stable")`` of finite floats, about twice as fast: an LSD
+    radix sort of the floats' bits, read as integers that sort as the floats do, 16 bits per
+    pass (numpy sorts 16-bit integers stably by radix)."""
+    bits = (values + 0.0).view(np.int64)  # + 0.0: -0.0 becomes 0.0, which it equals
+    bits ^= (bits >> 63) | _SIGN  # negatives: every bit flipped; positives: the sign bit
+    digits = bits.view(np.uint16).reshape(-1, 4).T.copy()  # one row per 16-bit digit
+    if sys.byteorder != "little":  # pragma: no cover - the machines we know are little-endian
+        digits = digits[::-1]
+    order = np.argsort(digits[0], kind="stable")
+    for digit in digits[1:]:
+        order = order[np.argsort(digit[order], kind="stable")]
+    return np.asarray(order, dtype=np.intp)
 
 
 def _step_ends(sorted_scores: Float) -> NDArray[np.intp] | None:

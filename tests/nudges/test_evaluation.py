@@ -798,3 +798,20 @@ def test_bootstrap_on_small_logs_is_a_number_or_a_clear_refusal(
     finite = result.resamples[~np.isnan(result.resamples)]
     if name == "uplift_at_k":
         assert np.all(np.abs(finite) <= 1.0)
+
+
+@FAST
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.sampled_from([0.0, -0.0, 1.0, -1.0, 5e-324, -5e-324]),
+        ),
+        max_size=60,
+    )
+)
+def test_the_radix_ranking_is_numpys_stable_argsort(values: list[float]) -> None:
+    from privdomain.nudges.evaluation import _stable_argsort
+
+    arr = np.array(values, dtype=np.float64)
+    np.testing.assert_array_equal(_stable_argsort(arr), np.argsort(arr, kind="stable"))
