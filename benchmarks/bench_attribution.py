@@ -225,11 +225,11 @@ def quality(sim: SimulatedJourneys) -> None:
         f"\nSpearman with the true incremental conversions, {len(journeys):,} simulated journeys "
         f"(exposure vs truth: {spearmanr(sim.exposure, truth).statistic:+.2f})"
     )
-    print(f"  {'method':<34}{'Spearman':>9}{'seconds':>9}")
+    print(f"  {'method':<40}{'Spearman':>9}{'seconds':>9}")
     for name, fn in methods:
         seconds, credit = _best(fn, repeat=1 if "bootstraps" in name else REPEAT)
         rho = spearmanr(credit.credit, truth).statistic
-        print(f"  {name:<34}{rho:>+9.2f}{seconds:>9.3f}")
+        print(f"  {name:<40}{rho:>+9.2f}{seconds:>9.3f}")
 
 
 def main() -> None:
