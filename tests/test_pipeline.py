@@ -465,3 +465,32 @@ def test_a_value_model_gives_the_health_report_its_clv() -> None:
     by_hand = health(snapshot, start=sim.as_of - dt.timedelta(days=30), value=model)
     assert result.health.expected_clv == pytest.approx(by_hand.expected_clv)
     assert result.health.expected_clv > 0
+
+
+class _BareStageStore:
+    """A host's stage store with only the two methods of the port (no ``as_of``)."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, str] = {}
+
+    def get_stages(self, customer_ids: Any) -> dict[str, str]:
+        return {c: self.stages[c] for c in customer_ids if c in self.stages}
+
+    def put_stages(self, stages: Any, as_of: dt.datetime) -> None:
+        self.stages.update(stages)
+
+
+def test_a_store_without_as_of_still_never_doubles_anything() -> None:
+    sim = _sim()
+    t0 = _start(sim)
+    cycle = _cycle(_pool(sim, t0), stages=_BareStageStore())
+    first = cycle.run(t0)
+    state = _state(cycle)
+    again = cycle.run(t0)
+    # the store cannot tell a repeat, but the pool recognises the contacts by their ids, the
+    # ledger its entries by theirs, and nobody moved since the stored stages
+    assert not again.repeated
+    assert again.contacts_recorded == 0
+    assert len(again.transitions) == 0
+    assert _state(cycle) == state
+    assert first.contacts_recorded > 0
