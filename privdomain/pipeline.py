@@ -552,11 +552,15 @@ class DailyCycle:
         moves = transitions(self.stages if previous is None else previous, stages)
 
         step(5)
+        # only layers with a segment the policy names can change a nudge: hand on those
+        policy = self.nudges.policy
+        named = set(policy.layer_offers) | set(policy.no_coupon_layers)
+        used = [seg for seg in layers.values() if named & set(getattr(seg, "names", ()))]
         plan = self.nudges.plan(
             snapshot,
             stages,
             at=when + self.send_after,
-            layers=list(layers.values()) or None,
+            layers=used or None,
             major_sale=major_sale,
             budget=budget,
         )
