@@ -11,6 +11,9 @@
    (one thread each, ``BENCH_WORKER_MEMORY`` each, default 5 GiB) with ``BENCH_PARTITIONS``
    partitions (default 8). One run each (a run takes minutes); wall time per step and peak
    memory (RSS) of the process and of each worker. Both paths' answers are checked equal.
+3. **Larger, Dask only** (``BENCH_LARGE_CUSTOMERS``, default 2M; 0 skips): generated in
+   slices of ``BENCH_SLICE`` customers, one process each, so that no process holds the whole
+   pool; time and peak memory per worker, and what 10M customers / 100M touchpoints would take.
 
 Run: ``python -m benchmarks frames`` in ``.venv-bench-scale`` (``BENCH_ROWS=1000000
 BENCH_CUSTOMERS=100000`` for a quick look). Heavy: run it with ``nice``.
@@ -275,7 +278,7 @@ def _single(folder: Path, as_of: dt.datetime, spec: dict[str, Any]) -> tuple[dic
 
 
 def _dask(
-    folder: Path, as_of: dt.datetime, spec: dict[str, Any]
+    folder: Path, as_of: dt.datetime, spec: dict[str, Any], npartitions: int = PARTITIONS
 ) -> tuple[dict[str, float], Any, list[float]]:
     import dask
     import dask.dataframe as dd
@@ -307,7 +310,7 @@ def _dask(
             lambda: PartitionedPool.from_frames(
                 customers,
                 touchpoints,
-                npartitions=PARTITIONS,
+                npartitions=npartitions,
                 customer_columns=CUSTOMER_COLUMNS,
                 touchpoint_columns=TOUCHPOINT_COLUMNS,
                 **spec,
@@ -373,9 +376,87 @@ def dask_path() -> None:
     print("answers: lifecycle stage counts and ledger sizes equal on both paths")
 
 
+# ---------------------------------------------------------------------------- 3. larger
+LARGE_CUSTOMERS = int(os.environ.get("BENCH_LARGE_CUSTOMERS", 2_000_000))
+SLICE = int(os.environ.get("BENCH_SLICE", 500_000))
+
+
+def _write_slice(folder: Path, i: int, n: int) -> tuple[int, int, Any, dict[str, Any]]:
+    """Simulate ``n`` customers (seed ``i``) and write them as Parquet, their ids prefixed
+    with the slice so that slices are distinct customers (agents stay shared)."""
+    from privdomain.frames import to_frame
+    from privdomain.simulate import simulate_pool
+
+    sim = simulate_pool(n, seed=1000 + i, messages_per_month=MESSAGES_PER_MONTH)
+    customers = to_frame(sim.customers, "pandas")
+    touchpoints = to_frame(sim.touchpoints, "pandas")
+    prefix = f"s{i}-"
+    for column in ("customer_id", "referrer_id"):
+        ids = customers[column]
+        customers[column] = ids.where(ids.isna(), prefix + ids.astype(str)).astype(object)
+    for column in ("customer_id", "related_customer_id"):
+        touchpoints[column] = touchpoints[column].cat.rename_categories(lambda c: prefix + c)
+    touchpoints["id"] += i << 40
+    customers.to_parquet(folder / "customers" / f"slice-{i:03d}.parquet")
+    touchpoints.to_parquet(folder / "touchpoints" / f"slice-{i:03d}.parquet")
+    spec = {
+        "tenant": sim.params.tenant,
+        "currency": sim.params.currency,
+        "utc_offset": sim.params.utc_offset,
+    }
+    return len(customers), len(touchpoints), sim.as_of, spec
+
+
+def larger() -> None:
+    """Dask only, at ``BENCH_LARGE_CUSTOMERS``: generated slice by slice (one process per
+    slice), so that no process holds the whole pool, then the pipeline on 2 workers."""
+    if LARGE_CUSTOMERS <= 0:
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    slices = max(LARGE_CUSTOMERS // SLICE, 1)
+    partitions = max(PARTITIONS, round(PARTITIONS * slices * SLICE / 1_000_000))
+    with tempfile.TemporaryDirectory(prefix="bench-frames-large-") as tmp:
+        folder = Path(tmp)
+        (folder / "customers").mkdir()
+        (folder / "touchpoints").mkdir()
+        start = time.perf_counter()
+        spawn = multiprocessing.get_context("spawn")
+        n_c = n_t = 0
+        as_of, spec = None, {}
+        for i in range(slices):
+            with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
+                c, t, as_of, spec = fresh.submit(_write_slice, folder, i, SLICE).result()
+            n_c, n_t = n_c + c, n_t + t
+        print(
+            f"\n3. larger, Dask only: {n_c:,} customers, {n_t:,} touchpoints in {slices} slices "
+            f"(simulated and written in {time.perf_counter() - start:.0f} s), {partitions} "
+            "partitions; one run"
+        )
+        assert as_of is not None
+        times, (_, n_ledger), peaks = _dask(folder, as_of, spec, partitions)
+    for step, seconds in times.items():
+        print(f"{step:<30}  {seconds:8.1f} s")
+    print(
+        "peak memory per worker (RSS, sampled): "
+        + ", ".join(f"{p:.2f} GiB" for p in peaks)
+        + f" (limit {WORKER_MEMORY}); {n_ledger:,} ledger entries"
+    )
+    per_million = times["total"] / (n_c / 1e6)
+    print(
+        f"extrapolated to 10M customers / 100M touchpoints on the same 2 workers: about "
+        f"{per_million * 10 / 60:.0f} min if time stays linear, and "
+        f"{max(peaks) * 10e6 / n_c:.0f} GiB per worker, past the {WORKER_MEMORY} limit: "
+        "pools and snapshots stay in the workers' memory, so that size needs about "
+        f"{int(np.ceil(max(peaks) * 10e6 / n_c / 4))} times the workers, or spilling to disk"
+    )
+
+
 def main() -> None:
     copy_cost()
     dask_path()
+    larger()
 
 
 if __name__ == "__main__":

@@ -119,9 +119,19 @@ def referral_groups(source: Any, target: Any) -> tuple[NDArray[np.object_], NDAr
     return ids, smallest[label]
 
 
+def _plain_categoricals(frame: Any) -> Any:
+    """Categorical columns as plain objects: Dask's shuffle joins the categories of every
+    partition into one dictionary, which fails once they outgrow the smallest partition's code
+    type (pandas picks int8 or int16 codes for few categories); each pool encodes again."""
+    pd = _pd()
+    names = [c for c, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(names, object)) if names else frame
+
+
 def _assign(
     frame: Any, column: str, linked: Any, npartitions: int
 ) -> Any:  # a pandas partition in, the same with PARTITION out
+    frame = _plain_categoricals(frame)
     ids = frame[column].to_numpy(dtype=object)
     keys = _hashes(ids)
     if len(linked):  # customers in a referral group go with their group
@@ -205,7 +215,7 @@ def partition_by_customer(
     ):
         if frame is None:
             continue
-        meta = frame._meta.assign(**{PARTITION: np.zeros(0, dtype=np.int64)})
+        meta = _plain_categoricals(frame._meta).assign(**{PARTITION: np.zeros(0, dtype=np.int64)})
         keyed = frame.map_partitions(_assign, column, linked, npartitions, meta=meta)
         out.append(keyed.set_index(PARTITION, divisions=divisions, sorted=False))
     return tuple(out)

@@ -305,3 +305,26 @@ def test_referral_groups_refuse_bad_links() -> None:
 def test_tree_merge_needs_a_summary() -> None:
     with pytest.raises(ValidationError, match="at least one"):
         tree_merge([])
+
+
+def test_categorical_ids_of_every_size_shuffle(client: Any) -> None:
+    """Partitions whose categorical ids have other categories (and so other code types) are
+    shuffled whole: Dask would fail to join their dictionaries."""
+    import pandas as pd
+
+    def part(i: int) -> Any:
+        n = 100 if i == 0 else 300  # int8 codes, then int16 codes
+        ids = [f"p{i}-{k}" for k in range(n)]
+        return pd.DataFrame({"customer_id": pd.Categorical(ids), "referrer_id": [None] * n})
+
+    def touches(i: int) -> Any:
+        frame = part(i)
+        return pd.DataFrame(
+            {"customer_id": frame["customer_id"], "related_customer_id": frame["referrer_id"]}
+        )
+
+    customers = dd.from_map(part, [0, 1])
+    touchpoints = dd.from_map(touches, [0, 1])
+    c, t = partition_by_customer(customers, touchpoints, 3)
+    assert len(c.compute()) == 400
+    assert len(t.compute()) == 400
