@@ -10,7 +10,10 @@ value of a set of channels ``S`` is read from the journeys whose coalition lies 
   subset-sum transform, so at most :data:`MAX_RATE_CHANNELS` channels).
 
 The Shapley values are then scaled to the journeys' conversions, so the credits sum to
-:attr:`Journeys.conversions`. ``max_coalition_size`` caps coalitions as the open tools do: a
+:attr:`Journeys.conversions`: both games give the whole set of channels a positive value as
+soon as one journey with a touch converted (and every credit is zero when none did). In the
+rate game a single channel's credit can be negative: journeys that add it convert less often
+than journeys without it. ``max_coalition_size`` caps coalitions as the open tools do: a
 journey that touched more channels keeps only its most recent ``max_coalition_size`` distinct
 ones.
 
@@ -107,6 +110,8 @@ def shapley(
                 f"channels, got {n}"
             )
         phi = _rate_shapley(mask[has], journeys.converted[has], n)
+    # efficiency: phi sums to v(all channels) - v(no channel), which is > 0 exactly when some
+    # journey with a touch converted (conversions > 0)
     total = float(phi.sum())
     credit = phi / total * conversions if total > 0 else np.zeros(n)
     cap = "" if max_coalition_size is None else f", max_coalition_size={max_coalition_size}"
