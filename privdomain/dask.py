@@ -141,6 +141,19 @@ def _assign(
     return frame.assign(**{PARTITION: (keys % np.uint64(npartitions)).astype(np.int64)})
 
 
+def _shared(value: Any) -> Any:
+    """One copy of ``value`` for every task: scattered to the workers when a distributed
+    client is connected, else one node of the graph."""
+    dask = _dask()
+    try:
+        from distributed import get_client
+
+        client: Any = get_client()
+    except (ImportError, ValueError):
+        return dask.delayed(value)
+    return client.scatter(value, broadcast=True)
+
+
 def partition_by_customer(
     customers: Any,
     touchpoints: Any,
@@ -204,8 +217,7 @@ def partition_by_customer(
         np.concatenate(source) if source else np.zeros(0, dtype=object),
         np.concatenate(target) if target else np.zeros(0, dtype=object),
     )
-    # one copy of the lookup in the graph, shared by every partition's task
-    linked = dask.delayed(pd.Series(keys, index=pd.Index(ids, dtype=object), dtype=np.uint64))
+    linked = _shared(pd.Series(keys, index=pd.Index(ids, dtype=object), dtype=np.uint64))
     divisions = [*range(npartitions), npartitions - 1]
     out = []
     for frame, column in (
