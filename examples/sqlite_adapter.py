@@ -435,6 +435,21 @@ class SQLiteCommissionLedger(_Connected):
                 rows,
             )
 
+    def get_entries(self, ids: Iterable[str]) -> dict[str, CommissionEntry]:
+        """The entries with these ids, looked up by primary key (in chunks of bound
+        parameters), so that settling a day's commission does not read the whole table."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, CommissionEntry] = {}
+        for lo in range(0, len(wanted), 500):
+            chunk = wanted[lo : lo + 500]
+            cursor = self._connection.execute(
+                f"SELECT {self._COLUMNS} FROM commission_entries "
+                f"WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((e.id, e) for e in self._rows(cursor.fetchall()))
+        return found
+
     def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
         if beneficiary_id is None:
             cursor = self._connection.execute(
@@ -446,6 +461,10 @@ class SQLiteCommissionLedger(_Connected):
                 "ORDER BY at_us, rowid",
                 (beneficiary_id,),
             )
+        return self._rows(cursor.fetchall())
+
+    @staticmethod
+    def _rows(rows: Iterable[tuple[Any, ...]]) -> list[CommissionEntry]:
         return [
             CommissionEntry(
                 id=eid,
@@ -456,7 +475,7 @@ class SQLiteCommissionLedger(_Connected):
                 status=CommissionStatus[status],
                 at=_instant(at_us),
             )
-            for eid, order, beneficiary, tier, minor, currency, status, at_us in cursor.fetchall()
+            for eid, order, beneficiary, tier, minor, currency, status, at_us in rows
         ]
 
 

@@ -82,19 +82,58 @@ class InMemoryStageStore:
 
 
 class InMemoryCommissionLedger:
-    """Commission entries by id; posting an id again replaces it (a status change)."""
+    """Commission entries by id; posting an id again replaces it (a status change).
+
+    The entries are kept indexed: by id (a ``dict`` in the order ids were first posted), by
+    beneficiary, and in reading order (oldest first), which entries posted in time order
+    extend at the end. :meth:`get_entries` therefore costs in proportion to the ids asked for,
+    and :meth:`entries` sorts again only after an entry was posted out of time order.
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, CommissionEntry] = {}
+        self._rank: dict[str, int] = {}  # the order ids were first posted in
+        self._by_beneficiary: dict[str, dict[str, None]] = {}
+        self._order: list[str] = []  # ids oldest first, while _sorted
+        self._sorted = True
+        self._last: dt.datetime | None = None
 
     def post(self, entries: Iterable[CommissionEntry]) -> None:
         for e in entries:
+            old = self._entries.get(e.id)
+            if old is None:
+                self._rank[e.id] = len(self._rank)
+                if self._sorted and (self._last is None or e.at >= self._last):
+                    self._order.append(e.id)
+                    self._last = e.at
+                else:
+                    self._sorted = False
+            else:
+                if old.at != e.at:
+                    self._sorted = False
+                if old.beneficiary_id != e.beneficiary_id:
+                    del self._by_beneficiary[old.beneficiary_id][e.id]
             self._entries[e.id] = e
+            self._by_beneficiary.setdefault(e.beneficiary_id, {})[e.id] = None
+
+    def get_entries(self, ids: Iterable[str]) -> dict[str, CommissionEntry]:
+        """The current version of the entries with these ids, by id (ids not held left out)."""
+        found = self._entries
+        return {i: found[i] for i in ids if i in found}
 
     def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
-        chosen = [
-            e
-            for e in self._entries.values()
-            if beneficiary_id is None or e.beneficiary_id == beneficiary_id
-        ]
-        return sorted(chosen, key=lambda e: e.at)
+        found = self._entries
+        if beneficiary_id is not None:
+            rank = self._rank
+            ids = sorted(
+                self._by_beneficiary.get(beneficiary_id, ()), key=lambda i: (found[i].at, rank[i])
+            )
+            return [found[i] for i in ids]
+        if not self._sorted:
+            self._order = sorted(found, key=lambda i: found[i].at)
+            self._sorted = True
+            self._last = found[self._order[-1]].at if self._order else None
+        return [found[i] for i in self._order]
+
+    def __len__(self) -> int:
+        return len(self._entries)

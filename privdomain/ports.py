@@ -45,6 +45,7 @@ __all__ = [
     "CustomerStore",
     "StageStore",
     "TouchpointLog",
+    "get_entries",
     "sync_touchpoints",
 ]
 
@@ -153,6 +154,41 @@ class CommissionLedger(Protocol):
         """The current version of every entry (of one beneficiary, if given), oldest first;
         entries at the same instant in the order their ids were first posted."""
         ...
+
+
+def get_entries(ledger: CommissionLedger, ids: Iterable[str]) -> dict[str, CommissionEntry]:
+    """The current version of the entries with the given ids that ``ledger`` holds, by id.
+
+    A ledger port may answer this itself with a method ``get_entries(ids)`` of the same
+    signature (the in-memory ledger and the SQLite example look the ids up in their index), and
+    should when it holds many entries: :func:`~privdomain.referral.settle` asks only for the ids
+    of the ledger it settles, so that settling one day costs in proportion to that day's
+    entries, not to the whole ledger. A port without the method is answered from
+    :meth:`CommissionLedger.entries`, which reads every entry.
+
+    Parameters
+    ----------
+    ledger : CommissionLedger
+        The ledger port.
+    ids : iterable of str
+        Entry ids; ids the ledger does not hold are left out of the answer.
+
+    Returns
+    -------
+    dict of str to CommissionEntry
+        ``{id: entry}`` for every id found.
+    """
+    wanted = ids if isinstance(ids, set | frozenset) else set(ids)
+    own = getattr(ledger, "get_entries", None)
+    if callable(own):
+        found = own(wanted)
+        if not isinstance(found, Mapping):
+            raise ValidationError(
+                f"{type(ledger).__name__}.get_entries must return a mapping of id to entry, "
+                f"got {type(found).__name__}"
+            )
+        return {k: v for k, v in found.items() if k in wanted}
+    return {e.id: e for e in ledger.entries() if e.id in wanted}
 
 
 def sync_touchpoints(

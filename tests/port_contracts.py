@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 
 from privdomain import Channel, Customer, Money, TouchKind, Touchpoint
@@ -30,6 +31,7 @@ from privdomain.ports import (
     CustomerStore,
     StageStore,
     TouchpointLog,
+    get_entries,
 )
 
 __all__ = [
@@ -209,4 +211,26 @@ def check_commission_ledger(make: Callable[[], CommissionLedger]) -> None:
     ledger.post([third])
     assert ledger.entries("agent-1") == [payable, third]
     assert sum(e.amount.minor for e in ledger.entries()) == 1 + 12_345_678_901 + 999
+
+    # looked up by id: through the port's own get_entries if it has one, else through entries()
+    assert get_entries(ledger, ["e3", "e1", "nobody"]) == {"e1": payable, "e3": third}
+    assert get_entries(ledger, iter(["e2"])) == {"e2": second}
+    assert get_entries(ledger, []) == {}
+    own = getattr(ledger, "get_entries", None)
+    if own is not None:
+        assert dict(own(["e1", "e2", "nobody"])) == {"e1": payable, "e2": second}
+        assert dict(own([])) == {}
+
+    # posted out of time order, re-dated, moved to another beneficiary: read oldest first,
+    # entries of the same instant in the order their ids were first posted
+    early = entry("e4", "agent-1", 0.5, CommissionStatus.FROZEN, fen=7)
+    tie = entry("e5", "推荐人", 0.5, CommissionStatus.FROZEN, fen=8)
+    ledger.post([early, tie])
+    assert ledger.entries() == [early, tie, second, payable, third]
+    moved = attrs.evolve(second, beneficiary_id="agent-1", at=_at(4))
+    ledger.post([moved])
+    assert ledger.entries() == [early, tie, payable, third, moved]
+    assert ledger.entries("agent-1") == [early, payable, third, moved]
+    assert ledger.entries("推荐人") == [tie]
+    assert get_entries(ledger, ["e2"]) == {"e2": moved}
     assert make().entries() == [], "a new ledger must not share state"

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from helpers import (
     assert_accounted,
@@ -18,6 +19,9 @@ from helpers import (
     reasons_by_index,
     touch,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
 from port_contracts import (
     check_commission_ledger,
     check_customer_store,
@@ -40,7 +44,10 @@ from privdomain.ports import (
     CustomerStore,
     StageStore,
     TouchpointLog,
+    get_entries,
 )
+
+_MICRO = dt.timedelta(microseconds=1)
 
 
 @pytest.mark.parametrize(
@@ -231,3 +238,137 @@ class TestIngestLog:
         report = pool.ingest_log(InMemoryTouchpointLog())
         assert report.ok
         assert pool.log_cursor == 0
+
+
+# ------------------------------------------------------------------- the commission ledger
+class _ListLedger:
+    """A host's ledger port with only the protocol's two methods (no ``get_entries``): a list
+    of versions, read by a slow scan. It is also the reference the in-memory ledger must equal:
+    the current version of each id, oldest first, ties in the order ids were first posted."""
+
+    def __init__(self) -> None:
+        self.versions: list[CommissionEntry] = []
+
+    def post(self, entries: Any) -> None:
+        self.versions.extend(entries)
+
+    def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
+        first: dict[str, int] = {}
+        current: dict[str, CommissionEntry] = {}
+        for k, e in enumerate(self.versions):
+            first.setdefault(e.id, k)
+            current[e.id] = e
+        chosen = [
+            e
+            for e in current.values()
+            if beneficiary_id is None or e.beneficiary_id == beneficiary_id
+        ]
+        return sorted(chosen, key=lambda e: (e.at, first[e.id]))
+
+
+_POSTS = st.lists(
+    st.lists(
+        st.tuples(
+            st.integers(0, 7),  # id
+            st.sampled_from(["a", "b", "推荐人"]),  # beneficiary (may change on a repost)
+            st.one_of(st.integers(0, 4), st.floats(0, 4, allow_nan=False)),  # day: ties likely
+            st.sampled_from(list(CommissionStatus)),
+            st.integers(0, 10**12),  # fen
+        ),
+        max_size=6,
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_POSTS, st.lists(st.integers(0, 9), max_size=5), st.booleans())
+def test_in_memory_ledger_equals_a_slow_reference(
+    batches: list[list[tuple[int, str, float, CommissionStatus, int]]],
+    asked: list[int],
+    read_between: bool,
+) -> None:
+    ledger, reference = InMemoryCommissionLedger(), _ListLedger()
+    for batch in batches:
+        entries = [
+            CommissionEntry(
+                id=f"e{i}",
+                order_id=f"o{i}",
+                beneficiary_id=who,
+                tier=1 + i % 2,
+                amount=Money(fen),
+                status=status,
+                at=at(day),
+            )
+            for i, who, day, status, fen in batch
+        ]
+        ledger.post(iter(entries))
+        reference.post(entries)
+        if read_between:  # reads between posts must not disturb the index
+            assert ledger.entries() == reference.entries()
+    assert ledger.entries() == reference.entries()
+    for who in ("a", "b", "推荐人", "nobody"):
+        assert ledger.entries(who) == reference.entries(who)
+    ids = [f"e{i}" for i in asked]
+    expected = {e.id: e for e in reference.entries() if e.id in ids}
+    assert ledger.get_entries(ids) == expected
+    assert get_entries(ledger, ids) == expected == get_entries(reference, ids)
+    assert len(ledger) == len(reference.entries())
+
+
+class _NoFullReads(InMemoryCommissionLedger):
+    """The in-memory ledger, refusing the full read that settling must not need."""
+
+    def entries(self, beneficiary_id: str | None = None) -> list[CommissionEntry]:
+        raise AssertionError("settle read every entry of the ledger")
+
+
+def test_daily_settling_reads_only_its_ids_and_posts_only_changes() -> None:
+    from privdomain import Pool
+    from privdomain.pipeline import DailyCycle
+    from privdomain.referral import CommissionRule, ReferralAttribution
+    from privdomain.simulate import simulate_pool
+
+    sim = simulate_pool(500, seed=5)
+    day = dt.timedelta(days=1)
+    start = sim.as_of - 12 * day
+    us = sim.touchpoints.at
+
+    def upto(when: dt.datetime) -> NDArray[np.intp]:
+        return np.flatnonzero(us <= (when - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // _MICRO)
+
+    rule = ReferralAttribution(CommissionRule((0.10, 0.03), agent_rate=0.02), refund_window_days=3)
+    cycles = []
+    for ledger in (_NoFullReads(), _ListLedger()):
+        prm = sim.params
+        pool = Pool(prm.tenant, currency=prm.currency, utc_offset=prm.utc_offset)
+        pool.ingest(sim.customers)
+        pool.ingest(sim.touchpoints.take(upto(start)))
+        cycles.append(DailyCycle(pool, referral=rule, ledger=ledger))
+    indexed, plain = cycles
+    posted_days, frozen_kept = 0, 0
+    done = upto(start)
+    for k in range(12):
+        when = start + k * day
+        new = sim.touchpoints.take(np.setdiff1d(upto(when), done))
+        done = upto(when)
+        before = {e.id: e for e in plain.ledger.entries()}
+        a = indexed.run(when, new=new)
+        b = plain.run(when, new=new)
+        assert a.settled == b.settled
+        after = {e.id: e for e in plain.ledger.entries()}
+        changed = {i for i, e in after.items() if before.get(i) != e}
+        assert b.settled.posted == len(changed)  # posted: exactly the new or changed entries
+        posted_days += b.settled.posted > 0
+        frozen_kept += sum(
+            e.status is CommissionStatus.FROZEN and before.get(i) == e for i, e in after.items()
+        )
+        assert InMemoryCommissionLedger.entries(indexed.ledger) == plain.ledger.entries()
+    assert posted_days > 2, "the scenario must post commission on several days"
+    assert frozen_kept > 0, "the scenario must keep frozen entries unchanged"
+    # a second run of the last day settles nothing (the cycle's repeat), and neither does
+    # settling its ledger again by hand
+    from privdomain.referral import settle
+
+    assert settle(b.ledger, indexed.ledger).posted == 0
+    assert settle(b.ledger, plain.ledger) == settle(b.ledger, indexed.ledger)

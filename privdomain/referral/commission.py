@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from privdomain.domain.money import Money
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
-from privdomain.ports import CommissionEntry, CommissionLedger, CommissionStatus
+from privdomain.ports import CommissionEntry, CommissionLedger, CommissionStatus, get_entries
 from privdomain.referral.binding import BindingPolicy, Bindings, bind
 from privdomain.result import plain_column
 
@@ -1012,11 +1012,17 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     held* (a :class:`~privdomain.referral.FraudReport` flagged it), else ``PAYABLE``. Held
     credit is therefore never paid: it waits, frozen, until a ledger drawn up without the hold
     (the flag cleared after review) settles it. Entries already settled in the store (no longer
-    frozen) are skipped, so settling the same ledger twice posts nothing the second time.
+    frozen) are skipped, and so are frozen entries the store holds unchanged, so settling the
+    same ledger twice posts nothing the second time.
+
+    The store is asked only for the entries of this ledger's ids (see
+    :func:`~privdomain.ports.get_entries`), and only new or changed entries are posted: with a
+    store that looks ids up in an index (the in-memory ledger does), settling the ledger of the
+    orders still inside their refund window costs in proportion to those orders, however many
+    entries the store holds.
     """
     if not isinstance(ledger, AttributionLedger):
         raise ValidationError(f"settle takes an AttributionLedger, not {type(ledger).__name__}")
-    done = {e.id for e in store.entries() if e.status is not CommissionStatus.FROZEN}
     if len(ledger) == 0:
         return SettleReport(0, ())
     order_ids = ledger.order_id.tolist()
@@ -1038,33 +1044,53 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     credit_status = np.full(uniq.size, SETTLED, dtype=np.uint8)
     credit = ledger.status != REVERSED
     credit_status[inverse[credit]] = ledger.status[credit]
-    at = plain_column(ledger.at[first])
-    entries = []
+    ids = uniq.tolist()
+    stored = get_entries(store, ids)
+    currency = ledger.currency
+    nets = net.tolist()
+    chosen: list[tuple[int, CommissionStatus]] = []  # (k, status) of the entries to post
     skipped: set[str] = set()
-    held = 0
     for k in np.argsort(first, kind="stable").tolist():
-        i = int(first[k])
-        order_id = str(order_ids[i])
-        if uniq[k] in done:
-            skipped.add(order_id)
-            continue
-        if was_reversed[k] and net[k] == 0:
+        if was_reversed[k] and nets[k] == 0:
             status = CommissionStatus.REVERSED
         elif credit_status[k] in (FROZEN, HELD):
             status = CommissionStatus.FROZEN
-            held += int(credit_status[k] == HELD)
         else:
             status = CommissionStatus.PAYABLE
-        entries.append(
-            CommissionEntry(
-                id=str(uniq[k]),
-                order_id=order_id,
-                beneficiary_id=str(beneficiaries[i]),
-                tier=int(ledger.tier[i]),
-                amount=Money(int(net[k]), ledger.currency),
-                status=status,
-                at=at[k],
-            )
+        old = stored.get(ids[k])
+        if old is not None:
+            if old.status is not CommissionStatus.FROZEN:
+                skipped.add(str(order_ids[first[k]]))
+                continue
+            if (
+                old.status is status
+                and old.amount.minor == nets[k]
+                and old.amount.currency == currency
+                and old.at == _instant(ledger.at[first[k]])
+            ):
+                continue  # frozen, and still the same
+        chosen.append((k, status))
+    rows = first[[k for k, _ in chosen]] if chosen else np.zeros(0, dtype=np.intp)
+    at = plain_column(ledger.at[rows])
+    entries = [
+        CommissionEntry(
+            id=ids[k],
+            order_id=str(order_ids[i]),
+            beneficiary_id=str(beneficiaries[i]),
+            tier=int(ledger.tier[i]),
+            amount=Money(nets[k], currency),
+            status=status,
+            at=when,
         )
+        for (k, status), i, when in zip(chosen, rows.tolist(), at, strict=True)
+    ]
+    held = sum(int(credit_status[k] == HELD) for k, _ in chosen)
     store.post(entries)
     return SettleReport(len(entries), tuple(sorted(skipped)), held)
+
+
+def _instant(at: Any) -> dt.datetime:
+    """One ``datetime64`` as the aware instant the store keeps."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+        microseconds=int(np.datetime64(at, "us").astype(np.int64))
+    )
