@@ -71,8 +71,8 @@ _REASON_TEXT = {
     "lost_outside_sale": "lost customers are contacted only during a major sale",
     "capped": "every reachable channel is at a frequency cap (history plus plan)",
     "fatigued": "fatigue multiplier below the policy's fatigue_floor (too many recent contacts)",
-    "not_worth_it": "expected-value score not above the policy's min_score, or expected "
-    "incremental value not above the costs",
+    "not_worth_it": "score (expected incremental response) not above the policy's min_score, "
+    "or expected incremental value not above the costs",
     "over_budget": "outside the message or discount budget (lower expected value)",
     "holdout": "held out at random as the control group (not sent)",
 }
@@ -122,10 +122,11 @@ class NudgePlan(Result):
     promotion : numpy.ndarray of bool
         Whether the offer leads with a discount.
     score : numpy.ndarray of float64
-        Expected-value score: the customer's response rate on the channel (the reach prior ×
-        the period's response prior, shrunk with their own response history) × the fatigue
-        multiplier × (1 + multi-point bonus × further reachable channels); NaN without a
-        usable channel.
+        Expected incremental response: the customer's response rate on the channel (the reach
+        prior × the period's response prior, shrunk with their own response history) × the
+        period's incremental share (``lift_prior / response_prior``) × the fatigue multiplier ×
+        (1 + multi-point bonus × further reachable channels); NaN without a usable channel.
+        Without history it is reach × lift prior × fatigue × bonus.
     fatigue : numpy.ndarray of float64
         The fatigue multiplier ``exp(−load)`` at the send time (1 without a fatigue model).
     net_value : numpy.ndarray of float64
@@ -417,7 +418,8 @@ def plan(
         Whether a major sale is on (lost customers are contacted only then).
     budget : int, optional
         At most this many messages (>= 1), to the customers ranked highest (by ``net_value``
-        with ``uplift``, else by ``score``; ties in snapshot order).
+        with ``uplift``, else by ``score``, the expected incremental response from the
+        periods' lift priors; ties in snapshot order).
     policy : NudgePolicy, optional
         The playbook (default: :class:`NudgePolicy` defaults).
     fatigue : FatigueModel, optional
@@ -519,6 +521,7 @@ def plan(
     discounts = np.array([r.discounts for r in rules])[p_code]
     use_stage = np.array([r.layer_offers for r in rules])[p_code]
     prior = np.array([r.response_prior for r in rules])[p_code]
+    share = np.array([r.incremental_share for r in rules])[p_code]
     sale_only = np.array([r.only_in_major_sale for r in rules])[p_code]
 
     stage_offer = np.array(
@@ -615,7 +618,7 @@ def plan(
     multi = 1 + policy.multi_point_bonus * np.maximum(n_reach - 1, 0)
     tired = np.ones(n) if fatigue is None else fatigue._multiplier(snapshot, send)
     chosen_rate = np.take_along_axis(rate, pick[:, None], axis=1)[:, 0]
-    score = np.where(has_room, chosen_rate * tired * multi, np.nan)
+    score = np.where(has_room, chosen_rate * share * tired * multi, np.nan)
 
     face_table = np.array([policy.offer_cost.get(o, 0) for o in OFFERS], dtype=np.int64)
     face = face_table[offer]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import attrs
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,24 +61,43 @@ def reference_rates(snap: Any, policy: NudgePolicy, prior: Any) -> Any:
     strength=st.sampled_from([0.5, 2.0, 20.0, 1e6]),
     days=st.sampled_from([0.5, 3, 7, 30]),
     reach=st.dictionaries(st.sampled_from(CHANNELS), st.floats(0.0, 1.0), max_size=4),
+    shares=st.dictionaries(
+        st.sampled_from(["not_bought", "active", "silent", "sleeping", "lost"]),
+        st.none() | st.floats(0.0, 1.0),
+        max_size=5,
+    ),
 )
 def test_channel_choice_matches_the_formula(
-    seed: int, order: Any, k: int, strength: float, days: float, reach: Any
+    seed: int, order: Any, k: int, strength: float, days: float, reach: Any, shares: Any
 ) -> None:
     snap, stages = pool(seed)
+    defaults = NudgePolicy().periods
+    periods = {
+        name: attrs.evolve(
+            defaults[name],
+            lift_prior=None if share is None else share * defaults[name].response_prior,
+        )
+        for name, share in shares.items()
+    }
     policy = NudgePolicy(
         channel_order=tuple(order[:k]), caps=(), quiet_hours=(), channel_prior_strength=strength,
-        response_days=days, reach=reach, min_score=0.0,
+        response_days=days, reach=reach, min_score=0.0, periods=periods,
     )  # fmt: skip
     result = plan(snap, stages, at=snap.as_of, policy=policy, major_sale=True)
-    prior = np.array([policy.periods[p].response_prior for p in result.period.tolist()])
+    rules = [policy.periods[p] for p in result.period.tolist()]
+    prior = np.array([r.response_prior for r in rules])
+    # the share of responses the nudge causes: lift / response prior (1 without a lift prior)
+    share = np.array(
+        [1.0 if r.lift_prior is None else r.lift_prior / r.response_prior for r in rules]
+    )
     rates, _ = reference_rates(snap, policy, prior)
     reachable = snap.reachable[:, [OWNED_COLUMN[c.value] for c in policy.channel_order]]
     bonus = 1 + policy.multi_point_bonus * np.maximum(reachable.sum(axis=1) - 1, 0)
     for i in np.flatnonzero(reachable.any(axis=1)):
         masked = np.where(reachable[i], rates[i], -1.0)
         best = int(np.argmax(masked))  # the first of the best, in the channel order
-        assert np.isclose(result.score[i], rates[i, best] * bonus[i], rtol=1e-12, atol=0)
+        want = rates[i, best] * share[i] * bonus[i]
+        assert np.isclose(result.score[i], want, rtol=1e-12, atol=0)
         if result.planned[i]:
             assert result.channel[i] == policy.channel_order[best].name
     if strength == 1e6:  # history weighs (almost) nothing: a channel of the highest reach

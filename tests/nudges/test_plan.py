@@ -320,6 +320,10 @@ BAD_POLICIES: list[tuple[str, Any]] = [
     ),
     ("discount in a no-discount period", lambda: PeriodRule("x", "small_coupon", False, True, 0.1)),
     ("prior above one", lambda: PeriodRule("x", "none", False, True, 1.5)),
+    ("lift above the response", lambda: PeriodRule("x", "none", False, True, 0.1, lift_prior=0.2)),
+    ("negative lift", lambda: PeriodRule("x", "none", False, True, 0.1, lift_prior=-0.01)),
+    ("NaN lift", lambda: PeriodRule("x", "none", False, True, 0.1, lift_prior=float("nan"))),
+    ("lift not a number", lambda: PeriodRule("x", "none", False, True, 0.1, lift_prior="0.1")),
     ("negative min score", lambda: NudgePolicy(min_score=-1.0)),
 ]
 
@@ -477,3 +481,37 @@ def test_guarantees_hold_with_everything_on(
         if col.dtype.kind == "M":
             col, other = col.view(np.int64), other.view(np.int64)
         assert np.array_equal(col, other, equal_nan=col.dtype.kind == "f"), name
+
+
+def test_default_lift_priors_follow_the_playbook() -> None:
+    """The default ranking's order of the periods (silent, sleeping, never bought, active,
+    lost), each lift at most its response, and the score of a customer without history
+    ``reach × lift × bonus``; with a zero lift a period is not worth a message."""
+    periods = NudgePolicy().periods
+    lift = {name: rule.lift_prior for name, rule in periods.items()}
+    assert all(v is not None for v in lift.values())
+    order = sorted(lift, key=lambda name: -float(lift[name] or 0))
+    assert order == ["silent", "sleeping", "not_bought", "active", "lost"]
+    for rule in periods.values():
+        assert rule.lift_prior is not None
+        assert rule.lift_prior <= rule.response_prior
+        assert rule.incremental_share == pytest.approx(rule.lift_prior / rule.response_prior)
+    assert PeriodRule("x", "none", False, True, 0.1).incremental_share == 1.0
+    assert PeriodRule("x", "none", False, True, 0.0, lift_prior=0.0).incremental_share == 0.0
+    for kind in ("high_end", "high_frequency"):
+        for rule in NudgePolicy.for_business(kind).periods.values():
+            assert rule.lift_prior is not None
+            assert rule.lift_prior <= rule.response_prior
+
+
+def test_a_period_without_lift_is_not_worth_a_message() -> None:
+    sim = simulate_pool(300, seed=5)
+    snap = sim.pool().snapshot(sim.as_of)
+    stages = Lifecycle().fit(snap).apply(snap)
+    silent = NudgePolicy().periods["silent"]
+    policy = NudgePolicy(periods={"silent": attrs.evolve(silent, lift_prior=0.0)}, caps=())
+    result = plan(snap, stages, at=snap.as_of, policy=policy)
+    rows = (result.period == "silent") & ~np.isnan(result.score)
+    assert rows.any()
+    assert np.all(result.score[rows] == 0)
+    assert np.all(result.reason[rows] == "not_worth_it")
