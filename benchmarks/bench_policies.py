@@ -9,7 +9,9 @@ policy's true incremental revenue per message with a bootstrap interval over the
 ratio to blasting, the paired difference to blasting, and the off-policy estimates (IPS, SNIPS,
 DR) an analyst would get from the logged round alone, with whether their intervals cover the
 truth. A second table repeats it with a message budget of ``BENCH_BUDGET_SHARE`` of the
-customers (the default policy then ranks by its expected-value score).
+customers (the default policy then ranks by its score, the expected incremental response of
+the periods' lift priors), with the same budget ranked by the response priors alone (the
+chance to buy) as a further row, "ranked by response".
 
 Timings: one round of responses for every reachable customer (best of ``REPEAT``), and the
 whole comparison (plans, logging round, cross-fitted models, bootstrap, off-policy estimates;
@@ -26,10 +28,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import numpy as np
 
 from privdomain.domain.channels import OWNED_CHANNELS
-from privdomain.nudges import PolicyComparison, compare_policies
+from privdomain.nudges import NudgePolicy, PolicyComparison, compare_policies, plan
 from privdomain.simulate import response_world, simulate_pool
 
 N_CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 50_000))
@@ -103,9 +106,19 @@ def main() -> None:
         lambda: compare_policies(world, seed=0, n_bootstrap=N_BOOTSTRAP), repeat=1
     )
     budget = max(1, int(BUDGET_SHARE * len(snapshot)))
-    budget_s, budgeted = _best(
-        lambda: compare_policies(world, seed=0, n_bootstrap=N_BOOTSTRAP, budget=budget), repeat=1
+    # the same budget ranked by the chance to buy (the response priors, no lift priors): what
+    # the default ranking targeted before it ranked by the expected incremental response
+    by_response = NudgePolicy(
+        periods={k: attrs.evolve(r, lift_prior=None) for k, r in NudgePolicy().periods.items()}
     )
+    response_ranked = plan(snapshot, world.stages, at=world.at, budget=budget, policy=by_response)
+    budget_s, budgeted = _best(
+        lambda: compare_policies(
+            world, seed=0, n_bootstrap=N_BOOTSTRAP, budget=budget,
+            plans={"ranked by response": response_ranked},
+        ),
+        repeat=1,
+    )  # fmt: skip
     _table(
         f"default policy as configured (no budget); {comparison.candidates:,} reachable, "
         f"logged round nudges {comparison.logging_share:.0%} of them at random",

@@ -5,7 +5,8 @@ whose customers' responses to nudges are known) and compares four ways of choosi
 nudge, every one sending a customer the same nudge (the playbook's message, offer and channel):
 
 - **default policy**: :func:`~privdomain.nudges.plan` with the policy as configured (consent,
-  frequency caps, periods; a message budget ranked by its expected-value score);
+  frequency caps, periods; a message budget ranked by its score, the expected incremental
+  response of the periods' lift priors);
 - **uplift**: the customers with the highest estimated uplift (a :class:`TLearner` or any
   uplift model trained on one randomised logging round);
 - **top propensity**: the customers most likely to buy (a classifier trained on the same round);

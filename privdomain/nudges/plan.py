@@ -32,7 +32,7 @@ from privdomain.domain._time import (
     local_day_starts,
     micros_to_datetime,
 )
-from privdomain.domain.channels import OWNED_CHANNELS, OWNED_COLUMN, Channel, TouchKind
+from privdomain.domain.channels import OWNED_COLUMN, Channel, TouchKind
 from privdomain.domain.money import minor_unit_exponent
 from privdomain.domain.segment import short_repr
 from privdomain.domain.snapshot import Snapshot
@@ -82,6 +82,7 @@ _CODE = {name: i for i, name in enumerate(OFFERS)}
 _OFFER_NAMES = np.array([*OFFERS, None], dtype=object)  # code -1: no offer
 _IS_DISCOUNT = np.array([o in DISCOUNT_OFFERS for o in OFFERS] + [False])
 _IS_COUPON = np.array([o in COUPONS for o in OFFERS] + [False])
+_IS_OWNED = OWNED_COLUMN >= 0  # by channel code
 
 
 def _readonly(arr: Any) -> NDArray[Any]:
@@ -353,35 +354,72 @@ def _balance(snapshot: Snapshot, name: str | None) -> NDArray[np.bool_]:
     return out
 
 
-def _responses(
+#: Cells (customers x channels) of the response-rate block the channel choice works on at once:
+#: the history counts and rates of a block, never of the whole pool (memory).
+_BLOCK_CELLS = 1 << 17
+
+
+def _history(
     snapshot: Snapshot,
     c_row: NDArray[np.int64],
     c_at: NDArray[np.int64],
-    c_col: NDArray[Any],
+    c_k: NDArray[np.int8],
     window_days: float,
-    order_cols: NDArray[np.int64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Messages with a complete response window, and responses (an order within the window),
-    per customer and channel of the policy (columns in ``order_cols`` order), from the
-    snapshot's contacts and order log."""
-    n, k = len(snapshot), order_cols.size
-    position = np.full(len(OWNED_CHANNELS) + 1, -1, dtype=np.int64)  # owned column -> k
-    position[order_cols] = np.arange(k)
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """The messages on the policy's channels whose response window is over: their customer
+    rows, channel positions (``c_k``, -1 off the policy) and whether each got a response (an
+    order within the window), from the snapshot's contacts and order log."""
     window = round(window_days * MICROS_PER_DAY)
-    c_k = position[c_col]
     done = np.flatnonzero((c_k >= 0) & (c_at + window <= epoch_micros(snapshot.as_of)))
-    row, at = c_row[done], c_at[done]
+    row, at, col = c_row[done], c_at[done], c_k[done].astype(np.int64)
+    del done
     orders = snapshot.order_log
-    o_at = orders.at.astype("datetime64[us]").view(np.int64)
+    o_at = np.asarray(orders.at, dtype="datetime64[us]").view(np.int64)
     o_row = np.asarray(orders.row, dtype=np.int64)
     if at.size:
         relevant = o_at >= at.min()  # older orders answer no message
         o_at, o_row = o_at[relevant], o_row[relevant]
     hit = responded_within(row, at, o_row, o_at, window)
-    key = row * k + c_k[done]
-    sent = np.bincount(key, minlength=n * k).reshape(n, k)
-    answered = np.bincount(key[hit], minlength=n * k).reshape(n, k)
-    return sent, answered
+    return row, col, hit
+
+
+def _choose_channels(
+    history: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
+    usable: NDArray[np.bool_],
+    reach: NDArray[np.float64],
+    prior: NDArray[np.float64],
+    strength: float,
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Each customer's usable channel of the highest response rate (ties: the channel order)
+    and that rate, ``(s × reach × prior + answered) / (s + sent)``, block by block of rows: the
+    per-channel counts and rates of one block at a time, whatever the pool's size."""
+    n, k = usable.shape
+    row, col, hit = history
+    pick = np.zeros(n, dtype=np.intp)
+    chosen = np.zeros(n)
+    if n == 0 or k == 0:
+        return pick, chosen
+    block = max(1, _BLOCK_CELLS // k)
+    key = row * k + col
+    edges = np.array([0, key.size])
+    if n > block:  # the messages grouped by block of rows (a radix sort of small block numbers)
+        group = (row // block).astype(np.uint16 if n // block < 2**16 else np.int64)
+        order = np.argsort(group, kind="stable")
+        key, hit = key[order], hit[order]
+        edges = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=-(-n // block)))))
+        del group, order
+    weight = strength * reach[None, :]
+    for i, a in enumerate(range(0, n, block)):
+        b = min(n, a + block)
+        mine = key[edges[i] : edges[i + 1]] - a * k
+        sent = np.bincount(mine, minlength=(b - a) * k).reshape(b - a, k)
+        answered = np.bincount(mine[hit[edges[i] : edges[i + 1]]], minlength=(b - a) * k)
+        rate = (weight * prior[a:b, None] + answered.reshape(b - a, k)) / (strength + sent)
+        del sent, answered
+        best = np.argmax(np.where(usable[a:b], rate, -1.0), axis=1)
+        pick[a:b] = best
+        chosen[a:b] = np.take_along_axis(rate, best[:, None], axis=1)[:, 0]
+    return pick, chosen
 
 
 def plan(
@@ -583,41 +621,54 @@ def plan(
     # start can count; each cap counts its own (one bincount per cap, not per channel)
     contacts = snapshot.contacts
     c_row = np.asarray(contacts.row, dtype=np.int64)
-    c_at = contacts.at.astype("datetime64[us]").view(np.int64)
-    c_col = OWNED_COLUMN[contacts.channel]
-    recent = np.flatnonzero((c_at >= starts.min()) & (c_col >= 0))
-    r_row, r_at, r_col = c_row[recent], c_at[recent], c_col[recent]
-    r_zone = zone_code[r_row]
+    c_at = np.asarray(contacts.at, dtype="datetime64[us]").view(np.int64)  # no copy
+    # each message's position in the channel order (-1: not a channel of the policy), int8
+    order_cols = np.array([OWNED_COLUMN[c.value] for c in policy.channel_order], dtype=np.int64)
+    position = np.full(256, -1, dtype=np.int8)
+    position[[c.value for c in policy.channel_order]] = np.arange(order_cols.size)
+    c_k = position[contacts.channel]
+    recent = np.flatnonzero((c_at >= starts.min()) & _IS_OWNED[contacts.channel])
+    r_row, r_at = c_row[recent], c_at[recent]
     r_before = r_at <= send[r_row]
-    in_window = [(r_at >= starts[w][r_zone]) & r_before for w in range(len(WINDOWS))]
+    r_zone = zone_code[r_row]
 
     # -- channels with room: reachable, and every cap still below its limit after one more
-    order_cols = np.array([OWNED_COLUMN[c.value] for c in policy.channel_order], dtype=np.int64)
+    # (history plus the plan's one message: the count so far must be below the limit)
     reachable = np.asarray(snapshot.reachable, dtype=bool)[:, order_cols]
     room_all = np.ones(n, dtype=bool)
     room = np.ones((n, order_cols.size), dtype=bool)
-    for cap in policy.caps:
-        inside = in_window[WINDOWS.index(cap.window)]
-        if cap.channel is None:
-            room_all &= np.bincount(r_row[inside], minlength=n) + 1 <= cap.limit
-        elif cap.channel in policy.channel_order:
-            k = policy.channel_order.index(cap.channel)
-            inside = inside & (r_col == order_cols[k])
-            room[:, k] &= np.bincount(r_row[inside], minlength=n) + 1 <= cap.limit
+    for w, window in enumerate(WINDOWS):
+        caps = [cap for cap in policy.caps if cap.window == window]
+        if not caps:
+            continue
+        inside = np.flatnonzero((r_at >= starts[w][r_zone]) & r_before)
+        w_row, w_k = r_row[inside], c_k[recent[inside]]
+        del inside
+        for cap in caps:
+            if cap.channel is None:
+                room_all &= np.bincount(w_row, minlength=n) < cap.limit
+            elif cap.channel in policy.channel_order:
+                k = policy.channel_order.index(cap.channel)
+                room[:, k] &= np.bincount(w_row[w_k == k], minlength=n) < cap.limit
+        del w_row, w_k
+    del r_row, r_at, r_before, r_zone, recent
     usable = reachable & room & room_all[:, None]
+    del room, room_all
     has_reach = reachable.any(axis=1)
     has_room = usable.any(axis=1)
 
     # -- channel choice: the reach prior shrunk with the customer's own response history
-    sent, answered = _responses(snapshot, c_row, c_at, c_col, policy.response_days, order_cols)
+    history = _history(snapshot, c_row, c_at, c_k, policy.response_days)
+    del c_row, c_at, c_k
     reach = np.array([policy.reach[c] for c in policy.channel_order])
-    strength = policy.channel_prior_strength
-    rate = (strength * reach[None, :] * prior[:, None] + answered) / (strength + sent)
-    pick = np.argmax(np.where(usable, rate, -1.0), axis=1)  # ties: the channel order
+    pick, chosen_rate = _choose_channels(
+        history, usable, reach, prior, float(policy.channel_prior_strength)
+    )
+    del history
     n_reach = reachable.sum(axis=1)
+    del reachable, usable
     multi = 1 + policy.multi_point_bonus * np.maximum(n_reach - 1, 0)
     tired = np.ones(n) if fatigue is None else fatigue._multiplier(snapshot, send)
-    chosen_rate = np.take_along_axis(rate, pick[:, None], axis=1)[:, 0]
     score = np.where(has_room, chosen_rate * share * tired * multi, np.nan)
 
     face_table = np.array([policy.offer_cost.get(o, 0) for o in OFFERS], dtype=np.int64)

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,23 @@ def test_history_moves_customers_off_the_first_channel() -> None:
     assert np.array_equal(a.planned, b.planned)
     moved = a.planned & (a.channel != b.channel)
     assert moved.any()
+
+
+@pytest.mark.parametrize("cells", [1, 9, 50, 1 << 12])
+def test_channel_choice_block_by_block_is_the_whole(monkeypatch: Any, cells: int) -> None:
+    """The response rates are computed for blocks of customers at a time (memory); any block
+    size gives the plan of one block, history weighing much or little."""
+    import sys
+
+    module = sys.modules["privdomain.nudges.plan"]
+    snap, stages = pool(1)
+    for strength in (0.5, 20.0):
+        policy = NudgePolicy(channel_prior_strength=strength, response_days=3)
+        whole = plan(snap, stages, at=snap.as_of, policy=policy, budget=150)
+        with monkeypatch.context() as m:
+            m.setattr(module, "_BLOCK_CELLS", cells)
+            blocked = plan(snap, stages, at=snap.as_of, policy=policy, budget=150)
+        for name, column in whole.columns().items():
+            np.testing.assert_array_equal(
+                getattr(blocked, name if name != "customer_id" else "customer_ids"), column
+            )
