@@ -686,8 +686,9 @@ def attribute(
     rule
         The :class:`CommissionRule`.
     as_of
-        When the ledger is drawn up (default ``snapshot.as_of``): credits of orders placed less
-        than ``refund_window_days`` before it stay frozen, older ones are settled.
+        When the ledger is drawn up (default ``snapshot.as_of``; never later, the snapshot
+        cannot see what happened since): credits of orders placed less than
+        ``refund_window_days`` before it stay frozen, older ones are settled.
     refund_window_days
         How long a commission stays frozen (default 7 days, a common no-questions refund
         window).
@@ -717,7 +718,8 @@ def attribute(
     Raises
     ------
     ValidationError
-        A bad argument, a category the rule has no rates for;
+        A bad argument, an ``as_of`` later than ``snapshot.as_of``, a category the rule has no
+        rates for;
         :class:`CurrencyMismatchError` when the rule's caps are in another currency than the
         snapshot.
     """
@@ -746,6 +748,12 @@ def attribute(
     if hold is not None and not isinstance(hold, FraudReport):
         raise ValidationError(f"hold must be a FraudReport, got {type(hold).__name__}")
     when = snapshot.as_of if as_of is None else as_utc_datetime(as_of, what="as_of")
+    if when > snapshot.as_of:
+        raise ValidationError(
+            f"as_of {when.isoformat()} is later than the snapshot's ({snapshot.as_of.isoformat()}):"
+            " the snapshot cannot see refunds and bindings since; take a snapshot as of"
+            f" {when.isoformat()} (pool.snapshot(as_of)) and attribute that"
+        )
     if bindings is None or isinstance(bindings, BindingPolicy):
         bindings = bind(snapshot, bindings)
     if not isinstance(bindings, Bindings):

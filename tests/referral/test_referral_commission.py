@@ -13,7 +13,7 @@ from privdomain import Money
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
 from privdomain.memory import InMemoryCommissionLedger
 from privdomain.ports import CommissionStatus
-from privdomain.referral import CommissionRule, attribute, bind, settle
+from privdomain.referral import CommissionRule, ReferralAttribution, attribute, bind, settle
 
 RULE = CommissionRule(("0.05", "0.02"), agent_rate="0.03")
 
@@ -49,8 +49,20 @@ def test_frozen_through_the_refund_window() -> None:
     ledger = attribute(s, RULE, refund_window_days=5.5)
     status = {o: set(ledger.status[ledger.order_id == o].tolist()) for o in ("o1", "o2")}
     assert status == {"o1": {1}, "o2": {0}}
-    later = attribute(s, RULE, as_of=at(30))
+    later = attribute(snap(chain_pool(), days=30), RULE)
     assert set(later.status.tolist()) == {1}
+
+
+def test_as_of_later_than_the_snapshot_is_refused() -> None:
+    # the snapshot of day 5 cannot see the refund of day 6: no settling as of day 20 from it
+    pool = chain_pool([refund("r1", "d", at(6), "100.00", "o1")])
+    early = pool.snapshot(at(5))
+    with pytest.raises(ValidationError, match="take a snapshot as of"):
+        attribute(early, RULE, as_of=at(20))
+    with pytest.raises(ValidationError, match="take a snapshot as of"):
+        ReferralAttribution(RULE).attribute(early, as_of=at(20))
+    assert attribute(early, RULE, as_of=at(5)).to_records() == attribute(early, RULE).to_records()
+    assert attribute(pool.snapshot(at(20)), RULE).total("o1") == Money(0)
 
 
 def test_whole_refund_reverses_and_re_attribution_nets_to_zero() -> None:
