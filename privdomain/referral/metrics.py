@@ -42,6 +42,11 @@ def _window(snapshot: Snapshot, start: Any, end: Any) -> tuple[np.int64, np.int6
         raise ValidationError(f"takes a Snapshot, got {type(snapshot).__name__}")
     lo = as_utc_datetime(start, what="start")
     hi = snapshot.as_of if end is None else as_utc_datetime(end, what="end")
+    if hi > snapshot.as_of:
+        raise ValidationError(
+            f"end {hi.isoformat()} is later than the snapshot's as_of"
+            f" ({snapshot.as_of.isoformat()}): take a snapshot as of {hi.isoformat()}"
+        )
     if hi <= lo:
         raise ValidationError(f"the window must end after it starts: {lo} .. {hi}")
     return (
@@ -196,7 +201,9 @@ class AgentStats:
 
 
 def agent_stats(snapshot: Snapshot) -> AgentStats:
-    """Every agent's customers and the net revenue of their orders (``Orders.agent``)."""
+    """Every agent's customers and the net revenue of their orders (``Orders.agent``), as of
+    the snapshot: the agents with a customer bound to them as of ``snapshot.as_of`` or an
+    order credited to them by then (an agent first assigned later is not listed)."""
     from privdomain.domain.snapshot import Snapshot
 
     if not isinstance(snapshot, Snapshot):
@@ -209,7 +216,10 @@ def agent_stats(snapshot: Snapshot) -> AgentStats:
     net = (log.gross_minor - log.refunded_minor).astype(np.int64)
     revenue = np.zeros(k, dtype=np.int64)
     np.add.at(revenue, oa[oa >= 0], net[oa >= 0])
-    return AgentStats(tuple(snapshot.agent_names), customers, revenue, snapshot.currency)
+    # the pool's vocabulary of agent names also holds agents assigned after as_of
+    seen = (customers > 0) | (np.bincount(oa[oa >= 0], minlength=k) > 0)
+    names = np.asarray(snapshot.agent_names, dtype=object)[seen]
+    return AgentStats(tuple(names.tolist()), customers[seen], revenue[seen], snapshot.currency)
 
 
 def _parents(bindings: Bindings) -> NDArray[np.int64]:

@@ -8,6 +8,7 @@ import pytest
 from helpers import at, customer
 from referral_helpers import chain_pool, invite, refund, snap
 
+from privdomain import ProfileChanges
 from privdomain.errors import ValidationError
 from privdomain.referral import agent_stats, k_factor, referral_rate, referrer_stats
 
@@ -62,3 +63,26 @@ def test_bad_windows() -> None:
         k_factor("x", start=at(0))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="bindings"):
         referrer_stats(s, bindings="x")  # type: ignore[arg-type]
+
+
+def test_windows_end_no_later_than_the_snapshot() -> None:
+    s = _pool().snapshot(at(10))
+    for f in (referral_rate, k_factor):
+        with pytest.raises(ValidationError, match="take a snapshot as of"):
+            f(s, start=at(0), end=at(30))  # type: ignore[operator]
+    assert k_factor(s, start=at(0), end=at(10)) == k_factor(s, start=at(0))
+
+
+def test_agent_stats_as_of() -> None:
+    pool = chain_pool()
+    changes = ProfileChanges.from_arrays(
+        customer_id=["a"], tenant=pool.tenant, at=[at(20)], agent_id=["g-new"]
+    )
+    assert pool.ingest(changes).ok
+    # as of day 10, g-new is nobody's agent yet; g1 is credited with d's order of day 4
+    assert agent_stats(pool.snapshot(at(10))).to_records() == [
+        {"agent_id": "g1", "customers": 0, "revenue_minor": 10000}
+    ]
+    later = {r["agent_id"]: r for r in agent_stats(pool.snapshot(at(30))).to_records()}
+    assert later["g-new"] == {"agent_id": "g-new", "customers": 1, "revenue_minor": 0}
+    assert agent_stats(pool.snapshot(at(3))).to_records() == []
