@@ -15,7 +15,8 @@ Timings are the best of ``BENCH_REPEAT`` runs after the data is generated and in
 timed); fitting the lifecycle and the fatigue model is training (timed, not in the target).
 
 CPU time is printed next to wall-clock time: on shared cores the wall clock measures the
-neighbours as much as the plan.
+neighbours as much as the plan. The plan's working memory is the peak of what one call
+allocates (``tracemalloc``, which sees numpy's arrays), the returned plan included.
 
 Run: ``python -m benchmarks nudges`` (``BENCH_CUSTOMERS=100000`` for a quick look).
 """
@@ -26,6 +27,7 @@ import datetime as dt
 import gc
 import os
 import time
+import tracemalloc
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +48,17 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 # caps of 6 a month, and a 1M pool then stays under 4.5 GB with the later snapshot)
 MESSAGES_PER_MONTH = float(os.environ.get("BENCH_MESSAGES", 1.5))
 BASELINE_CUSTOMERS = int(os.environ.get("BENCH_BASELINE_CUSTOMERS", 2_000))
+
+
+def _peak_mb(fn: Callable[[], Any]) -> float:
+    """Peak of the memory allocated during one call (numpy's arrays included), in MB."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
 
 
 def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[tuple[float, float], Any]:
@@ -145,6 +158,8 @@ def main() -> None:
         "budget": len(snap) // 5, "discount_budget": 50_000_000, "holdout": 0.1, "seed": 7,
     }  # fmt: skip
     full_s, full = _best(lambda: plan(snap, stages, at=at, **everything))
+    plain_mb = _peak_mb(lambda: plan(snap, stages, at=at))
+    full_mb = _peak_mb(lambda: plan(snap, stages, at=at, **everything))
     touch_s, _ = _best(lambda: full.to_touchpoints(snap.tenant, "n-"))
     outcome_s, result = _best(lambda: full.outcomes(later, window_days=7))
 
@@ -179,6 +194,10 @@ def main() -> None:
         f"planned {int(plain.planned.sum()):,} with the playbook; with everything on "
         f"{counts['planned']:,} sent and {counts['holdout']:,} held out; "
         f"outcomes of {len(result):,} customers"
+    )
+    print(
+        f"plan working memory (peak of the allocations of one call, result included): "
+        f"{plain_mb:,.0f} MB with the playbook, {full_mb:,.0f} MB with everything on"
     )
     print(
         f"per-customer loop / vectorised plan: {baseline_s[0] / plain_s[0]:.0f}x (CPU "

@@ -12,6 +12,7 @@ import pytest
 from privdomain.cli import main
 from privdomain.demo import DEFAULT_STEPS, DemoRun, run_demo
 from privdomain.domain.channels import TouchKind
+from privdomain.nudges import compare_policies
 from privdomain.ports import CommissionStatus
 from privdomain.referral import referral_rate
 
@@ -92,6 +93,52 @@ def test_the_plan_section_adds_up(demo: tuple[DemoRun, dict[str, str]]) -> None:
     assert sum(_numbers(line)[0] for line in offers) == planned
     reasons = text.split("Not contacted, and why:\n", 1)[1].splitlines()[1:]
     assert sum(_numbers(line)[0] for line in reasons) == len(plan) - planned
+
+
+def _policy_rows(block: str) -> dict[str, str]:
+    rows = [line.strip() for line in block.splitlines() if line.startswith("  ")]
+    names = ("default policy", "uplift", "top propensity", "blast")
+    return {name: line for line in rows[1:] for name in names if line.startswith(name + " ")}
+
+
+def test_the_comparison_section_is_the_simulated_truth(
+    demo: tuple[DemoRun, dict[str, str]],
+) -> None:
+    """The comparison scores this week's own plan; its figures are re-derived here from the
+    week's simulated world: the default policy's truth per message is the mean expected
+    incremental revenue of the plan's own nudges, blast contacts every reachable customer,
+    and the printed cells are those of a comparison recomputed with the same seed."""
+    run, _ = demo
+    text = _section(demo, "Does the plan pay?")
+    result = run.results[-1]
+    world = run.extras["worlds"][-1]
+    nudged = np.asarray(result.plan.planned, dtype=bool)
+    truth = world.respond(result.plan, round=0).expected_incremental[nudged].mean()
+    reachable = int(np.count_nonzero(result.snapshot.reachable.any(axis=1)))
+    plain, budgeted = text.split("With a budget of", 1)
+    budget = _numbers(budgeted.splitlines()[0])[0]
+    assert budget == int(0.2 * len(result.snapshot))
+    layers = list(result.layers.values()) or None
+    for block, kwargs in ((plain, {}), (budgeted, {"budget": budget})):
+        rows = _policy_rows(block)
+        assert list(rows) == ["default policy", "uplift", "top propensity", "blast"]
+        again = compare_policies(world, seed=run.seed, n_bootstrap=200, layers=layers, **kwargs)
+        blast = again["blast"]
+        assert _numbers(rows["blast"])[0] == blast.messages
+        assert blast.messages <= reachable
+        for name, line in rows.items():
+            score = again[name]
+            assert line.split()[len(name.split())] == f"{score.messages:,}"
+            assert f"{score.truth:.2f} [{score.truth_ci[0]:.2f}, {score.truth_ci[1]:.2f}]" in line
+            assert f"{score.truth / blast.truth:.2f}x" in line
+            if name != "blast":
+                gain, (low, high) = again.difference(name, "blast")
+                assert line.endswith(f"{gain:+.2f} [{low:+.2f}, {high:+.2f}]")
+        if not kwargs:  # the plan the cycle made, nudge for nudge
+            assert again["default policy"].messages == int(nudged.sum())
+            assert again["default policy"].truth == pytest.approx(truth, rel=1e-12)
+        else:
+            assert again["default policy"].messages == min(budget, int(nudged.sum()))
 
 
 def test_referral_and_ledger_agree_with_the_pool(demo: tuple[DemoRun, dict[str, str]]) -> None:

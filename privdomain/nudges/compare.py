@@ -239,6 +239,7 @@ def compare_policies(
     seed: int | np.random.Generator | None,
     budget: int | None = None,
     policy: NudgePolicy | None = None,
+    layers: Any = None,
     plans: dict[str, NudgePlan] | None = None,
     uplift_model: Any = None,
     propensity_model: Any = None,
@@ -262,6 +263,9 @@ def compare_policies(
         (``plan(..., uplift=, value=)``) instead of its expected-value score.
     policy : NudgePolicy, optional
         The default policy (default: :class:`NudgePolicy` defaults).
+    layers : Segmentation or iterable of Segmentation, optional
+        The layers every plan is made with (``plan(..., layers=)``): the offers of super users,
+        KOCs and coupon hunters, as a daily cycle plans them.
     plans : dict of str to NudgePlan, optional
         Further plans of the world's snapshot to score (their planned customers, each sent the
         same nudge as in the other policies).
@@ -326,11 +330,12 @@ def compare_policies(
 
     # -- the nudge each customer would get: the default policy's, else the playbook's with
     #    caps lifted and the major sale on (what blasting sends)
-    default = plan(snap, stages, at=at, budget=budget, policy=policy)
-    unlimited = plan(snap, stages, at=at, policy=policy)
+    default = plan(snap, stages, at=at, budget=budget, policy=policy, layers=layers)
+    unlimited = plan(snap, stages, at=at, policy=policy, layers=layers)
     blast = plan(
-        snap, stages, at=at, major_sale=True, policy=attrs.evolve(policy, caps=(), min_score=0.0)
-    )
+        snap, stages, at=at, major_sale=True, layers=layers,
+        policy=attrs.evolve(policy, caps=(), min_score=0.0),
+    )  # fmt: skip
     own = unlimited.planned
     candidate = blast.planned | own
     channel = np.where(own, unlimited.channel, blast.channel)
@@ -396,8 +401,9 @@ def compare_policies(
         effect = np.zeros(len(snap))
         effect[rows] = np.clip(uplift_hat / worth, -1.0, 1.0)
         by_uplift = plan(
-            snap, stages, at=at, budget=budget, policy=policy, uplift=effect, value=worth
-        )
+            snap, stages, at=at, budget=budget, policy=policy, uplift=effect, value=worth,
+            layers=layers,
+        )  # fmt: skip
         selections["default + uplift budget"] = np.asarray(by_uplift.planned, dtype=bool)[rows]
     for name, p in extra.items():
         chosen = np.asarray(p.planned, dtype=bool)
