@@ -594,6 +594,12 @@ def _window(snapshot: Snapshot, start: Any, previous: Any) -> tuple[dt.datetime,
                 f"previous is as of {previous.as_of.isoformat()}, not start {begin.isoformat()}"
             )
     lo, hi = epoch_micros(begin, what="start"), epoch_micros(snapshot.as_of)
+    if previous is not None and lo >= hi:
+        raise ValidationError(
+            f"previous is as of {previous.as_of.isoformat()}, not before the snapshot's as_of "
+            f"{snapshot.as_of.isoformat()}: previous must be the earlier snapshot (as of the "
+            "window's start), snapshot the later one"
+        )
     if lo >= hi:
         raise ValidationError(
             f"start {begin.isoformat()} must be before the snapshot's as_of "
@@ -617,9 +623,25 @@ def _previous_reach(snapshot: Snapshot, previous: Snapshot) -> NDArray[np.bool_]
             "previous has customers the snapshot lacks: it must be an earlier snapshot of the "
             "same pool"
         )
+    if len(previous) and not np.array_equal(snapshot.joined_at[rows], previous.joined_at):
+        raise ValidationError(
+            "previous has customers who joined at other times than in the snapshot: it must be "
+            "an earlier snapshot of the same pool"
+        )
+    joined_by = int(np.count_nonzero(snapshot.joined_at <= _naive(previous.as_of)))
+    if joined_by != len(previous):
+        raise ValidationError(
+            f"the snapshot has {joined_by} customers who joined by previous.as_of "
+            f"({previous.as_of.isoformat()}), previous has {len(previous)}: it must be an earlier "
+            "snapshot of the same pool"
+        )
     out = np.zeros(len(snapshot), dtype=bool)
     out[rows] = previous.reachable.any(axis=1)
     return out
+
+
+def _naive(when: dt.datetime) -> np.datetime64:
+    return np.datetime64(as_utc_datetime(when).replace(tzinfo=None), "us")
 
 
 def _months(micros: NDArray[np.int64], offset: dt.timedelta) -> NDArray[np.int64]:

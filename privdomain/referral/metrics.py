@@ -42,7 +42,8 @@ def _window(snapshot: Snapshot, start: Any, end: Any) -> tuple[np.int64, np.int6
         raise ValidationError(f"takes a Snapshot, got {type(snapshot).__name__}")
     lo = as_utc_datetime(start, what="start")
     hi = snapshot.as_of if end is None else as_utc_datetime(end, what="end")
-    if hi > snapshot.as_of:
+    # the snapshot sees events at as_of itself: a half-open window may end 1 µs after it
+    if hi > snapshot.as_of + dt.timedelta(microseconds=1):
         raise ValidationError(
             f"end {hi.isoformat()} is later than the snapshot's as_of"
             f" ({snapshot.as_of.isoformat()}): take a snapshot as of {hi.isoformat()}"

@@ -239,3 +239,24 @@ def test_a_customer_joining_at_as_of_is_in_the_window(shop: Pool) -> None:
     r = health(shop.snapshot(AS_OF), start=START)
     assert r.inflow == 4
     assert (r.referral.new_customers, r.referral.referred) == (4, 2)
+
+
+def test_previous_must_be_an_earlier_snapshot_of_the_same_pool(shop: Pool) -> None:
+    now = shop.snapshot(AS_OF)
+    # another pool of the same tenant, with the same customer ids but other join times
+    twin = new_pool()
+    twins = ("alice", "bob", "carol", "eve", "frank")
+    assert twin.ingest([customer(c, at(1)) for c in twins]).ok
+    with pytest.raises(ValidationError, match="joined at other times"):
+        health(now, previous=twin.snapshot(START))
+    # same join times, but a customer of the later snapshot who had joined is missing
+    part = new_pool()
+    assert part.ingest([customer("alice", at(0))]).ok  # eve, who joined on day 2, is missing
+    with pytest.raises(ValidationError, match=r"joined by previous\.as_of"):
+        health(now, previous=part.snapshot(START))
+    # the same instant, or swapped: the message names previous, not start
+    with pytest.raises(ValidationError, match="previous must be the earlier snapshot"):
+        health(now, previous=shop.snapshot(AS_OF))
+    with pytest.raises(ValidationError, match="previous must be the earlier snapshot"):
+        health(shop.snapshot(START), previous=now)
+    assert health(now, previous=shop.snapshot(START)).outflow == 1  # eve
