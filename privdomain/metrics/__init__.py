@@ -2,13 +2,13 @@
 
 - :func:`health` → :class:`HealthReport`: pool (size, inflow, outflow, source breadth and
   concentration, reach per owned channel, multi-point presence), value per customer
-  (conversion, repurchase, order value, expected CLV), referral rate of existing customers, the
+  (conversion, repurchase rate, order value, expected CLV), referral rate of existing customers, the
   KPIs (KOCs, content creators, super users' share of revenue), the revenue decomposition
   period over period, cohort retention (:class:`CohortRetention`) and the public → private
   funnel by source (:class:`SourceFunnel`); :meth:`HealthReport.compare` tells what changed
   between two reports and why (:class:`HealthComparison`).
 - :func:`decompose` splits a change of revenue = traffic × conversion × order value ×
-  repurchase among its factors (Shapley values, :func:`shapley`).
+  orders per buyer among its factors (Shapley values, :func:`shapley`).
 - :func:`overview` → :class:`PoolOverview`: headline figures in one look.
 """
 

@@ -1,4 +1,4 @@
-"""Revenue = traffic × conversion × order value × repurchase, and who moved it between periods.
+"""Revenue = traffic × conversion × order value × orders per buyer, and who moved it.
 
 The four factors of a period (a window of time, seen as of the snapshot's instant):
 
@@ -8,9 +8,10 @@ The four factors of a period (a window of time, seen as of the snapshot's instan
     ``buyers / traffic``: the share of them who bought at least once in the period.
 ``order_value``
     ``revenue / orders``: net revenue (paid minus refunds naming the order) per order.
-``repurchase``
-    ``orders / buyers``: orders per buyer, 1 when every buyer bought once; what repeat purchase
-    adds on top of the first order.
+``orders_per_buyer``
+    ``orders / buyers``: the purchase frequency, 1 when every buyer bought once; what repeat
+    purchase adds on top of the first order. (Not the *repurchase rate* of
+    :class:`~privdomain.metrics.HealthReport`, which is the share of buyers who bought again.)
 
 Their product is the period's net revenue exactly (``traffic × buyers/traffic × revenue/orders ×
 orders/buyers``). Between two periods the change of revenue is split among the factors by the
@@ -45,7 +46,7 @@ from privdomain.errors import ValidationError
 __all__ = ["FACTORS", "RevenueDecomposition", "RevenueFactors", "decompose", "shapley"]
 
 #: The factors of revenue, in the order of the identity.
-FACTORS: tuple[str, ...] = ("traffic", "conversion", "order_value", "repurchase")
+FACTORS: tuple[str, ...] = ("traffic", "conversion", "order_value", "orders_per_buyer")
 
 
 def _ratio(num: float, den: float) -> float:
@@ -76,13 +77,13 @@ class RevenueFactors:
         return _ratio(self.revenue, self.orders)
 
     @property
-    def repurchase(self) -> float:
-        """``orders / buyers``: orders per buyer (NaN without buyers)."""
+    def orders_per_buyer(self) -> float:
+        """``orders / buyers``: the purchase frequency (NaN without buyers)."""
         return _ratio(self.orders, self.buyers)
 
     def factors(self) -> tuple[float, float, float, float]:
         """The four factors, in the order of :data:`FACTORS`."""
-        return (float(self.traffic), self.conversion, self.order_value, self.repurchase)
+        return (float(self.traffic), self.conversion, self.order_value, self.orders_per_buyer)
 
 
 def shapley(before: Sequence[Any], after: Sequence[Any]) -> list[Any]:

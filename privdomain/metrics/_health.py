@@ -66,7 +66,7 @@ class HealthReport(Result):
     - **KPIs**: :attr:`kocs`, :attr:`creators`, :attr:`super_users`,
       :attr:`super_user_revenue_share`;
     - :attr:`factors`, :attr:`previous_factors` and :meth:`decomposition` (revenue = traffic ×
-      conversion × order value × repurchase, period over period), :attr:`cohorts` and
+      conversion × order value × orders per buyer, period over period), :attr:`cohorts` and
       :attr:`funnel`.
 
     :meth:`metrics` lists every figure as records, :meth:`compare` tells what changed between
@@ -359,7 +359,7 @@ class HealthReport(Result):
             ("value", "orders", self.factors.orders, "orders"),
             ("value", "conversion", self.conversion, "share"),
             ("value", "repurchase_rate", self.repurchase_rate, "share"),
-            ("value", "orders_per_buyer", self.factors.repurchase, "orders"),
+            ("value", "orders_per_buyer", self.factors.orders_per_buyer, "orders"),
             ("value", "order_value", self.order_value, cur),
             ("value", "revenue_per_customer", self.revenue_per_customer, cur),
             ("value", "expected_clv", self.expected_clv, cur),
@@ -392,7 +392,7 @@ class HealthReport(Result):
         """What changed between this report and ``other``, and why.
 
         The earlier report (by ``as_of``) is *before*. The change of revenue between the two
-        windows is split among traffic, conversion, order value and repurchase (the Shapley
+        windows is split among traffic, conversion, order value and orders per buyer (the Shapley
         decomposition, :func:`~privdomain.metrics.decompose`); every other figure is listed
         with its two values.
 
