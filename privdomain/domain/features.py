@@ -55,6 +55,9 @@ def _readonly(arr: NDArray[Any]) -> NDArray[Any]:
 
 _IS_LINK = kind_table(CONNECT_KINDS | DISCONNECT_KINDS)
 _IS_OFF = kind_table(DISCONNECT_KINDS)
+#: whether a channel code is an owned channel (a bool per event: the int64 column numbers of
+#: ``OWNED_COLUMN`` are looked up only for the events that need them)
+_IS_OWNED = OWNED_COLUMN >= 0
 
 
 def _group_max(key: NDArray[np.intp], values: NDArray[np.int64], size: int) -> NDArray[np.int64]:
@@ -73,8 +76,34 @@ def _key(rows: NDArray[np.integer[Any]], width: int, codes: NDArray[Any]) -> NDA
 
 
 def _counts(key: NDArray[np.intp], size: int) -> NDArray[np.int32]:
-    # bincount is the fastest grouped count numpy has; int32 halves what the snapshot keeps
-    return np.bincount(key, minlength=size).astype(np.int32)
+    """Grouped counts as ``int32`` (half what the snapshot keeps); the caller hands ``key``
+    over, and it is freed before the counts are narrowed."""
+    # bincount is the fastest grouped count numpy has
+    counts = np.bincount(key, minlength=size)
+    del key
+    return _narrowed(counts)
+
+
+def _narrowed(counts: NDArray[np.intp]) -> NDArray[np.int32]:
+    """``counts.astype(np.int32)`` in ``counts``' own buffer, which then shrinks to half: no
+    second buffer of the full size at any time (these are the snapshot's largest arrays)."""
+    size = counts.size
+    if size < 2 or counts.dtype.itemsize != 8 or not counts.flags.owndata:
+        return counts.astype(np.int32)
+    narrow = counts.view(np.int32)
+    # element i moves from bytes [8i, 8i + 8) to [4i, 4i + 4): a block [lo, hi) with
+    # hi <= 2 lo writes only over elements already moved (the first block, which overlaps
+    # itself, numpy copies through a buffer)
+    lo = hi = min(size, 1 << 16)
+    narrow[:hi] = counts[:hi]
+    while lo < size:
+        hi = min(size, 2 * lo)
+        narrow[lo:hi] = counts[lo:hi]
+        lo = hi
+    del narrow
+    counts.resize((size + 1) // 2, refcheck=False)  # realloc: gives the second half back
+    out: NDArray[np.int32] = counts.view(np.int32)[:size]
+    return out
 
 
 def _last_state_is_off(
@@ -86,7 +115,9 @@ def _last_state_is_off(
     grouped maximum finds each group's deciding event.
     """
     latest = _group_max(key, at * 2 + off, size)
-    decided: NDArray[np.bool_] = (latest != _NAT) & (latest & 1 == 1)
+    decided: NDArray[np.bool_] = latest != _NAT
+    np.bitwise_and(latest, 1, out=latest)  # in place: no second array of groups
+    np.logical_and(decided, latest, out=decided)
     return decided
 
 
@@ -163,7 +194,7 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         return _counts(_key(rows, _N_CHANNELS, channel), m * _N_CHANNELS).reshape(m, _N_CHANNELS)
 
     def contact() -> NDArray[np.int64]:
-        sent = np.flatnonzero((kind == TouchKind.SENT.value) & (OWNED_COLUMN[channel] >= 0))
+        sent = np.flatnonzero((kind == TouchKind.SENT.value) & _IS_OWNED[channel])
         key = _key(rows[sent], _N_OWNED, OWNED_COLUMN[channel[sent]])
         return _group_max(key, at[sent], m * _N_OWNED)
 
@@ -172,7 +203,7 @@ def _features(tables: Tables, as_of: int, threads: int | None) -> Snapshot:
         return _group_max(rows[inbound].astype(np.intp), at[inbound], m)
 
     def reach() -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        link = np.flatnonzero(_IS_LINK[kind] & (OWNED_COLUMN[channel] >= 0))
+        link = np.flatnonzero(_IS_LINK[kind] & _IS_OWNED[channel])
         # a removal at the same instant as a (re)connection wins: better miss than spam
         disconnected = _last_state_is_off(
             _key(rows[link], _N_OWNED, OWNED_COLUMN[channel[link]]),
@@ -413,17 +444,20 @@ def _relations(
 ) -> dict[str, Any]:
     """The snapshot's relational tables, in log order."""
     ev = tables.events
-    positions = np.arange(len(ev)) if sel is None else sel
     out: dict[str, Any] = {}
 
+    def positions(events: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Log positions of visible events (no ``arange`` of the whole log when all are)."""
+        return events if sel is None else sel[events]
+
     # contacts: owned-channel messages of the recent past
-    sent = np.flatnonzero((kind == TouchKind.SENT.value) & (OWNED_COLUMN[channel] >= 0))
+    sent = np.flatnonzero((kind == TouchKind.SENT.value) & _IS_OWNED[channel])
     recent = sent[at[sent] >= as_of - CONTACT_HISTORY_DAYS * MICROS_PER_DAY]
     out["contacts"] = Contacts(
         row=_readonly(rows[recent].astype(np.int64)),
         at=_readonly(at[recent].view("datetime64[us]")),
         channel=_readonly(channel[recent]),
-        promotion=_readonly((ev.flags[positions[recent]] & 1).astype(bool)),
+        promotion=_readonly((ev.flags[positions(recent)] & 1).astype(bool)),
     )
 
     # orders: purchases with their refunds, in exact minor units
@@ -470,7 +504,7 @@ def _relations(
 
     # invitations
     invited = np.flatnonzero(kind == TouchKind.INVITED.value)
-    i_pos = positions[invited]
+    i_pos = positions(invited)
     invitee = _sparse_at(ev.related_rows, ev.related_values, i_pos).astype(np.int64)
     ids = np.empty(len(tables.customers) + 1, dtype=object)  # index -1 → None
     ids[:-1] = tables.customers.ids
