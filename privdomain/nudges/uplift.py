@@ -69,6 +69,11 @@ __all__ = ["ClassTransformation", "TLearner", "XLearner"]
 
 #: How far (in standard errors) the treated count may be from what known propensities imply.
 _RANDOMISATION_Z = 6.0
+#: The largest outcome magnitude accepted: squares and sums of larger ones overflow float64.
+_MAX_OUTCOME = 1e150
+#: The largest outcome magnitude for the default regressor, which computes in float32
+#: (whose largest number is about 3.4e38).
+_MAX_DEFAULT_OUTCOME = 1e30
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -184,6 +189,16 @@ def _default_outcome_model(binary: bool) -> Any:
     return HistGradientBoostingRegressor(random_state=0)
 
 
+def _check_default_regressor(y: NDArray[np.float64], name: str) -> None:
+    """Refuse outcomes too large for the default (float32) gradient-boosting regressor."""
+    if y.size and float(np.max(np.abs(y))) > _MAX_DEFAULT_OUTCOME:
+        raise ValidationError(
+            f"y reaches {float(np.max(np.abs(y))):.3g}: the default {name} computes in float32 "
+            f"and would overflow beyond {_MAX_DEFAULT_OUTCOME:.0e}; rescale y (e.g. to "
+            f"thousands) or pass a regressor as {name}"
+        )
+
+
 def _default_propensity_model() -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -251,6 +266,11 @@ class _UpliftBase(BaseEstimator):  # type: ignore[misc]
         Xa = validate_X(self, X, reset=True)
         n = Xa.shape[0]
         ya = _floats("y", y, n)
+        if n and float(np.max(np.abs(ya))) > _MAX_OUTCOME:
+            raise ValidationError(
+                f"y reaches {float(np.max(np.abs(ya))):.3g}: outcomes beyond "
+                f"{_MAX_OUTCOME:.0e} in magnitude overflow the models; rescale y"
+            )
         treated = _treatment(treatment, n)
         if isinstance(propensity, str):
             if propensity != "estimate":
@@ -269,7 +289,12 @@ class _UpliftBase(BaseEstimator):  # type: ignore[misc]
             raise ValidationError(
                 f"{name} must be a scikit-learn estimator or None, not {short_repr(estimator)}"
             )
-        return _default_outcome_model(_is_binary(y)) if estimator is None else estimator
+        if estimator is not None:
+            return estimator
+        binary = _is_binary(y)
+        if not binary:
+            _check_default_regressor(y, name)
+        return _default_outcome_model(binary)
 
 
 class _ArmModels(_UpliftBase):
@@ -383,8 +408,15 @@ class TLearner(_ArmModels):
         ------
         ValidationError
             No ``propensity``; propensities of 0 or 1, or contradicted by the treated share;
-            treatment not 0/1; an arm smaller than ``min_arm_size``; ``y`` not finite; lengths
-            that differ; a classifier with an outcome that is not 0/1.
+            treatment not 0/1; an arm smaller than ``min_arm_size``; ``y`` not finite, or
+            beyond 1e150 in magnitude (beyond 1e30 with the default regressor, which computes
+            in float32: rescale it); lengths that differ; a classifier with an outcome that is
+            not 0/1.
+
+        Notes
+        -----
+        An arm whose outcome is constant (nobody in the holdout bought, say) gets a constant
+        model of that value; the uplift is then the other arm's model minus that constant.
         """
         Xa, ya, treated, _, _ = self._validate_fit(X, y, treatment, propensity)
         treated_template = self._outcome_template(self.estimator, ya, "estimator")
@@ -483,6 +515,8 @@ class XLearner(_ArmModels):
         x1, x0 = Xa[treated], Xa[~treated]
         d1 = ya[treated] - _predict_outcome(self.estimator_control_, x1)
         d0 = _predict_outcome(self.estimator_treated_, x0) - ya[~treated]
+        if self.effect_estimator is None:
+            _check_default_regressor(ya, "effect_estimator")
         effect = _default_outcome_model(False) if self.effect_estimator is None else None
         effect_template = self.effect_estimator if effect is None else effect
         self.effect_treated_ = _fit_outcome(effect_template, x1, d1, "treated")
@@ -551,8 +585,10 @@ class ClassTransformation(_UpliftBase):
     def fit(self, X: Any, y: Any, treatment: Any, *, propensity: Any = None) -> ClassTransformation:
         """Fit the classifier of ``z = (y == treatment)``.
 
-        Parameters and errors as :meth:`TLearner.fit`; in addition ``y`` must be 0/1 and the
-        propensity 0.5 for every row.
+        Parameters and errors as :meth:`TLearner.fit`; in addition ``y`` must be 0/1, not
+        constant in both arms at once (nobody, or everybody, responded in each arm: then ``z``
+        only encodes the treatment and there is no uplift to learn), and the propensity 0.5
+        for every row. One arm with a constant outcome is fine.
         """
         Xa, ya, treated, p, _ = self._validate_fit(X, y, treatment, propensity)
         if p is None or not np.all(p == 0.5):
@@ -568,6 +604,13 @@ class ClassTransformation(_UpliftBase):
             raise ValidationError(
                 f"estimator must be a scikit-learn classifier or None, not "
                 f"{short_repr(self.estimator)}"
+            )
+        y1, y0 = ya[treated], ya[~treated]
+        if np.all(y1 == y1[0]) and np.all(y0 == y0[0]):
+            raise ValidationError(
+                f"the outcome is constant in each arm (treated: all {y1[0]:g}, control: all "
+                f"{y0[0]:g}): the uplift is plainly {y1[0] - y0[0]:g} and z would only encode "
+                "the treatment, so the classifier would learn noise; there is nothing to model"
             )
         template = _default_outcome_model(True) if self.estimator is None else self.estimator
         z = (ya == treated).astype(np.float64)

@@ -177,6 +177,44 @@ def test_constant_arms_and_regressors() -> None:
     assert type(two.estimator_control_).__name__ == "LogisticRegression"
 
 
+@pytest.mark.parametrize("value", [0.0, 1.0])
+def test_class_transformation_refuses_an_outcome_constant_in_both_arms(value: float) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    t = rng.random(300) < 0.5
+    y = np.full(300, value)  # nobody (or everybody) bought: the true uplift is 0 everywhere
+    with pytest.raises(ValidationError, match="constant in each arm"):
+        ClassTransformation().fit(X, y, t, propensity=0.5)
+    # the T- and X-learner fit a constant model per arm: exactly no uplift
+    np.testing.assert_array_equal(TLearner().fit(X, y, t, propensity=0.5).predict(X), 0.0)
+    np.testing.assert_allclose(XLearner().fit(X, y, t, propensity=0.5).predict(X), 0.0)
+    # one constant arm is fine: nobody in the holdout bought, the treated bought at random
+    y1 = np.where(t, (rng.random(300) < 0.3).astype(float), 0.0)
+    lift = ClassTransformation(LogisticRegression()).fit(X, y1, t, propensity=0.5).predict(X)
+    assert np.all(np.isfinite(lift))
+    assert abs(float(lift.mean()) - 0.3) < 0.15  # the treated arm's rate minus none
+
+
+@pytest.mark.parametrize("learner", [TLearner, XLearner])
+def test_outcomes_too_large_for_the_models_are_refused(learner: Any) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 2))
+    t = np.arange(200) % 2 == 0
+    y = rng.normal(size=200)
+    with pytest.raises(ValidationError, match="rescale y"):
+        learner().fit(X, y * 1e200, t, propensity=0.5)
+    with pytest.raises(ValidationError, match="float32"):
+        learner().fit(X, y * 1e40, t, propensity=0.5)  # the default regressor
+    linear = (
+        TLearner(LinearRegression())
+        if learner is TLearner
+        else XLearner(LinearRegression(), LinearRegression())
+    )
+    assert np.all(np.isfinite(linear.fit(X, y * 1e100, t, propensity=0.5).predict(X)))
+    with pytest.raises(ValidationError, match="rescale y"):
+        linear.fit(X, y * 1e160, t, propensity=0.5)
+
+
 # ---------------------------------------------------------------------- estimator contract
 @pytest.mark.parametrize(
     "learner",
