@@ -215,6 +215,8 @@ class PoolService:
             payload = json.loads(body or b"{}")
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the body is not JSON: {exc}") from None
+        except RecursionError:  # the parser recurses once per level of nesting
+            raise BadRequest("the body's JSON is nested too deeply") from None
         if not isinstance(payload, dict):
             raise BadRequest("the body must be a JSON object")
         return payload
