@@ -244,3 +244,26 @@ def test_structure_of_any_comparison(
         gain, (low, high) = c.difference(s.name, s.name)
         assert gain == 0
         assert low == high == 0
+
+
+def test_layers_reach_every_plan_of_the_comparison() -> None:
+    """With layers, the default policy's nudges are those of ``plan(..., layers=)``: coupon
+    hunters get no coupon, and its truth is the world's figure for that plan."""
+    from privdomain.layering import CouponHunters
+
+    world = _world(1_500, 7)
+    hunters = CouponHunters().fit(world.snapshot).apply(world.snapshot)
+    layered = plan(world.snapshot, world.stages, at=world.at, layers=hunters)
+    c = compare_policies(
+        world, seed=2, n_bootstrap=60, layers=hunters, propensity_model=DummyClassifier()
+    )
+    nudged = np.asarray(layered.planned, dtype=bool)
+    expected = world.respond(layered, round=0).expected_incremental[nudged].mean()
+    assert c["default policy"].messages == int(nudged.sum())
+    assert c["default policy"].truth == pytest.approx(expected, rel=1e-12)
+    plain = compare_policies(world, seed=2, n_bootstrap=60, propensity_model=DummyClassifier())
+    unlayered = plan(world.snapshot, world.stages, at=world.at)
+    changed = np.asarray(unlayered.offer != layered.offer, dtype=bool)
+    assert changed.any()  # some coupon hunters get content instead of a coupon
+    assert np.all(np.asarray(hunters.segment_names == "Coupon hunter", dtype=bool)[changed])
+    assert c["default policy"].truth != plain["default policy"].truth
