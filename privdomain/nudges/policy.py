@@ -443,7 +443,10 @@ class NudgePolicy:
           customers, and a stricter fatigue floor.
         - ``"high_frequency"`` (low price, frequent purchases; "traffic thinking"): more frequent
           perks — up to three messages a week and ten a month (platform rules kept), groups and
-          the mini-program first, a small perk even for active customers.
+          the mini-program first, a small perk even for active customers (a lift prior of 0.02:
+          a perk moves a frequent buyer more than content does).
+
+        Both presets keep the default lift priors of the other periods.
 
         Raises
         ------
