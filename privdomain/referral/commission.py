@@ -1011,6 +1011,34 @@ class SettleReport:
     """Entries posted as held credit: ``FROZEN`` in the store, never ``PAYABLE``."""
 
 
+def _check_same_orders(ledger: AttributionLedger, store: CommissionLedger) -> None:
+    """Refuse a store whose entries with the ledger's ids belong to other orders."""
+    ids = [
+        f"{o}/{ROLE_NAMES[r][0]}{t}/{b}"
+        for o, r, t, b in zip(
+            ledger.order_id.tolist(),
+            ledger.role.tolist(),
+            ledger.tier.tolist(),
+            ledger.beneficiary_id.tolist(),
+            strict=True,
+        )
+    ]
+    stored = get_entries(store, ids)
+    if not stored:
+        return
+    at = ledger.at.astype("datetime64[us]", copy=False)
+    first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
+    for ident, old in stored.items():
+        when = _instant(at[first[ident]])
+        if old.amount.currency != ledger.currency or old.at != when:
+            raise ValidationError(
+                f"the store already holds entry {ident!r} for an order of "
+                f"{old.amount.currency} placed at {old.at.isoformat()}, but this ledger's order "
+                f"is in {ledger.currency} and placed at {when.isoformat()}: the store holds "
+                "another tenant's (or pool's) commission; use one store per tenant"
+            )
+
+
 def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     """Post the ledger into a :class:`~privdomain.ports.CommissionLedger`.
 
@@ -1028,11 +1056,27 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     store that looks ids up in an index (the in-memory ledger does), settling the ledger of the
     orders still inside their refund window costs in proportion to those orders, however many
     entries the store holds.
+
+    **One store per tenant.** Entry ids name the order and the beneficiary, not the tenant: two
+    tenants with the same order and customer ids would share entries, and the second tenant's
+    commission would be skipped as already settled. Give every tenant its own store (its own
+    table, or a key prefix in the adapter). A store entry with one of the ledger's ids but
+    another currency or another order instant is refused (it cannot be this order's), which
+    catches most such mix-ups, but not an order of another tenant placed at the same
+    microsecond in the same currency.
+
+    Raises
+    ------
+    ValidationError
+        When ``ledger`` is not an :class:`AttributionLedger`; when the store holds an entry with
+        one of its ids for an order in another currency or placed at another instant (another
+        tenant's or pool's entries in the same store).
     """
     if not isinstance(ledger, AttributionLedger):
         raise ValidationError(f"settle takes an AttributionLedger, not {type(ledger).__name__}")
     if len(ledger) == 0:
         return SettleReport(0, ())
+    _check_same_orders(ledger, store)
     order_ids = ledger.order_id.tolist()
     beneficiaries = ledger.beneficiary_id.tolist()
     ident = np.asarray(

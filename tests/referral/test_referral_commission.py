@@ -9,7 +9,7 @@ import pytest
 from helpers import at
 from referral_helpers import chain_pool, refund, snap
 
-from privdomain import Money
+from privdomain import Customer, Money, Pool, Touchpoint
 from privdomain.errors import CurrencyMismatchError, InvalidRuleError, ValidationError
 from privdomain.memory import InMemoryCommissionLedger
 from privdomain.ports import CommissionStatus
@@ -107,6 +107,32 @@ def test_settle_posts_once() -> None:
     assert again.posted == 0
     assert again.skipped_orders == ("o1", "o2")
     assert sum(e.amount.minor for e in store.entries()) == 1233
+
+
+def _other_tenant(day: float, currency: str = "CNY") -> Pool:
+    """Another brand whose ids collide with :func:`chain_pool`'s: c refers d, d buys o1."""
+    p = Pool("brand-y", currency=currency)
+    joined = [Customer("c", "brand-y", at(0)), Customer("d", "brand-y", at(1), referrer_id="c")]
+    order = Touchpoint(
+        "y1", "brand-y", "d", at(day), "mini_program", "purchased",
+        amount=Money.of("500.00", currency), order_id="o1",
+    )  # fmt: skip
+    assert p.ingest([*joined, order]).ok
+    return p
+
+
+@pytest.mark.parametrize(("day", "currency"), [(9.5, "CNY"), (4, "HKD")])
+def test_settle_refuses_a_store_holding_another_tenants_orders(day: float, currency: str) -> None:
+    store = InMemoryCommissionLedger()
+    assert settle(attribute(snap(chain_pool(), 60), RULE), store).posted == 5
+    before = store.entries()
+    other = attribute(_other_tenant(day, currency).snapshot(at(60)), CommissionRule(("0.1",)))
+    # o1 -> c is also an id of the first tenant: its entry is not this order's (other instant
+    # or currency), so it must not be skipped as settled
+    with pytest.raises(ValidationError, match="one store per tenant"):
+        settle(other, store)
+    assert store.entries() == before
+    assert settle(other, InMemoryCommissionLedger()).posted == 1  # a store of its own
 
 
 def test_settle_updates_frozen_and_reverses() -> None:
