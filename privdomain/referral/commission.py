@@ -1011,34 +1011,6 @@ class SettleReport:
     """Entries posted as held credit: ``FROZEN`` in the store, never ``PAYABLE``."""
 
 
-def _check_same_orders(ledger: AttributionLedger, store: CommissionLedger) -> None:
-    """Refuse a store whose entries with the ledger's ids belong to other orders."""
-    ids = [
-        f"{o}/{ROLE_NAMES[r][0]}{t}/{b}"
-        for o, r, t, b in zip(
-            ledger.order_id.tolist(),
-            ledger.role.tolist(),
-            ledger.tier.tolist(),
-            ledger.beneficiary_id.tolist(),
-            strict=True,
-        )
-    ]
-    stored = get_entries(store, ids)
-    if not stored:
-        return
-    at = ledger.at.astype("datetime64[us]", copy=False)
-    first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
-    for ident, old in stored.items():
-        when = _instant(at[first[ident]])
-        if old.amount.currency != ledger.currency or old.at != when:
-            raise ValidationError(
-                f"the store already holds entry {ident!r} for an order of "
-                f"{old.amount.currency} placed at {old.at.isoformat()}, but this ledger's order "
-                f"is in {ledger.currency} and placed at {when.isoformat()}: the store holds "
-                "another tenant's (or pool's) commission; use one store per tenant"
-            )
-
-
 def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     """Post the ledger into a :class:`~privdomain.ports.CommissionLedger`.
 
@@ -1076,7 +1048,6 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
         raise ValidationError(f"settle takes an AttributionLedger, not {type(ledger).__name__}")
     if len(ledger) == 0:
         return SettleReport(0, ())
-    _check_same_orders(ledger, store)
     order_ids = ledger.order_id.tolist()
     beneficiaries = ledger.beneficiary_id.tolist()
     ident = np.asarray(
@@ -1099,6 +1070,7 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     ids = uniq.tolist()
     stored = get_entries(store, ids)
     currency = ledger.currency
+    _check_same_orders(stored, uniq, ledger.at[first], currency)
     nets = net.tolist()
     chosen: list[tuple[int, CommissionStatus]] = []  # (k, status) of the entries to post
     skipped: set[str] = set()
@@ -1114,13 +1086,8 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
             if old.status is not CommissionStatus.FROZEN:
                 skipped.add(str(order_ids[first[k]]))
                 continue
-            if (
-                old.status is status
-                and old.amount.minor == nets[k]
-                and old.amount.currency == currency
-                and old.at == _instant(ledger.at[first[k]])
-            ):
-                continue  # frozen, and still the same
+            if old.status is status and old.amount.minor == nets[k]:
+                continue  # frozen, and still the same (currency and instant checked above)
         chosen.append((k, status))
     rows = first[[k for k, _ in chosen]] if chosen else np.zeros(0, dtype=np.intp)
     at = plain_column(ledger.at[rows])
@@ -1141,8 +1108,35 @@ def settle(ledger: AttributionLedger, store: CommissionLedger) -> SettleReport:
     return SettleReport(len(entries), tuple(sorted(skipped)), held)
 
 
-def _instant(at: Any) -> dt.datetime:
-    """One ``datetime64`` as the aware instant the store keeps."""
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-        microseconds=int(np.datetime64(at, "us").astype(np.int64))
-    )
+def _check_same_orders(
+    stored: Mapping[str, CommissionEntry],
+    uniq: NDArray[np.object_],
+    at: NDArray[np.datetime64],
+    currency: str,
+) -> None:
+    """Refuse a store whose entries with the ledger's ids (sorted ``uniq``, with the instant
+    ``at`` of each one's order) belong to other orders: another currency or order instant."""
+    if not stored:
+        return
+    found = list(stored.values())
+    k = np.searchsorted(uniq, np.asarray(list(stored), dtype=object))
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    micro = dt.timedelta(microseconds=1)
+    old_us = np.fromiter(((e.at - epoch) // micro for e in found), np.int64, len(found))
+    new_us = at[k].astype("datetime64[us]").view(np.int64)
+    bad = (old_us != new_us) | np.asarray([e.amount.currency != currency for e in found])
+    if bad.any():
+        j = int(np.argmax(bad))
+        old = found[j]
+        when = _instant(new_us[j])
+        raise ValidationError(
+            f"the store already holds entry {uniq[k[j]]!r} for an order of "
+            f"{old.amount.currency} placed at {old.at.isoformat()}, but this ledger's order "
+            f"is in {currency} and placed at {when.isoformat()}: the store holds "
+            "another tenant's (or pool's) commission; use one store per tenant"
+        )
+
+
+def _instant(micros: int) -> dt.datetime:
+    """Epoch microseconds as the aware instant the store keeps."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros))
