@@ -12,6 +12,7 @@ per customer.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -227,7 +228,7 @@ class Journeys:
             raise ValidationError(f"paths must be a sequence of paths, got {short_repr(paths)}")
         lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
         flat = [_channel_name(c) for p in paths for c in p]
-        names, codes = _encode(np.asarray(flat, dtype=object), channels)
+        names, codes = _encode(_Factors.of(None, np.asarray(flat, dtype=object)), channels)
         offsets = np.zeros(len(paths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return cls.from_csr(offsets, codes, converted, channels=names)
@@ -292,14 +293,14 @@ class Journeys:
         lookback = _lookback(lookback_days)
         end = float(t.max()) if as_of is None else float(_days(np.asarray([as_of]), "as_of", 1)[0])
         touch = ~conv
-        names, codes = _encode(raw[touch], channels)
+        names, codes = _encode(_Factors.of(channel, raw).take(touch), channels)
         code = np.full(n, -1, np.int64)
         code[touch] = codes
         try:
-            _, cust_code = np.unique(cust, return_inverse=True)
+            _, cust_code = _Factors.of(customer, cust).sorted()
         except TypeError:
             raise ValidationError("customer ids must be all strings or all numbers") from None
-        return _build(cust_code.astype(np.int64), t, code, conv, end, lookback, names, None)
+        return _build(cust_code, t, code, conv, end, lookback, names, None)
 
     @classmethod
     def from_frame(
@@ -329,7 +330,10 @@ class Journeys:
                 col = frame[name]
             except (KeyError, TypeError, IndexError):
                 raise ValidationError(f"the frame has no {role} column {name!r}") from None
-            cols[role] = col.to_numpy() if hasattr(col, "to_numpy") else col
+            if role in ("customer", "channel") and _categorical(col) is not None:
+                cols[role] = col  # a pandas Categorical: its codes are taken as they are
+            else:
+                cols[role] = col.to_numpy() if hasattr(col, "to_numpy") else col
         return cls.from_events(
             cols["customer"],
             cols["at"],
@@ -518,15 +522,89 @@ def _channel_names(channels: Any) -> tuple[str, ...]:
     return names
 
 
+def _categorical(values: Any) -> Any:
+    """The pandas ``Categorical`` behind ``values`` (a Categorical or a Series of one), else
+    ``None``."""
+    if hasattr(values, "cat") and hasattr(values, "array"):
+        values = values.array
+    if hasattr(values, "codes") and hasattr(values, "categories"):
+        return values
+    return None
+
+
+@attrs.frozen
+class _Factors:
+    """A column factorised: ``distinct[codes]`` is the column, ``distinct`` in order of first
+    occurrence (or of the categories of a pandas ``Categorical``). Every distinct value is
+    compared and named once, not once per row."""
+
+    codes: NDArray[np.int64]
+    distinct: NDArray[Any]
+
+    @classmethod
+    def of(cls, source: Any, column: NDArray[Any]) -> _Factors:
+        """Factorise ``column`` (read from ``source``: the codes of a pandas Categorical are
+        taken as they are, a missing entry as a NaN category)."""
+        cat = _categorical(source)
+        if cat is not None:
+            codes = np.asarray(cat.codes, dtype=np.int64)
+            distinct = np.asarray(cat.categories, dtype=object)
+            if codes.size and codes.min() < 0:  # missing entries: one more category, NaN
+                distinct = np.append(distinct, np.array([np.nan], dtype=object))
+                codes = np.where(codes < 0, distinct.size - 1, codes)
+            return cls(codes, distinct).take(np.ones(codes.size, dtype=bool))  # used ones only
+        if column.dtype.kind in "biufcmM":  # numbers: numpy sorts them fast
+            distinct, inverse = np.unique(column, return_inverse=True)
+            return cls(inverse.ravel().astype(np.int64), distinct)
+        items = column.tolist()
+        table: dict[Any, int] = {}
+        try:  # one C-level pass: the position of each entry's first occurrence
+            first = np.fromiter(
+                map(table.setdefault, items, itertools.count()), np.int64, len(items)
+            )
+        except TypeError:
+            bad = next(v for v in items if not _hashable(v))
+            raise ValidationError(
+                f"ids and channels must be hashable, got {type(bad).__name__} {short_repr(bad)}"
+            ) from None
+        positions = np.fromiter(table.values(), np.int64, len(table))  # ascending
+        compact = np.empty(column.shape[0], dtype=np.int64)
+        compact[positions] = np.arange(positions.size, dtype=np.int64)
+        return cls(compact[first], column[positions].astype(object))
+
+    def take(self, mask: NDArray[np.bool_]) -> _Factors:
+        """The entries where ``mask`` holds, with only the distinct values they use."""
+        codes = self.codes[mask]
+        used = np.zeros(self.distinct.size, dtype=bool)
+        used[codes] = True
+        compact = np.cumsum(used) - 1
+        return _Factors(compact[codes].astype(np.int64), self.distinct[used])
+
+    def sorted(self) -> tuple[NDArray[Any], NDArray[np.int64]]:
+        """What ``np.unique(column, return_inverse=True)`` gives: the distinct values sorted
+        and each entry's index among them (a ``TypeError`` for values that do not compare)."""
+        distinct, rank = np.unique(self.distinct, return_inverse=True)
+        return distinct, rank.ravel().astype(np.int64)[self.codes]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _encode(
-    raw: NDArray[Any], channels: Sequence[Any] | None
+    raw: _Factors, channels: Sequence[Any] | None
 ) -> tuple[tuple[str, ...], NDArray[np.int64]]:
     """Channel names of ``raw`` and a code per entry (distinct values looked up once)."""
     try:
-        distinct, inverse = np.unique(raw, return_inverse=True)
-    except TypeError:  # Channel members or a mix: name every entry, then look names up
-        named = np.array([_channel_name(v) for v in raw.tolist()], dtype=object)
-        distinct, inverse = np.unique(named, return_inverse=True)
+        distinct, inverse = raw.sorted()
+    except TypeError:  # Channel members or a mix: name every distinct value, then look names up
+        named = np.array([_channel_name(v) for v in raw.distinct.tolist()], dtype=object)
+        distinct, rank = np.unique(named, return_inverse=True)
+        inverse = rank.ravel()[raw.codes]
     distinct_names = [_channel_name(v) for v in distinct.tolist()]
     if channels is None:
         names = tuple(sorted(set(distinct_names)))

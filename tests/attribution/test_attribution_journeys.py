@@ -257,6 +257,70 @@ def test_from_frame_reads_named_columns() -> None:
         Journeys.from_frame(frame)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    events,
+    st.integers(0, 50),
+    st.booleans(),  # unused categories in the Categorical
+    st.sampled_from(["str", "int"]),  # the kind of customer ids
+)
+def test_categorical_columns_give_the_same_journeys(
+    rows: list[Any], as_of: int, unused: bool, ids: str
+) -> None:
+    import pandas as pd
+
+    customer, at, channel, conversion = (list(c) for c in zip(*rows, strict=True))
+    if ids == "int":
+        customer = [int(c[1:]) * 7 for c in customer]  # numbers sort otherwise than names
+    if all(conversion):
+        return  # no touch at all: refused (test_bad_events)
+    plain = Journeys.from_events(customer, at, channel, conversion, as_of=as_of)
+    extra = (["zz", "u0"] if ids == "str" else [0, 99]) if unused else []
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(
+                customer, categories=sorted(set(customer) | set(extra), reverse=True)
+            ),
+            "at": at,
+            "channel": pd.Categorical(
+                channel, categories=["wecom", "sms", "app", "fax"][: 3 + unused]
+            ),
+            "conversion": conversion,
+        }
+    )
+    coded = Journeys.from_frame(frame, as_of=as_of)
+    for name in ("offsets", "channel", "age", "converted", "customer"):
+        assert np.array_equal(getattr(coded, name), getattr(plain, name)), name
+    assert coded.channel_names == plain.channel_names
+    expected = reference(customer, [float(t) for t in at], channel, conversion, as_of, 30.0)
+    assert as_tuples(coded, sorted(set(customer))) == expected
+
+
+def test_categorical_with_missing_values_is_refused_as_before() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(["a", None, "b"]),
+            "at": [1.0, 2.0, 3.0],
+            "channel": pd.Categorical(["sms", "sms", None]),
+            "conversion": [False, False, True],
+        }
+    )
+    with pytest.raises(ValidationError, match="all strings or all numbers"):
+        Journeys.from_frame(frame)
+    frame["customer_id"] = pd.Categorical(["a", "a", "b"])
+    frame["channel"] = pd.Categorical(["sms", None, None])
+    with pytest.raises(ValidationError, match="a channel is"):
+        Journeys.from_frame(frame)
+    frame["channel"] = pd.Categorical(["sms", "sms", None])  # none on the conversion: fine
+    assert Journeys.from_frame(frame).path(0) == ("sms", "sms")
+    lists = np.empty(2, dtype=object)
+    lists[0], lists[1] = ["a"], ["b"]
+    with pytest.raises(ValidationError, match="hashable"):
+        Journeys.from_events(lists, [1.0, 2.0], ["sms", "sms"], [False, True])
+
+
 def test_many_channels_use_the_wide_pattern_path() -> None:
     from privdomain.attribution import counterfactual
 
