@@ -16,6 +16,23 @@ the brand messages customers who were about to buy anyway. The credits do not sp
 conversions: they need not sum to :attr:`Journeys.conversions` (channels may overlap, and part
 of the conversions happen without any channel).
 
+What a careful reader checks first is the **lift**: the conversions the model says the channels
+add together (``sum over journeys of p(x) - p(no channel)``), with its bootstrap interval. When
+it is not clearly above zero the model found no conversions that the channels add, and the
+per-channel credits are noise around nothing (on a log where buying does not depend on the
+channels they scatter around zero, some of them negative): the result says so in its
+:attr:`~ChannelCredit.notes`.
+
+Journeys without any touch are left out of the fit when they all end the same way. Journeys cut
+from an event log (:meth:`Journeys.from_events`, :meth:`Journeys.from_snapshot`) have exactly
+that shape: a purchase with no touch before it is a journey, but a customer with no touch and no
+purchase is none, so every journey without a channel converts. Fitted on them, the model's
+"no channel" would convert for certain, and removing any channel would look like it *adds*
+conversions: every credit large and negative. Without them the model extrapolates "no channel"
+from the journeys that touched some (the logistic intercept). A log with a randomised holdout,
+journeys without touches that did and did not convert, keeps them: then "no channel" is
+observed.
+
 The model is fitted on the distinct touch patterns (with how many journeys of each converted
 and did not) rather than on every journey, so a million journeys cost what a few thousand
 patterns cost. Bootstrap intervals resample journeys with replacement — drawn as multinomial
@@ -96,8 +113,10 @@ def counterfactual(
     Returns
     -------
     ChannelCredit
-        ``credit`` per channel, ``lower``/``upper`` (NaN without resamples), and
-        ``removal_effect`` = credit / all conversions.
+        ``credit`` per channel, ``lower``/``upper`` (NaN without resamples),
+        ``removal_effect`` = credit / all conversions, the ``lift`` of all channels together
+        with its ``lift_interval``, and ``notes`` when the lift is not clearly positive or
+        journeys without touches were left out of the fit (see the module).
 
     Raises
     ------
@@ -119,10 +138,24 @@ def counterfactual(
     estimator = _default_model() if model is None else model
     if not hasattr(estimator, "predict_proba"):
         raise ValidationError(f"model must have predict_proba, got {short_repr(estimator)}")
+    total = int(journeys.converted.sum())
+    conversions, unattributed = journeys.conversions, journeys.unattributed
+    notes: list[str] = []
+    empty = journeys.lengths == 0
+    empty_converted = int(np.count_nonzero(journeys.converted[empty]))
+    if empty.any() and empty_converted in (0, int(empty.sum())):
+        outcome = "converted" if empty_converted else "did not convert"
+        notes.append(
+            f"{int(empty.sum())} journeys without any touch were left out of the fit: they all "
+            f"{outcome}, which is how journeys are cut from an event log, not evidence of what "
+            "happens without a channel; 'no channel' is extrapolated from the other journeys"
+        )
+        journeys = journeys.take(~empty)
     y = journeys.converted
     if y.all() or not y.any():
         raise ValidationError(
             "counterfactual attribution needs converted and unconverted journeys alike"
+            " (among journeys with a touch)"
         )
     patterns, cell = _distinct_patterns(np.minimum(journeys.touched(), MAX_REPEATS))
     widest = int((patterns > 0).sum(axis=1).max())
@@ -137,19 +170,35 @@ def counterfactual(
     draws = []
     n = len(journeys)
     # the fits are small (one row per distinct pattern): BLAS threads cost more than they save
+    lifts = []
     with threadpool_limits(limits=1, user_api="blas"):
-        lost = _lost_conversions(clone(estimator), patterns, counts, credit)
+        lost, lift = _lost_conversions(clone(estimator), patterns, counts, credit)
         for _ in range(n_bootstrap):  # a loop over resamples, each fully vectorised
             resampled = rng.multinomial(n, counts / n).astype(np.float64)
             if not resampled[1::2].any() or not resampled[0::2].any():
                 continue
-            draws.append(_lost_conversions(clone(estimator), patterns, resampled, credit))
+            drawn, drawn_lift = _lost_conversions(clone(estimator), patterns, resampled, credit)
+            draws.append(drawn)
+            lifts.append(drawn_lift)
+    lift_interval: tuple[float, float] | None = None
     if draws:
         tail = (1 - confidence) / 2
         lower, upper = np.quantile(np.array(draws), [tail, 1 - tail], axis=0)
+        lo, hi = np.quantile(np.array(lifts), [tail, 1 - tail])
+        lift_interval = (float(lo), float(hi))
     else:
         lower = upper = np.full(journeys.n_channels, np.nan)
-    total = int(y.sum())
+    if lift <= 0:
+        notes.append(
+            f"the model finds no conversions the channels add together (lift {lift:.4g} is not "
+            "positive): read the per-channel credits as noise, not effects"
+        )
+    elif lift_interval is not None and lift_interval[0] <= 0:
+        notes.append(
+            f"the model finds no clear lift from the channels together (lift {lift:.4g}, "
+            f"{confidence:.0%} interval [{lift_interval[0]:.4g}, {lift_interval[1]:.4g}] "
+            "reaches zero): read the per-channel credits as noise, not effects"
+        )
     return ChannelCredit(
         method=(
             f"counterfactual({type(estimator).__name__}, credit={credit!r}, "
@@ -157,11 +206,14 @@ def counterfactual(
         ),
         channels=journeys.channel_names,
         credit=lost,
-        conversions=journeys.conversions,
-        unattributed=journeys.unattributed,
+        conversions=conversions,
+        unattributed=unattributed,
         lower=np.asarray(lower, dtype=np.float64),
         upper=np.asarray(upper, dtype=np.float64),
         removal_effect=lost / total,
+        lift=lift,
+        lift_interval=lift_interval,
+        notes=tuple(notes),
     )
 
 
@@ -181,9 +233,10 @@ def _distinct_patterns(
 
 def _lost_conversions(
     estimator: Any, patterns: NDArray[np.int64], counts: NDArray[np.float64], credit: str
-) -> NDArray[np.float64]:
+) -> tuple[NDArray[np.float64], float]:
     """Fit on the (pattern, outcome) cells weighted by their journeys; the credit per channel,
-    summed over the journeys of every pattern that touched it."""
+    summed over the journeys of every pattern that touched it, and the lift of all channels
+    (``p(x) - p(no channel)`` summed over the journeys)."""
     from sklearn.utils.validation import has_fit_parameter
 
     k = patterns.shape[0]
@@ -202,9 +255,11 @@ def _lost_conversions(
         return np.asarray(estimator.predict_proba(path_features(rows))[:, positive], np.float64)
 
     journeys_of = counts[0::2] + counts[1::2]
-    if credit == "shapley":
-        return _model_shapley(predict, patterns, journeys_of)
     full = predict(patterns)
+    nothing = predict(np.zeros((1, patterns.shape[1]), dtype=np.int64))[0]
+    lift = float(((full - nothing) * journeys_of).sum())
+    if credit == "shapley":
+        return _model_shapley(predict, patterns, journeys_of), lift
     lost = np.zeros(patterns.shape[1])
     for c in range(patterns.shape[1]):  # one prediction per channel, over all patterns at once
         hit = patterns[:, c] > 0
@@ -213,7 +268,7 @@ def _lost_conversions(
         without = patterns[hit].copy()
         without[:, c] = 0
         lost[c] = float(((full[hit] - predict(without)) * journeys_of[hit]).sum())
-    return lost
+    return lost, lift
 
 
 def _model_shapley(

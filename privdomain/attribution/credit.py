@@ -48,6 +48,14 @@ class ChannelCredit:
     removal_effect
         Markov: the relative drop of the conversion probability when the channel is removed;
         counterfactual: the conversions lost divided by all conversions (else ``None``).
+    lift
+        Counterfactual: the conversions the fitted model says the channels add together, the
+        sum over the journeys it was fitted on of ``p(x) - p(no channel)`` (else ``None``).
+    lift_interval
+        Its bootstrap interval, ``(lower, upper)`` (``None`` without resamples).
+    notes
+        What the reader must know to read the credits (a lift not clearly above zero, journeys
+        left out of the fit); :meth:`explain` repeats them.
     """
 
     method: str
@@ -58,6 +66,9 @@ class ChannelCredit:
     lower: NDArray[np.float64] | None = None
     upper: NDArray[np.float64] | None = None
     removal_effect: NDArray[np.float64] | None = None
+    lift: float | None = None
+    lift_interval: tuple[float, float] | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def share(self) -> NDArray[np.float64]:
@@ -123,6 +134,8 @@ class ChannelCredit:
             text += f", interval [{shown(float(self.lower[i]))}, {shown(float(self.upper[i]))}]"
         if self.removal_effect is not None:
             text += f", removal effect {shown(float(self.removal_effect[i]))}"
+        for note in self.notes:
+            text += f"\nNote: {note}"
         return text
 
     def __repr__(self) -> str:

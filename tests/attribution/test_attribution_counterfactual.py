@@ -123,7 +123,80 @@ def test_shapley_on_the_model_equals_subset_enumeration_and_splits_the_lift() ->
     np.testing.assert_allclose(credit.credit, expected, rtol=2e-3, atol=1e-2)
     lift = (p(touches) - p(np.zeros((1, 4), np.int64))[0]).sum()
     assert credit.credit.sum() == pytest.approx(lift, rel=2e-3)
+    assert credit.lift == pytest.approx(lift, rel=2e-3)
     assert "credit='shapley'" in credit.method
+
+
+def _no_effect_log(seed: int) -> Journeys:
+    """An event log where buying does not depend on the channels at all."""
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    return Journeys.from_events(
+        rng.integers(0, 2_000, n),
+        rng.uniform(0, 200, n),
+        rng.choice(["WECOM", "SMS", "APP"], n),
+        rng.random(n) < 0.1,
+        as_of=200.0,
+    )
+
+
+def test_no_effect_gives_no_credit_and_says_so() -> None:
+    journeys = _no_effect_log(0)
+    assert journeys.unattributed > 0  # purchases without a touch: all converted, by construction
+    cf = counterfactual(journeys, n_bootstrap=30, seed=3)
+    assert cf.lower is not None
+    assert cf.upper is not None
+    assert cf.lift_interval is not None
+    # fitted on the touchless converted journeys every credit was about -240 (of ~1,300)
+    assert (np.abs(cf.credit) < 0.05 * journeys.conversions).all()
+    assert ((cf.lower <= 0) & (cf.upper >= 0)).sum() >= 2  # 90% intervals, three channels
+    assert cf.lift_interval[0] <= 0 <= cf.lift_interval[1]
+    assert len(cf.notes) == 2
+    assert "left out of the fit" in cf.notes[0]
+    assert "no clear lift" in cf.notes[1]
+    assert cf.explain("SMS").count("\nNote: ") == 2
+    # the result still counts every conversion, those without a touch as unattributed
+    assert (cf.conversions, cf.unattributed) == (journeys.conversions, journeys.unattributed)
+
+
+def test_a_real_lift_has_no_notes_and_matches_the_truth() -> None:
+    sim = simulate_journeys(30_000, n_channels=5, seed=4)
+    cf = counterfactual(sim.journeys, n_bootstrap=20, seed=1)
+    assert cf.notes == ()
+    assert cf.lift_interval is not None
+    assert cf.lift_interval[0] > 0
+    # the truth: every journey's conversion probability minus the one without any channel
+    true_lift = (sim.conversion_probability - 1 / (1 + np.exp(-sim.base_log_odds))).sum()
+    assert cf.lift == pytest.approx(true_lift, rel=0.1)
+    assert cf.lift_interval[0] <= true_lift <= cf.lift_interval[1]
+    assert "Note" not in cf.explain(cf.channels[0])
+
+
+def test_observed_journeys_without_touches_are_kept() -> None:
+    # a randomised holdout: journeys with no channel that did and did not convert
+    rng = np.random.default_rng(2)
+    n = 4_000
+    touched = rng.random(n) < 0.7
+    converted = rng.random(n) < np.where(touched, 0.3, 0.1)  # the channel adds 0.2 per journey
+    offsets = np.concatenate([[0], np.cumsum(touched)])
+    journeys = Journeys.from_csr(
+        offsets, np.zeros(int(touched.sum()), np.int64), converted, channels=["SMS"]
+    )
+    cf = counterfactual(journeys, n_bootstrap=20, seed=0)
+    assert cf.notes == ()
+    # with one channel the credit is the observed difference of rates times the touched
+    rate = converted[touched].mean() - converted[~touched].mean()
+    assert cf["SMS"] == pytest.approx(rate * touched.sum(), rel=0.02)
+    assert cf.lift == pytest.approx(cf["SMS"], rel=1e-6)
+    # a channel that lowers buying: a lift that is not positive, said so even without resamples
+    harmful = Journeys.from_csr(
+        offsets, np.zeros(int(touched.sum()), np.int64), ~converted, channels=["SMS"]
+    )
+    worse = counterfactual(harmful, n_bootstrap=0)
+    assert worse.lift is not None
+    assert worse.lift < 0
+    assert worse.lift_interval is None
+    assert "not positive" in worse.notes[-1]
 
 
 def test_shapley_on_the_model_refuses_bad_arguments() -> None:
