@@ -404,7 +404,10 @@ def _build(
     """Cut each customer's time-ordered events into journeys at every conversion."""
     seen = t <= as_of
     cust, t, code, conv = cust[seen], t[seen], code[seen], conv[seen]
-    order = np.lexsort((conv, t, cust))  # by customer, then time; a touch before a purchase
+    # by customer, then time, a touch before a purchase at the same instant: sorted by time
+    # first, then stably by customer (what lexsort does, with a cheaper integer sort last)
+    by_time = np.lexsort((conv, t))
+    order = by_time[np.argsort(cust[by_time], kind="stable")]
     cust, t, code, conv = cust[order], t[order], code[order], conv[order]
     n = cust.size
     start = np.ones(n, dtype=bool)
