@@ -626,14 +626,15 @@ def _previous_reach(snapshot: Snapshot, previous: Snapshot) -> NDArray[np.bool_]
     if len(previous) and not np.array_equal(snapshot.joined_at[rows], previous.joined_at):
         raise ValidationError(
             "previous has customers who joined at other times than in the snapshot: it must be "
-            "an earlier snapshot of the same pool"
+            "an earlier snapshot of the same pool, taken from its current records "
+            "(pool.snapshot(start))"
         )
     joined_by = int(np.count_nonzero(snapshot.joined_at <= _naive(previous.as_of)))
     if joined_by != len(previous):
         raise ValidationError(
             f"the snapshot has {joined_by} customers who joined by previous.as_of "
             f"({previous.as_of.isoformat()}), previous has {len(previous)}: it must be an earlier "
-            "snapshot of the same pool"
+            "snapshot of the same pool, taken from its current records (pool.snapshot(start))"
         )
     out = np.zeros(len(snapshot), dtype=bool)
     out[rows] = previous.reachable.any(axis=1)
@@ -683,7 +684,10 @@ def health(
         The window's first instant (timezone-aware). Defaults to ``previous.as_of``.
     previous : Snapshot, optional
         The same pool as of ``start``: with it the report counts the outflow (customers
-        reachable then and on no owned channel now).
+        reachable then and on no owned channel now). Checked as far as it can be: the same
+        tenant and currency, an earlier ``as_of``, and exactly the snapshot's customers who
+        had joined by then, with the same join times (take it from the pool's current records,
+        ``pool.snapshot(start)``, not from before late records arrived).
     value : LifetimeValue or CustomerValue, optional
         A fitted :class:`~privdomain.value.LifetimeValue` (applied to the snapshot) or its
         result for this snapshot: the expected CLV per customer.
