@@ -295,12 +295,29 @@ def _quiet_shift(at: dt.datetime, tz: dt.tzinfo, quiet: tuple[QuietHours, ...]) 
     return at
 
 
-def _uniform(index: NDArray[np.int64], key: int) -> NDArray[np.float64]:
-    """One uniform number in [0, 1) per pool index, a fixed function of (index, key)
-    (SplitMix64): a customer's draw does not depend on the other customers of the snapshot,
-    so partitions draw as the whole."""
+def _id_hash(customer_ids: NDArray[np.object_]) -> NDArray[np.uint64]:
+    """FNV-1a over the code points of each customer id: a fixed function of the id alone (not
+    of the pool index, the ingest order or the partition), computed one character position at a
+    time for all ids at once."""
+    text = np.asarray(customer_ids, dtype=str)
+    width = text.dtype.itemsize // 4
+    h = np.full(text.shape[0], 0xCBF29CE484222325, dtype=np.uint64)
+    if width == 0 or text.shape[0] == 0:
+        return h
+    points = text.view(np.uint32).reshape(text.shape[0], width)
+    prime = np.uint64(0x100000001B3)
+    for j in range(width):  # a loop over character positions, never over customers
+        h = (h ^ points[:, j].astype(np.uint64)) * prime
+    return h
+
+
+def _uniform(customer_ids: NDArray[np.object_], key: int) -> NDArray[np.float64]:
+    """One uniform number in [0, 1) per customer, a fixed function of (customer id, key)
+    (FNV-1a of the id, then SplitMix64): a customer's draw depends neither on the other
+    customers of the snapshot nor on the order they were ingested in, so partitions, a
+    partitioned cluster and one machine all draw the same holdout."""
     # arrays wrap around silently (numpy scalars would warn): the offset is mixed in Python
-    z = index.astype(np.uint64) + np.uint64((key * 0x9E3779B97F4A7C15) % 2**64)
+    z = _id_hash(customer_ids) + np.uint64((key * 0x9E3779B97F4A7C15) % 2**64)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
@@ -711,7 +728,9 @@ def plan(
     chosen = pending.copy()
     propensity = np.where(chosen, 1.0 - float(holdout), 0.0)
     if key is not None:
-        held = chosen & (_uniform(np.asarray(snapshot.index), key) < holdout)
+        held = np.zeros(n, dtype=bool)
+        rows = np.flatnonzero(chosen)
+        held[rows] = _uniform(snapshot.customer_ids[rows], key) < holdout
         reason[held] = REASONS.index("holdout")
         pending &= ~held
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privdomain.domain._time import MICROS_PER_DAY
+from privdomain.domain.pool import Pool
 from privdomain.errors import ValidationError
 from privdomain.lifecycle import Lifecycle
 from privdomain.nudges import NudgeOutcomes, NudgePlan, NudgePolicy, outcomes, plan
@@ -65,6 +66,31 @@ def test_holdout_is_a_random_share_with_known_propensity(
     rows = np.arange(len(snap))[1::2]
     part = plan(snap.take(rows), stages.take(rows), at=at, holdout=holdout, seed=seed)
     same(part, result.take(rows))
+
+
+def test_holdout_follows_the_customer_not_the_ingest_order() -> None:
+    """A customer's draw is a function of their id: a pool that ingested the same customers in
+    the reverse order (other pool indices) holds out the same customers."""
+    sim = simulate_pool(600, seed=5, messages_per_month=1.0)
+    forward = sim.pool()
+    backward = Pool(
+        sim.params.tenant, currency=sim.params.currency, utc_offset=sim.params.utc_offset
+    )
+    backward.ingest(list(reversed(sim.customer_objects())))
+    backward.ingest(sim.touchpoints)
+    held = []
+    for pool in (forward, backward):
+        snap = pool.snapshot(sim.as_of)
+        stages = Lifecycle().fit(snap).apply(snap)
+        result = plan(snap, stages, at=sim.as_of + dt.timedelta(hours=12), holdout=0.3, seed=1)
+        held.append(set(result.customer_ids[result.reason == "holdout"].tolist()))
+    assert held[0]
+    assert held[0] == held[1]
+    # ... although their pool indices differ
+    a, b = forward.snapshot(sim.as_of), backward.snapshot(sim.as_of)
+    assert dict(zip(a.customer_ids, a.index, strict=True)) != dict(
+        zip(b.customer_ids, b.index, strict=True)
+    )
 
 
 def test_seeds_and_generators() -> None:
