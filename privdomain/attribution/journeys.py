@@ -228,7 +228,7 @@ class Journeys:
             raise ValidationError(f"paths must be a sequence of paths, got {short_repr(paths)}")
         lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
         flat = [_channel_name(c) for p in paths for c in p]
-        names, codes = _encode(_Factors.of(None, np.asarray(flat, dtype=object)), channels)
+        names, codes = _encode(_Factors.of(np.asarray(flat, dtype=object), "channel"), channels)
         offsets = np.zeros(len(paths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         return cls.from_csr(offsets, codes, converted, channels=names)
@@ -279,25 +279,25 @@ class Journeys:
             Columns of different lengths, no events, unknown channels, a touch without a channel,
             non-finite times, a lookback that is not a number > 0.
         """
-        cust = _column(customer, "customer")
-        n = cust.shape[0]
+        cust = _Factors.of(customer, "customer")
+        n = cust.codes.shape[0]
         if n == 0:
             raise ValidationError("no events: journeys need at least one touch or conversion")
         t = _days(at, "at", n)
         conv = _booleans(conversion, "conversion", n)
-        raw = _column(channel, "channel")
-        if raw.shape[0] != n:
+        raw = _Factors.of(channel, "channel")
+        if raw.codes.shape[0] != n:
             raise ValidationError(
-                f"channel must have one entry per event ({n}), got {raw.shape[0]}"
+                f"channel must have one entry per event ({n}), got {raw.codes.shape[0]}"
             )
         lookback = _lookback(lookback_days)
         end = float(t.max()) if as_of is None else float(_days(np.asarray([as_of]), "as_of", 1)[0])
         touch = ~conv
-        names, codes = _encode(_Factors.of(channel, raw).take(touch), channels)
+        names, codes = _encode(raw.take(touch), channels)
         code = np.full(n, -1, np.int64)
         code[touch] = codes
         try:
-            _, cust_code = _Factors.of(customer, cust).sorted()
+            _, cust_code = cust.sorted()
         except TypeError:
             raise ValidationError("customer ids must be all strings or all numbers") from None
         return _build(cust_code, t, code, conv, end, lookback, names, None)
@@ -545,9 +545,9 @@ class _Factors:
     distinct: NDArray[Any]
 
     @classmethod
-    def of(cls, source: Any, column: NDArray[Any]) -> _Factors:
-        """Factorise ``column`` (read from ``source``: the codes of a pandas Categorical are
-        taken as they are, a missing entry as a NaN category)."""
+    def of(cls, source: Any, name: str) -> _Factors:
+        """Factorise the column ``source`` (the codes of a pandas Categorical are taken as they
+        are, a missing entry as a NaN category)."""
         cat = _categorical(source)
         if cat is not None:
             codes = np.asarray(cat.codes, dtype=np.int64)
@@ -556,6 +556,7 @@ class _Factors:
                 distinct = np.append(distinct, np.array([np.nan], dtype=object))
                 codes = np.where(codes < 0, distinct.size - 1, codes)
             return cls(codes, distinct).take(np.ones(codes.size, dtype=bool))  # used ones only
+        column = _column(source, name)
         if column.dtype.kind in "biufcmM":  # numbers: numpy sorts them fast
             distinct, inverse = np.unique(column, return_inverse=True)
             return cls(inverse.ravel().astype(np.int64), distinct)
@@ -586,8 +587,11 @@ class _Factors:
     def sorted(self) -> tuple[NDArray[Any], NDArray[np.int64]]:
         """What ``np.unique(column, return_inverse=True)`` gives: the distinct values sorted
         and each entry's index among them (a ``TypeError`` for values that do not compare)."""
-        distinct, rank = np.unique(self.distinct, return_inverse=True)
-        return distinct, rank.ravel().astype(np.int64)[self.codes]
+        values = self.distinct.tolist()
+        order = np.asarray(sorted(range(len(values)), key=values.__getitem__), dtype=np.int64)
+        rank = np.empty(order.size, dtype=np.int64)
+        rank[order] = np.arange(order.size, dtype=np.int64)
+        return self.distinct[order], rank[self.codes]
 
 
 def _hashable(value: Any) -> bool:
