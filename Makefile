@@ -83,7 +83,7 @@ bench: $(BENCH_VENV)/.installed $(LAYERING_BENCH_VENV)/.installed $(NUDGES_BENCH
 	$(LAYERING_BENCH_VENV)/bin/python -m benchmarks layering
 	$(NUDGES_BENCH_VENV)/bin/python -m benchmarks uplift nudges policies
 	$(REFERRAL_BENCH_VENV)/bin/python -m benchmarks referral attribution
-	$(SCALE_BENCH_VENV)/bin/python -m benchmarks frames
+	$(SCALE_BENCH_VENV)/bin/python -m benchmarks frames outofcore
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(LAYERING_BENCH_VENV) $(NUDGES_BENCH_VENV) $(REFERRAL_BENCH_VENV) $(SCALE_BENCH_VENV) site build dist .mypy_cache .pytest_cache .ruff_cache
