@@ -165,9 +165,12 @@ class TestUnknownCustomers:
             [
                 touch("t1", "c1", at(1), "invited", related_customer_id="c2"),
                 touch("t2", "c1", at(1), "invited", related_customer_id="nobody"),
+                touch("t3", "c1", at(1), "clicked", related_customer_id="nobody"),
             ]
         )
-        assert reasons_by_index(report) == {1: RejectReason.UNKNOWN_RELATED_CUSTOMER}
+        # an invitation may name someone who has not joined; other touches may not
+        assert reasons_by_index(report) == {2: RejectReason.UNKNOWN_RELATED_CUSTOMER}
+        assert report.touchpoints_accepted == 2
 
     def test_a_self_invitation_in_columns(self, c1_pool: Pool) -> None:
         cols = TouchpointColumns.from_arrays(
@@ -429,7 +432,7 @@ class TestMixedBatches:
             touch("t4", "c3", at(1)),  # its customer was rejected
             touch("t5", "c1", at(1), tenant="other"),
             touch("t6", "c1", at(1), "purchased", amount=Money(100, "USD")),
-            touch("t7", "c2", at(1), "invited", related_customer_id="c4"),
+            touch("t7", "c2", at(1), "clicked", related_customer_id="c4"),
         ]
         batch = [
             bad_customers[0],

@@ -164,12 +164,15 @@ class TestIdempotency:
                 customer("c1"),
                 purchase("t1", "c1", at(1), "100.00"),
                 purchase("t2", "c1", at(2), "1.00"),
-                purchase("t1", "c1", at(3), "999.00"),
+                purchase("t1", "c1", at(1), "100.00"),  # an exact replay: a duplicate
+                purchase("t1", "c1", at(3), "999.00"),  # the same id, other content
             ]
         )
         assert report.touchpoints_accepted == 2
         assert report.duplicate_touchpoints.tolist() == [2]  # the position among touchpoints
-        assert_accounted(report, customers=1, touchpoints=3)
+        assert reasons_by_index(report) == {3: RejectReason.CONFLICT}
+        assert "different instant" in report.rejected[0].detail
+        assert_accounted(report, customers=1, touchpoints=4)
         snap = pool.snapshot(AS_OF)
         assert snap.gross_spend.tolist() == [101.0]
         assert snap.last_purchase[0] == np.datetime64(at(2).astimezone(dt.UTC).replace(tzinfo=None))
@@ -177,11 +180,17 @@ class TestIdempotency:
     def test_an_id_seen_in_an_earlier_batch_keeps_the_first_version(self, pool: Pool) -> None:
         pool.ingest([customer("c1"), purchase("t1", "c1", at(1), "100.00")])
         report = pool.ingest(
-            [purchase("t2", "c1", at(2), "5.00"), purchase("t1", "c1", at(1), "999.00")]
+            [
+                purchase("t2", "c1", at(2), "5.00"),
+                purchase("t1", "c1", at(1), "999.00"),
+                purchase("t1", "c1", at(1), "100.00"),
+            ]
         )
         assert report.touchpoints_accepted == 1
-        assert report.duplicate_touchpoints.tolist() == [1]
-        assert_accounted(report, touchpoints=2)
+        assert report.duplicate_touchpoints.tolist() == [2]
+        assert reasons_by_index(report) == {1: RejectReason.CONFLICT}
+        assert "different amount" in report.rejected[0].detail
+        assert_accounted(report, touchpoints=3)
         assert pool.snapshot(AS_OF).gross_spend.tolist() == [105.0]
 
     def test_ingesting_a_batch_twice_leaves_the_pool_as_after_once(self) -> None:
@@ -362,10 +371,10 @@ class TestColumnsAndObjectsAgree:
         pool.ingest([customer("c1")])
         report = pool.ingest(
             TouchpointColumns.from_arrays(
-                id=np.array([7, 3, 7, 3, 9]),
+                id=np.array([7, 3, 7, 3, 9, 7]),
                 tenant=TENANT,
                 customer_id="c1",
-                at=np.array([10, 20, 30, 40, 50]) + int(T0.timestamp()),
+                at=np.array([10, 20, 10, 20, 50, 30]) + int(T0.timestamp()),
                 epoch_unit="s",
                 channel="app",
                 kind="visited",
@@ -373,6 +382,7 @@ class TestColumnsAndObjectsAgree:
         )
         assert report.touchpoints_accepted == 3
         assert report.duplicate_touchpoints.tolist() == [2, 3]
+        assert reasons_by_index(report) == {5: RejectReason.CONFLICT}
         assert pool.events.at.tolist() == [
             (v + int(T0.timestamp())) * 1_000_000 for v in (10, 20, 50)
         ]

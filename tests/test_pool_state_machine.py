@@ -104,7 +104,7 @@ class Model:
     latest: dict[str, dt.datetime] = dataclasses.field(default_factory=dict)
     updates: list[Customer | ProfileUpdate] = dataclasses.field(default_factory=list)
     touchpoints: list[Touchpoint] = dataclasses.field(default_factory=list)
-    seen: set[str] = dataclasses.field(default_factory=set)
+    seen: dict[str, Touchpoint] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> Model:
         return Model(
@@ -113,7 +113,7 @@ class Model:
             dict(self.latest),
             list(self.updates),
             list(self.touchpoints),
-            set(self.seen),
+            dict(self.seen),
         )
 
     # -- the rules of Pool.ingest, one record at a time ------------------------------------
@@ -191,9 +191,12 @@ class Model:
             if why is not None:
                 out.rejected[("touchpoint", i)] = why
             elif tp.id in self.seen:
-                out.duplicates.append(i)
+                if content(tp) == content(self.seen[tp.id]):
+                    out.duplicates.append(i)  # an exact replay
+                else:
+                    out.rejected[("touchpoint", i)] = RejectReason.CONFLICT
             else:
-                self.seen.add(tp.id)
+                self.seen[tp.id] = tp
                 self.touchpoints.append(tp)
                 out.accepted += 1
 
@@ -204,9 +207,47 @@ class Model:
             return RejectReason.CURRENCY_MISMATCH
         if tp.customer_id not in self.customers:
             return RejectReason.UNKNOWN_CUSTOMER
-        if tp.related_customer_id is not None and tp.related_customer_id not in self.customers:
-            return RejectReason.UNKNOWN_RELATED_CUSTOMER
+        if (
+            tp.related_customer_id is not None
+            and tp.related_customer_id not in self.customers
+            and tp.kind not in (TouchKind.INVITED, TouchKind.SHARED)
+        ):
+            return RejectReason.UNKNOWN_RELATED_CUSTOMER  # invitees may join later
         return None
+
+
+def content(tp: Touchpoint) -> tuple[Any, ...]:
+    """What a replay of a touchpoint id must repeat to be a duplicate rather than a conflict."""
+    return (
+        tp.customer_id,
+        tp.at,
+        tp.channel,
+        tp.kind,
+        None if tp.amount is None else tp.amount.minor,
+        0 if tp.discount is None else tp.discount.minor,
+        tp.order_id,
+        tp.promotion,
+        tp.related_customer_id,
+        tp.agent_id,
+    )
+
+
+def changed(draw: st.DrawFn, tp: Touchpoint, customers: Sequence[str]) -> Touchpoint:
+    """``tp`` with one field changed: sent again under its id, it is a conflict."""
+    what = draw(st.sampled_from(["at", "channel", "promotion", "agent", "amount", "customer"]))
+    if what == "at":
+        return attrs.evolve(tp, at=tp.at + dt.timedelta(seconds=draw(st.sampled_from([-1, 1]))))
+    if what == "channel":
+        other = [c for c in (Channel.WECOM, Channel.SMS, Channel.MINI_PROGRAM) if c != tp.channel]
+        return attrs.evolve(tp, channel=draw(st.sampled_from(other)))
+    if what == "agent":
+        return attrs.evolve(tp, agent_id=None if tp.agent_id else "guide-B")
+    if what == "amount" and tp.amount is not None:
+        return attrs.evolve(tp, amount=Money(tp.amount.minor + 1, tp.amount.currency))
+    others = [c for c in customers if c not in (tp.customer_id, tp.related_customer_id)]
+    if what == "customer" and others:
+        return attrs.evolve(tp, customer_id=draw(st.sampled_from(others)))
+    return attrs.evolve(tp, promotion=not tp.promotion)
 
 
 # ------------------------------------------------------------------------------------ batches
@@ -349,8 +390,16 @@ class Machine(RuleBasedStateMachine):
         seen = [tp for sent in self.sent for tp in sent]
         if seen and data.draw(st.booleans(), label="resend old ids"):
             batch += data.draw(st.lists(st.sampled_from(seen), max_size=3), label="resent")
+        if seen and data.draw(st.booleans(), label="resend old ids, changed"):
+            old = data.draw(st.lists(st.sampled_from(seen), max_size=2), label="to change")
+            customers = [*self.model.customers, *extra]
+            batch += [changed(data.draw, tp, customers) for tp in old]
         if data.draw(st.booleans(), label="repeat within batch"):
             batch += data.draw(st.lists(st.sampled_from(batch), max_size=2), label="repeats")
+        if data.draw(st.booleans(), label="repeat within batch, changed"):
+            again = data.draw(st.lists(st.sampled_from(batch), max_size=2), label="to change")
+            customers = [*self.model.customers, *extra]
+            batch += [changed(data.draw, tp, customers) for tp in again]
         return data.draw(st.permutations(batch), label="order")
 
     def plan_touchpoints(self, data: st.DataObject) -> Planned:
@@ -532,6 +581,29 @@ class Machine(RuleBasedStateMachine):
             stores=True,
         )
         assert_records_match(got, want)
+        # every invitation sent by as_of, also to people who had not joined (row -1) by then
+        cut = as_of.timestamp()
+        ids = snap.customer_ids.tolist()
+        inv = snap.invitations
+        got_inv = sorted(
+            (ids[r], who or "", ids[w] if w >= 0 else "")
+            for r, who, w in zip(
+                inv.row.tolist(), inv.invitee_id.tolist(), inv.invitee_row.tolist(), strict=True
+            )
+        )
+        joined = {c.id for c in self.model.customers.values() if c.joined_at.timestamp() <= cut}
+        want_inv = sorted(
+            (
+                tp.customer_id,
+                tp.related_customer_id or "",
+                tp.related_customer_id if tp.related_customer_id in joined else "",
+            )
+            for tp in self.model.touchpoints
+            if tp.kind is TouchKind.INVITED
+            and tp.at.timestamp() <= cut
+            and tp.customer_id in joined
+        )
+        assert got_inv == want_inv
 
     @invariant()
     def agrees_with_the_model(self) -> None:

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import reference_records
 
-from privdomain import Channel, Customer, Money, Pool, TouchKind, Touchpoint
+from privdomain import Channel, Customer, Money, Pool, RejectReason, TouchKind, Touchpoint
 
 PROPERTY = settings(max_examples=75, deadline=None)
 
@@ -143,7 +143,8 @@ def worlds(draw: st.DrawFn, max_customers: int = 15, max_touchpoints: int = 60) 
 @st.composite
 def worlds_with_resends(draw: st.DrawFn) -> World:
     """A world whose log also holds later versions of some touchpoint ids (a host retrying
-    with changed data); the first version is the one that counts."""
+    with changed data); the first version is the one that counts, the later ones are refused
+    as conflicts."""
     world = draw(worlds())
     if not world.touchpoints:
         return world
@@ -154,10 +155,12 @@ def worlds_with_resends(draw: st.DrawFn) -> World:
     return World(world.customers, [*world.touchpoints, *resends])
 
 
-def pool_of(*batches: list[Any]) -> Pool:
+def pool_of(*batches: list[Any], conflicts: bool = False) -> Pool:
+    """A pool that took ``batches``; only changed resends (``conflicts``) may be refused."""
     pool = new_pool()
     for batch in batches:
-        assert pool.ingest(batch).ok
+        report = pool.ingest(batch)
+        assert set(report.reasons()) <= ({RejectReason.CONFLICT} if conflicts else set())
     return pool
 
 
@@ -165,12 +168,18 @@ def pool_of(*batches: list[Any]) -> Pool:
 @PROPERTY
 @given(world=worlds_with_resends(), as_of=AS_OF)
 def test_ingesting_a_batch_twice_is_ingesting_it_once(world: World, as_of: dt.datetime) -> None:
-    once = pool_of(world.records)
-    twice = pool_of(world.records)
+    once = pool_of(world.records, conflicts=True)
+    twice = pool_of(world.records, conflicts=True)
+    first: dict[str, Touchpoint] = {}
+    for tp in world.touchpoints:
+        first.setdefault(tp.id, tp)
+    exact = sum(tp == first[tp.id] for tp in world.touchpoints)
     again = twice.ingest(world.records)
     assert again.customers_unchanged == len(world.customers)
     assert again.touchpoints_accepted == 0
-    assert again.duplicates == len(world.touchpoints)
+    assert again.duplicates == exact
+    changed = len(world.touchpoints) - exact
+    assert again.reasons() == ({RejectReason.CONFLICT: changed} if changed else {})
     assert_accounted(again, customers=len(world.customers), touchpoints=len(world.touchpoints))
     assert_pools_equal(once, twice)
     assert_snapshots_equal(once.snapshot(as_of), twice.snapshot(as_of))
@@ -220,7 +229,9 @@ def assert_records_match(actual: list[dict[str, Any]], expected: list[dict[str, 
 def test_snapshot_features_match_the_reference(
     world: World, as_of: dt.datetime, split: int
 ) -> None:
-    pool = pool_of([*world.customers, *world.touchpoints[:split]], world.touchpoints[split:])
+    pool = pool_of(
+        [*world.customers, *world.touchpoints[:split]], world.touchpoints[split:], conflicts=True
+    )
     expected = reference_records(world.customers, world.touchpoints, as_of, utc_offset=CHINA)
     assert_records_match(pool.snapshot(as_of).to_records(), expected)
 

@@ -71,6 +71,16 @@ class CustomerRegistry:
         self.agents = _Codes()
         self.stores = _Codes()
         self.zones = _Codes()
+        # ids named as the invitee of an INVITED or SHARED touchpoint before they were
+        # customers: interned to codes, each with the customer it became (-1 until they join)
+        self.referenced = _Codes()
+        self.referenced_customer: Column[np.int32] = Column(np.int32)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "referenced" not in state:  # pickled before invitees could be referenced
+            self.referenced = _Codes()
+            self.referenced_customer = Column(np.int32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -86,6 +96,14 @@ class CustomerRegistry:
         found = np.full(ids.values.size + 1, -1, dtype=np.int32)  # last slot: code -1
         found[used] = lookup(self.index, ids.values[used])
         return found[ids.codes]
+
+    def referenced_view(self) -> tuple[NDArray[np.object_], NDArray[np.int32]]:
+        """The referenced ids (by code) and the customer each became (-1: not yet), as copies
+        that later batches do not change."""
+        return (
+            np.array(self.referenced.names, dtype=object),
+            self.referenced_customer.values.copy(),
+        )
 
     def table(self) -> CustomerTable:
         return CustomerTable(
@@ -151,6 +169,32 @@ class CustomerRegistry:
         self.referrer.extend(referrer.astype(np.int32))
         return np.arange(base, base + len(ids))
 
+    def refer(self, names: NDArray[np.object_]) -> NDArray[np.int32]:
+        """Codes of ids named as invitees that are not customers (interned if new)."""
+        codes = self.referenced.codes(names, intern=True)
+        grown = len(self.referenced.names) - len(self.referenced_customer)
+        if grown:
+            self.referenced_customer.extend(np.full(grown, -1, dtype=np.int32))
+        return codes
+
+    def resolve_referenced(
+        self,
+        ids: NDArray[np.object_],
+        index: NDArray[np.int64],
+        undo: list[tuple[Column[Any], Any, Any]],
+    ) -> None:
+        """New customers ``ids`` (at ``index``) who had been referenced become those customers
+        (the in-place write is logged on ``undo``)."""
+        if not self.referenced.names or ids.size == 0:
+            return
+        code = lookup(self.referenced.index, ids)
+        hit = np.flatnonzero(code >= 0)
+        if hit.size:
+            undo.append(
+                (self.referenced_customer, code[hit], self.referenced_customer.values[code[hit]])
+            )
+            self.referenced_customer[code[hit]] = index[hit]
+
     def checkpoint(self) -> Any:
         return (
             len(self.ids),
@@ -160,10 +204,11 @@ class CustomerRegistry:
             self.agents.checkpoint(),
             self.stores.checkpoint(),
             self.zones.checkpoint(),
+            self.referenced.checkpoint(),
         )
 
     def restore(self, checkpoint: Any, undo: list[tuple[Column[Any], Any, Any]]) -> None:
-        n_ids, index, sizes, profile, agents, stores, zones = checkpoint
+        n_ids, index, sizes, profile, agents, stores, zones, referenced = checkpoint
         for name in self.ids[n_ids:]:
             if index.get(name, -1) >= n_ids:
                 del index[name]
@@ -176,3 +221,6 @@ class CustomerRegistry:
         self.agents.restore(agents)
         self.stores.restore(stores)
         self.zones.restore(zones)
+        # after the undo log was replayed (it may hold writes of referenced customers)
+        self.referenced.restore(referenced)
+        self.referenced_customer.truncate(referenced)

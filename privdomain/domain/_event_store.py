@@ -22,7 +22,11 @@ _PROMOTION = np.uint8(1)
 
 class EventStore:
     """Growable event columns, the seen touchpoint ids (sorted 64-bit keys, exact for integer
-    ids, fingerprints for strings) and the labels of string order ids."""
+    ids, fingerprints for strings, each with the log row of its touchpoint) and the labels of
+    string order ids.
+
+    A related customer is stored as their dense index, or as ``-2 - code`` for an invitee who
+    was not a customer when invited (``code`` among the registry's referenced ids)."""
 
     def __init__(self) -> None:
         self.customer: Column[np.int32] = Column(np.int32)
@@ -41,6 +45,8 @@ class EventStore:
         self.order_labels: dict[int, object] = {}
         self.seen_str: NDArray[np.uint64] = np.empty(0, np.uint64)
         self.seen_int: NDArray[np.int64] = np.empty(0, np.int64)
+        self.seen_str_rows: NDArray[np.int64] = np.empty(0, np.int64)
+        self.seen_int_rows: NDArray[np.int64] = np.empty(0, np.int64)
 
     def __len__(self) -> int:
         return len(self.at)
@@ -49,12 +55,31 @@ class EventStore:
         self.__dict__.update(state)
         self.seen_str = canonical(self.seen_str)
         self.seen_int = canonical(self.seen_int)
+        for name in ("seen_str_rows", "seen_int_rows"):
+            keys = self.seen_str if name == "seen_str_rows" else self.seen_int
+            # pickled before rows were kept: -1 (unknown row) compares as an exact replay
+            rows = state.get(name, np.full(keys.size, -1, dtype=np.int64))
+            setattr(self, name, canonical(rows))
 
     def _columns(self) -> list[Column[Any]]:
         return [value for value in self.__dict__.values() if isinstance(value, Column)]
 
-    def view(self) -> EventLog:
-        """A read-only view of what the log holds now."""
+    def view(
+        self, referenced: tuple[NDArray[np.object_], NDArray[np.int32]] | None = None
+    ) -> EventLog:
+        """A read-only view of what the log holds now; ``referenced`` (the registry's
+        referenced ids and the customers they became) resolves invitees who joined since."""
+        related = self.related.values
+        names: NDArray[np.object_] = np.empty(0, dtype=object)
+        if referenced is not None and referenced[0].size:
+            names, became = referenced
+            pending = np.flatnonzero(related <= -2)
+            if pending.size:
+                resolved = related.copy()
+                now = became[-2 - related[pending]]
+                resolved[pending[now >= 0]] = now[now >= 0]
+                resolved.flags.writeable = False
+                related = resolved
         return EventLog(
             customer=self.customer.values,
             at=self.at.values,
@@ -67,9 +92,10 @@ class EventStore:
             money_order_named=self.money_order_named.values,
             order_labels=MappingProxyType(dict(self.order_labels)),
             related_rows=self.related_rows.values,
-            related_values=self.related.values,
+            related_values=related,
             agent_rows=self.agent_rows.values,
             agent_values=self.agent.values,
+            referenced_ids=names,
         )
 
     # ---------------------------------------------------------------- undo
@@ -80,43 +106,71 @@ class EventStore:
             dict(self.order_labels),
             self.seen_int,
             self.seen_str,
+            self.seen_int_rows,
+            self.seen_str_rows,
         )
 
     def restore(self, checkpoint: Any) -> None:
-        sizes, labels, seen_int, seen_str = checkpoint
+        sizes, labels, seen_int, seen_str, int_rows, str_rows = checkpoint
         for column, size in zip(self._columns(), sizes, strict=True):
             column.truncate(size)
         self.order_labels = labels
         self.seen_int, self.seen_str = seen_int, seen_str
+        self.seen_int_rows, self.seen_str_rows = int_rows, str_rows
 
     # ---------------------------------------------------------------- idempotency
-    def unseen(
-        self, cols: TouchpointColumns, rows: NDArray[np.intp] | None
-    ) -> tuple[NDArray[np.bool_] | None, NDArray[Any]]:
-        """Which of ``rows`` (``None``: all) carry an id neither seen before nor earlier in the
-        batch, and their keys sorted (to :meth:`remember` once the rows are written). The mask
-        is ``None`` when every row is new."""
+    def keys(self, cols: TouchpointColumns, rows: NDArray[np.intp] | None) -> NDArray[Any]:
+        """The 64-bit keys of the ids of rows ``rows`` (``None``: all): integer ids themselves,
+        fingerprints of string ids (rejected ids are never hashed)."""
         int_ids = cols.id.dtype.kind in "iu"
-        ids = cols.id if rows is None else cols.id[rows]  # rejected ids are never hashed
+        ids = cols.id if rows is None else cols.id[rows]
         keys: NDArray[Any] = ids if int_ids else fingerprint_strings(ids)
-        seen = self.seen_int if int_ids else self.seen_str
-        return first_unseen(keys.astype(seen.dtype, copy=False), seen)
+        dtype = self.seen_int.dtype if int_ids else self.seen_str.dtype
+        return keys.astype(dtype, copy=False)
 
-    def remember(self, cols: TouchpointColumns, sorted_fresh: NDArray[Any]) -> None:
-        """Add the sorted keys of newly written touchpoints to the seen ids."""
-        int_ids = cols.id.dtype.kind in "iu"
-        seen = self.seen_int if int_ids else self.seen_str
-        if seen.size:
-            merged = np.concatenate([seen, sorted_fresh])
-            merged.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+    def unseen(self, keys: NDArray[Any]) -> NDArray[np.bool_] | None:
+        """Which ``keys`` are neither seen before nor earlier among ``keys`` (``None``: all)."""
+        seen = self.seen_int if keys.dtype == self.seen_int.dtype else self.seen_str
+        fresh, _ = first_unseen(keys, seen)
+        return fresh
+
+    def stored_rows(self, keys: NDArray[Any]) -> NDArray[np.int64]:
+        """The log row of the touchpoint of each of ``keys`` (-1 where not seen)."""
+        int_keys = keys.dtype == self.seen_int.dtype
+        seen = self.seen_int if int_keys else self.seen_str
+        rows = self.seen_int_rows if int_keys else self.seen_str_rows
+        out = np.full(keys.size, -1, dtype=np.int64)
+        if seen.size == 0 or keys.size == 0:
+            return out
+        at = np.minimum(np.searchsorted(seen, keys), seen.size - 1)
+        hit = seen[at] == keys
+        out[hit] = rows[at[hit]]
+        out[hit & (out < 0)] = np.iinfo(np.int64).max  # seen, row unknown (old pickles)
+        return out
+
+    def remember(self, keys: NDArray[Any], base: int) -> None:
+        """Add the keys of the touchpoints just written at log rows ``base``, ``base + 1``...
+        (distinct and unseen) to the seen ids."""
+        int_keys = keys.dtype == self.seen_int.dtype
+        seen = self.seen_int if int_keys else self.seen_str
+        seen_rows = self.seen_int_rows if int_keys else self.seen_str_rows
+        rows = np.arange(base, base + keys.size, dtype=np.int64)
+        if keys.size > 1 and not bool((keys[1:] > keys[:-1]).all()):
+            order = np.argsort(keys, kind="stable")
+            keys, rows = keys[order], rows[order]
+        if seen.size and keys.size and keys[0] < seen[-1]:
+            merged = np.concatenate([seen, keys])
+            # two sorted runs: timsort merges them in linear time
+            order = np.argsort(merged, kind="stable")
+            merged, merged_rows = merged[order], np.concatenate([seen_rows, rows])[order]
         else:
-            # never keep a view of the caller's array
-            shared = np.may_share_memory(sorted_fresh, cols.id)
-            merged = sorted_fresh.copy() if shared else sorted_fresh
-        if int_ids:
-            self.seen_int = merged
+            # a copy in every case: never keep a view of the caller's array
+            merged = np.concatenate([seen, keys])
+            merged_rows = np.concatenate([seen_rows, rows])
+        if int_keys:
+            self.seen_int, self.seen_int_rows = merged, merged_rows
         else:
-            self.seen_str = merged
+            self.seen_str, self.seen_str_rows = merged, merged_rows
 
     # ---------------------------------------------------------------- appends
     def append(
@@ -145,7 +199,7 @@ class EventStore:
         self.money_discount.extend(pick(cols.discount_minor)[money])
         self._append_orders(cols, pick(np.arange(len(cols)))[money], kinds[money])
         related_of = pick(related)
-        named = np.flatnonzero(related_of >= 0)
+        named = np.flatnonzero(related_of != -1)
         self.related_rows.extend(base + named)
         self.related.extend(related_of[named])
         agent_of = pick(agent)
@@ -160,6 +214,19 @@ class EventStore:
         self.order_labels.update(labels)
         self.money_order.extend(keys)
         self.money_order_named.extend(named)
+
+    def sparse_at(self, which: str, rows: NDArray[np.int64]) -> NDArray[np.int32]:
+        """The related customer (``which="related"``) or agent (``"agent"``) of log rows
+        ``rows`` (-1 where none)."""
+        at: Column[np.int64] = getattr(self, f"{which}_rows")
+        values: Column[np.int32] = getattr(self, which)
+        out = np.full(rows.size, -1, dtype=np.int32)
+        if len(at) == 0 or rows.size == 0:
+            return out
+        pos = np.minimum(np.searchsorted(at.values, rows), len(at) - 1)
+        hit = at.values[pos] == rows
+        out[hit] = values.values[pos[hit]]
+        return out
 
     def orders_of(self, kind: TouchKind) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
         """Positions among the monetary events (aligned with the money columns) of the ones of

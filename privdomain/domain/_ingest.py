@@ -29,6 +29,7 @@ from privdomain.domain._event_store import EventStore, order_keys
 from privdomain.domain._time import micros_to_datetime
 from privdomain.domain.batch import (
     CustomerColumns,
+    EncodedIds,
     IngestReport,
     Rejection,
     RejectReason,
@@ -477,6 +478,7 @@ class Ingest:
         self.reg.profile.write(
             index, effective[rows], self._profile_values(cols, rows, intern=True), self.undo
         )
+        self.reg.resolve_referenced(cols.id[rows], index, self.undo)
         return m
 
     def touchpoints(self, cols: TouchpointColumns) -> IngestReport:
@@ -571,11 +573,27 @@ class Ingest:
         flag(customer < 0, RejectReason.UNKNOWN_CUSTOMER, "customer is not in the pool")
         related = self.reg.resolve(cols.related_customer_id)
         has_related = cols.related_customer_id.present()
-        flag(
-            has_related & (related < 0),
-            RejectReason.UNKNOWN_RELATED_CUSTOMER,
-            "related customer is not in the pool",
-        )
+        unjoined = has_related & (related < 0)
+        if unjoined.any():
+            # an invitation or share may name someone who has not joined (yet): kept under a
+            # referenced id, it counts as converted once they join
+            may_refer = (cols.kind == TouchKind.INVITED.value) | (
+                cols.kind == TouchKind.SHARED.value
+            )
+            flag(
+                unjoined & ~may_refer,
+                RejectReason.UNKNOWN_RELATED_CUSTOMER,
+                "related customer is not in the pool",
+            )
+            codes = cols.related_customer_id.codes
+            named = np.unique(codes[unjoined])
+            bad = np.zeros(cols.related_customer_id.values.size + 1, dtype=bool)
+            bad[named] = ~valid_ids(cols.related_customer_id.values[named])
+            flag(
+                unjoined & bad[codes],
+                RejectReason.INVALID,
+                "related customer id must be a non-empty printable str",
+            )
         flag(
             has_related & (related == customer),
             RejectReason.INVALID,
@@ -595,11 +613,26 @@ class Ingest:
         everything = bool(ok.all())
         rows = np.arange(0) if everything else np.flatnonzero(ok)  # unused when everything
         # idempotency: first occurrence of an id wins, in the batch and across batches
-        fresh, sorted_fresh = self.events.unseen(cols, None if everything else rows)
+        keys = self.events.keys(cols, None if everything else rows)
+        fresh = self.events.unseen(keys)
         if fresh is not None:
             if everything:
                 rows = np.arange(n)
             duplicates = rows[~fresh]
+            clash = self._replay_conflicts(
+                cols, duplicates, keys[~fresh], rows[fresh], keys[fresh], customer, related
+            )
+            for field, hit in clash.items():
+                mask = np.zeros(n, dtype=bool)
+                mask[hit] = True
+                reason[hit] = _CODE[RejectReason.CONFLICT]
+                texts.setdefault(RejectReason.CONFLICT, []).append(
+                    (mask, f"touchpoint id already recorded with a different {field}")
+                )
+            if clash:
+                duplicates = duplicates[reason[duplicates] == _OK]
+                ok = reason == _OK
+            keys = keys[fresh]
             rows = rows[fresh]
             everything = False
         else:
@@ -613,10 +646,10 @@ class Ingest:
                     reason[row] = _CODE[why]
                     texts.setdefault(why, []).append((np.arange(n) == row, text))
                 ok = reason == _OK
+                # only what is written is remembered: a refused row may come again, corrected
+                keys = keys[ok[checked]]
                 rows = checked[ok[checked]]
                 everything = False
-                # only what is written is remembered: a refused row may come again, corrected
-                _, sorted_fresh = self.events.unseen(cols, rows)
 
         written = None if everything else rows
         agent_codes = cols.agent_id.codes if written is None else cols.agent_id.codes[written]
@@ -627,8 +660,14 @@ class Ingest:
             agent[target] = self.reg.agents.codes(
                 cols.agent_id.values[agent_codes[has_agent]], intern=True
             )
+        pending = np.flatnonzero(unjoined & ok)
+        if pending.size:
+            related[pending] = -2 - self.reg.refer(
+                cols.related_customer_id.values[cols.related_customer_id.codes[pending]]
+            )
+        base = len(self.events)
         self.events.append(cols, written, customer, related, agent)
-        self.events.remember(cols, sorted_fresh)
+        self.events.remember(keys, base)
 
         unknown = RejectReason.UNKNOWN_CUSTOMER
         named_ids = cols.customer_id.decode() if (reason == _CODE[unknown]).any() else _NO_IDS
@@ -659,6 +698,126 @@ class Ingest:
             duplicate_touchpoints=duplicates.astype(np.int64),
             rejected=rejected,
         )
+
+    def _replay_conflicts(
+        self,
+        cols: TouchpointColumns,
+        dups: NDArray[np.intp],
+        dup_keys: NDArray[Any],
+        firsts: NDArray[np.intp],
+        first_keys: NDArray[Any],
+        customer: NDArray[np.int32],
+        related: NDArray[np.int32],
+    ) -> dict[str, NDArray[np.intp]]:
+        """The repeated ids (rows ``dups``, keys ``dup_keys``) whose content differs from the
+        touchpoint first recorded under the id: in the pool, or else the batch's first row of
+        it (among ``firsts``, keys ``first_keys``). Returns the rows by first differing field;
+        exact replays are not in it."""
+        if dups.size == 0:
+            return {}
+        stored = self.events.stored_rows(dup_keys)
+        in_pool = stored >= 0
+        checks: list[tuple[NDArray[np.intp], dict[str, NDArray[np.bool_]]]] = []
+        later = dups[~in_pool]
+        if later.size:
+            order = np.argsort(first_keys, kind="stable")
+            at = np.searchsorted(first_keys[order], dup_keys[~in_pool])
+            checks.append((later, self._batch_differences(cols, later, firsts[order[at]])))
+        known = in_pool & (stored < len(self.events))  # unknown rows (old pickles) pass
+        if known.any():
+            checks.append(
+                (
+                    dups[known],
+                    self._pool_differences(cols, dups[known], stored[known], customer, related),
+                )
+            )
+        out: dict[str, list[NDArray[np.intp]]] = {}
+        for rows, differ in checks:
+            left = np.ones(rows.size, dtype=bool)
+            for field, mask in differ.items():
+                hit = mask & left
+                if hit.any():
+                    out.setdefault(field, []).append(rows[hit])
+                    left &= ~hit
+        return {field: np.concatenate(parts) for field, parts in out.items()}
+
+    def _batch_differences(
+        self, cols: TouchpointColumns, rows: NDArray[np.intp], firsts: NDArray[np.intp]
+    ) -> dict[str, NDArray[np.bool_]]:
+        """Field by field, whether rows ``rows`` differ from rows ``firsts`` of the batch."""
+        kinds = cols.kind[rows]
+        money = IS_MONETARY[kinds] & (kinds == cols.kind[firsts])
+        order = np.zeros(rows.size, dtype=bool)
+        if money.any():
+            m = np.flatnonzero(money)
+            keys, named, _ = order_keys(cols, rows[m], kinds[m])
+            first_keys, first_named, _ = order_keys(cols, firsts[m], kinds[m])
+            order[m] = (named != first_named) | (named & (keys != first_keys))
+        return {
+            "customer": cols.customer_id.codes[rows] != cols.customer_id.codes[firsts],
+            **_same_facts(cols, rows, cols.at[firsts], cols.channel[firsts], cols.kind[firsts]),
+            "amount": money & (cols.amount_minor[rows] != cols.amount_minor[firsts]),
+            "discount": cols.discount_minor[rows] != cols.discount_minor[firsts],
+            "order id": order,
+            "promotion": cols.promotion[rows] != cols.promotion[firsts],
+            "related customer": _names(cols.related_customer_id, rows)
+            != _names(cols.related_customer_id, firsts),
+            "agent": _names(cols.agent_id, rows) != _names(cols.agent_id, firsts),
+        }
+
+    def _pool_differences(
+        self,
+        cols: TouchpointColumns,
+        rows: NDArray[np.intp],
+        stored: NDArray[np.int64],
+        customer: NDArray[np.int32],
+        related: NDArray[np.int32],
+    ) -> dict[str, NDArray[np.bool_]]:
+        """Field by field, whether rows ``rows`` differ from the events at log rows
+        ``stored``."""
+        ev = self.events
+        kinds = cols.kind[rows]
+        money = IS_MONETARY[kinds] & (kinds == ev.kind.values[stored])
+        amount = np.zeros(rows.size, dtype=bool)
+        discount = cols.discount_minor[rows] != 0  # an event without money has no discount
+        order = np.zeros(rows.size, dtype=bool)
+        if money.any():
+            m = np.flatnonzero(money)
+            position = np.searchsorted(np.flatnonzero(IS_MONETARY[ev.kind.values]), stored[m])
+            amount[m] = cols.amount_minor[rows[m]] != ev.money_amount.values[position]
+            discount[m] = cols.discount_minor[rows[m]] != ev.money_discount.values[position]
+            keys, named, _ = order_keys(cols, rows[m], kinds[m])
+            was_named = ev.money_order_named.values[position]
+            order[m] = (named != was_named) | (named & (keys != ev.money_order.values[position]))
+        # the related customer: the customer an id is now, else the referenced id it was kept as
+        was = ev.sparse_at("related", stored)
+        pending = np.flatnonzero(was <= -2)
+        became = self.reg.referenced_customer.values[-2 - was[pending]]
+        was[pending[became >= 0]] = became[became >= 0]
+        now = related[rows].copy()
+        unjoined = np.flatnonzero(cols.related_customer_id.present()[rows] & (now < 0))
+        if unjoined.size:
+            code = self.reg.referenced.codes(
+                _names(cols.related_customer_id, rows[unjoined]), intern=False
+            )
+            now[unjoined] = np.where(code >= 0, -2 - code, np.iinfo(np.int32).min)
+        agent = self.reg.agents.codes(_names(cols.agent_id, rows), intern=False)
+        return {
+            "customer": customer[rows] != ev.customer.values[stored],
+            **_same_facts(
+                cols,
+                rows,
+                ev.at.values[stored],
+                ev.channel.values[stored],
+                ev.kind.values[stored],
+            ),
+            "amount": amount,
+            "discount": discount,
+            "order id": order,
+            "promotion": cols.promotion[rows] != (ev.flags.values[stored] & 1).astype(bool),
+            "related customer": now != was,
+            "agent": agent != ev.sparse_at("agent", stored),
+        }
 
     def _check_orders(
         self, cols: TouchpointColumns, rows: NDArray[np.intp], customer: NDArray[np.int32]
@@ -756,3 +915,27 @@ class Ingest:
                         f"{int(remaining[orders[j]])} left of order {label(k)!r}",
                     )
         return out
+
+
+def _same_facts(
+    cols: TouchpointColumns,
+    rows: NDArray[np.intp],
+    at: NDArray[np.int64],
+    channel: NDArray[np.uint8],
+    kind: NDArray[np.uint8],
+) -> dict[str, NDArray[np.bool_]]:
+    """Whether rows ``rows`` differ in instant, channel and kind from what is given."""
+    return {
+        "instant": cols.at[rows] != at,
+        "channel": cols.channel[rows] != channel,
+        "kind": cols.kind[rows] != kind,
+    }
+
+
+def _names(ids: EncodedIds, rows: NDArray[np.intp]) -> NDArray[np.object_]:
+    """The ids of rows ``rows`` of a dictionary-encoded column (``None`` where none)."""
+    codes = ids.codes[rows]
+    out = np.full(rows.size, None, dtype=object)
+    given = codes >= 0
+    out[given] = ids.values[codes[given]]
+    return out

@@ -506,8 +506,11 @@ def _relations(
     invited = np.flatnonzero(kind == TouchKind.INVITED.value)
     i_pos = positions(invited)
     invitee = _sparse_at(ev.related_rows, ev.related_values, i_pos).astype(np.int64)
-    ids = np.empty(len(tables.customers) + 1, dtype=object)  # index -1 → None
-    ids[:-1] = tables.customers.ids
+    # index -1 → None; -2 - k → the k-th referenced id (an invitee who has not joined)
+    referenced = ev.referenced_ids
+    ids = np.empty(len(tables.customers) + referenced.size + 1, dtype=object)
+    ids[: len(tables.customers)] = tables.customers.ids
+    ids[len(tables.customers) : -1] = referenced[::-1]
     out["invitations"] = Invitations(
         row=_readonly(rows[invited].astype(np.int64)),
         invitee_row=_readonly(np.where(invitee >= 0, row_of[np.maximum(invitee, 0)], -1)),

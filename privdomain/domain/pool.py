@@ -210,7 +210,7 @@ class Pool:
     def events(self) -> EventLog:
         """A read-only view of the event log."""
         with self._lock:
-            return self._events.view()
+            return self._events.view(self._customers.referenced_view())
 
     def tables(self) -> Tables:
         """An immutable view of everything the pool holds: customers, profile histories and
@@ -222,7 +222,7 @@ class Pool:
                 currency=self._currency,
                 utc_offset=self._utc_offset,
                 customers=reg.table(),
-                events=self._events.view(),
+                events=self._events.view(reg.referenced_view()),
                 profile=MappingProxyType(reg.profile.histories()),
                 agent_ids=tuple(reg.agents.names),
                 store_ids=tuple(reg.stores.names),
@@ -263,10 +263,14 @@ class Pool:
 
         Customers are taken before touchpoints, so a batch may hold both a new customer and their
         first touchpoints. Touchpoints whose id the pool has already seen (or that repeat an id
-        earlier in the batch) are duplicates: the first version is kept and they are reported,
-        so ingesting a batch twice leaves the pool as after once. A rejected record changes
-        nothing, and the batch as a whole is atomic: if the call raises, the pool is exactly as
-        it was before.
+        earlier in the batch) with the same content are duplicates: the first version is kept
+        and they are reported, so ingesting a batch twice leaves the pool as after once; one
+        whose content differs (customer, instant, channel, kind, amount, discount, order,
+        promotion, related customer or agent) is rejected as a ``CONFLICT``. An ``INVITED`` or
+        ``SHARED`` touchpoint may name a related customer who has not joined (yet): the
+        invitation is kept and counts as converted in snapshots from their join on. A rejected
+        record changes nothing, and the batch as a whole is atomic: if the call raises, the pool
+        is exactly as it was before.
 
         Profiles are *as of*: a customer's consent, agent, store, tags and attributes take
         effect at an instant, and snapshots before it do not see them. A new customer's profile

@@ -134,11 +134,15 @@ class EventLog:
     related_rows: NDArray[np.int64]
     """Rows of the events that name a related customer."""
     related_values: NDArray[np.int32]
-    """The related customer of each of :attr:`related_rows`."""
+    """The related customer of each of :attr:`related_rows`: a dense index, or ``-2 - k`` for
+    an invitee who has not joined the pool (their id is ``referenced_ids[k]``)."""
     agent_rows: NDArray[np.int64]
     """Rows of the events that name an agent."""
     agent_values: NDArray[np.int32]
     """The agent of each of :attr:`agent_rows`."""
+    referenced_ids: NDArray[np.object_] = attrs.field(factory=lambda: np.empty(0, dtype=object))
+    """Ids named as invitees (of ``INVITED`` or ``SHARED`` touchpoints) that were not
+    customers then, by code; see :attr:`related_values`."""
 
     def __len__(self) -> int:
         return int(self.at.shape[0])
@@ -164,7 +168,8 @@ class EventLog:
 
     @property
     def related(self) -> NDArray[np.int32]:
-        """Related customer of every event (-1 for none)."""
+        """Related customer of every event (-1 for none, ``-2 - k`` for an invitee who has not
+        joined, see :attr:`related_values`)."""
         out = np.full(len(self), -1, dtype=np.int32)
         out[self.related_rows] = self.related_values
         return out
