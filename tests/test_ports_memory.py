@@ -372,3 +372,36 @@ def test_daily_settling_reads_only_its_ids_and_posts_only_changes() -> None:
 
     assert settle(b.ledger, indexed.ledger).posted == 0
     assert settle(b.ledger, plain.ledger) == settle(b.ledger, indexed.ledger)
+
+
+def test_sqlite_ledger_looks_up_many_ids_like_the_in_memory_one(tmp_path: Any) -> None:
+    import sys
+    from pathlib import Path
+
+    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    import sqlite_adapter as sa
+
+    rng = np.random.default_rng(3)
+    entries = [
+        CommissionEntry(
+            id=f"o{k}/r1/b{k % 7}",
+            order_id=f"o{k}",
+            beneficiary_id=f"b{k % 7}",
+            tier=1,
+            amount=Money(int(rng.integers(0, 10**6))),
+            status=CommissionStatus.FROZEN,
+            at=at(float(rng.integers(0, 30))),
+        )
+        for k in range(1_234)  # more ids than one statement binds
+    ]
+    memory = InMemoryCommissionLedger()
+    with sa.SQLiteCommissionLedger(tmp_path / "ledger.db") as stored:
+        for ledger in (memory, stored):
+            ledger.post(entries[:700])
+            ledger.post(entries[600:])
+        asked = [f"o{k}/r1/b{k % 7}" for k in rng.permutation(1_300)] + ["o1/r1/b1"]  # repeats
+        assert stored.get_entries(asked) == memory.get_entries(asked)
+        assert len(memory.get_entries(asked)) == 1_234
+        assert stored.entries() == memory.entries()
