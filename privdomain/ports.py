@@ -144,7 +144,12 @@ class CommissionEntry:
 
 @runtime_checkable
 class CommissionLedger(Protocol):
-    """Commission entries; a status change is posted as a new version of the same entry id."""
+    """Commission entries; a status change is posted as a new version of the same entry id.
+
+    A ledger that grows large should also have ``get_entries(ids) -> dict[str, CommissionEntry]``
+    (the current version of the entries with these ids, from an index): settling a day's
+    commission asks for those ids only. It is optional; see :func:`get_entries`.
+    """
 
     def post(self, entries: Iterable[CommissionEntry]) -> None:
         """Insert entries, replacing earlier versions with the same id."""
