@@ -26,13 +26,15 @@ class RejectReason(enum.Enum):
     UNKNOWN_CUSTOMER = "unknown_customer"
     """The customer is not in the pool."""
     UNKNOWN_RELATED_CUSTOMER = "unknown_related_customer"
-    """The invitee is not in the pool."""
+    """The related customer is not in the pool (only ``INVITED`` and ``SHARED`` touchpoints may
+    name someone who has not joined)."""
     UNKNOWN_REFERRER = "unknown_referrer"
     """The referrer is neither in the pool nor the batch."""
     REFERRAL_CYCLE = "referral_cycle"
     """The referrer chain would loop back."""
     CONFLICT = "conflict"
-    """Changes a customer's fixed facts (joined_at, source, referrer)."""
+    """Changes a customer's fixed facts (joined_at, source, referrer), or reuses a touchpoint id
+    already recorded (in the pool or earlier in the batch) with different content."""
     UNKNOWN_ORDER = "unknown_order"
     """A refund names an order the customer never placed."""
     REFUND_EXCEEDS_ORDER = "refund_exceeds_order"
