@@ -185,7 +185,7 @@ class TestIngestLog:
                 touch("t1", "c1", at(1)),
                 touch("t2", "c1", at(2)),
                 touch("t3", "nobody", at(3)),
-                touch("t1", "c1", at(4)),  # a retry of t1
+                touch("t1", "c1", at(1)),  # an exact retry of t1 (changed content: a conflict)
                 touch("t5", "c2", at(5), tenant="other"),
             ]
         )
