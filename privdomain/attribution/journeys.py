@@ -285,15 +285,11 @@ class Journeys:
             raise ValidationError("no events: journeys need at least one touch or conversion")
         t = _days(at, "at", n)
         conv = _booleans(conversion, "conversion", n)
-        raw = _Factors.of(channel, "channel")
-        if raw.codes.shape[0] != n:
-            raise ValidationError(
-                f"channel must have one entry per event ({n}), got {raw.codes.shape[0]}"
-            )
+        touch = ~conv
+        raw = _Factors.of(channel, "channel", n=n, rows=touch)  # conversions: any channel
         lookback = _lookback(lookback_days)
         end = float(t.max()) if as_of is None else float(_days(np.asarray([as_of]), "as_of", 1)[0])
-        touch = ~conv
-        names, codes = _encode(raw.take(touch), channels)
+        names, codes = _encode(raw, channels)
         code = np.full(n, -1, np.int64)
         code[touch] = codes
         try:
@@ -545,18 +541,31 @@ class _Factors:
     distinct: NDArray[Any]
 
     @classmethod
-    def of(cls, source: Any, name: str) -> _Factors:
+    def of(
+        cls,
+        source: Any,
+        name: str,
+        *,
+        n: int | None = None,
+        rows: NDArray[np.bool_] | None = None,
+    ) -> _Factors:
         """Factorise the column ``source`` (the codes of a pandas Categorical are taken as they
-        are, a missing entry as a NaN category)."""
+        are, a missing entry as a NaN category): of ``n`` entries when given, only the entries
+        where ``rows`` holds when given."""
         cat = _categorical(source)
         if cat is not None:
             codes = np.asarray(cat.codes, dtype=np.int64)
+            _check_length(codes.shape[0], n, name)
             distinct = np.asarray(cat.categories, dtype=object)
             if codes.size and codes.min() < 0:  # missing entries: one more category, NaN
                 distinct = np.append(distinct, np.array([np.nan], dtype=object))
                 codes = np.where(codes < 0, distinct.size - 1, codes)
-            return cls(codes, distinct).take(np.ones(codes.size, dtype=bool))  # used ones only
+            used = np.ones(codes.size, dtype=bool) if rows is None else rows
+            return cls(codes, distinct).take(used)  # with only the categories used
         column = _column(source, name)
+        _check_length(column.shape[0], n, name)
+        if rows is not None:
+            column = column[rows]
         if column.dtype.kind in "biufcmM":  # numbers: numpy sorts them fast
             distinct, inverse = np.unique(column, return_inverse=True)
             return cls(inverse.ravel().astype(np.int64), distinct)
@@ -592,6 +601,11 @@ class _Factors:
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size, dtype=np.int64)
         return self.distinct[order], rank[self.codes]
+
+
+def _check_length(length: int, n: int | None, name: str) -> None:
+    if n is not None and length != n:
+        raise ValidationError(f"{name} must have one entry per event ({n}), got {length}")
 
 
 def _hashable(value: Any) -> bool:

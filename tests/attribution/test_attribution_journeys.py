@@ -319,6 +319,11 @@ def test_categorical_with_missing_values_is_refused_as_before() -> None:
     lists[0], lists[1] = ["a"], ["b"]
     with pytest.raises(ValidationError, match="hashable"):
         Journeys.from_events(lists, [1.0, 2.0], ["sms", "sms"], [False, True])
+    # a conversion's channel is ignored, whatever it is
+    via = np.empty(2, dtype=object)
+    via[0], via[1] = "sms", ["not", "a", "channel"]
+    got = Journeys.from_events(["a", "a"], [1.0, 2.0], via, [False, True])
+    assert got.path(0) == ("sms",)
 
 
 def test_many_channels_use_the_wide_pattern_path() -> None:
