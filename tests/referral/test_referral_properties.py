@@ -369,3 +369,45 @@ def test_partition_by_partition_with_global_bindings_is_the_whole(
     whole = attribute(snap, rule, bindings=b, as_of=at(30))
     assert _sorted_records(joined) == _sorted_records(whole)
     assert joined.total() == whole.total()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    snapshot_day=st.integers(0, 12),
+    offset=st.one_of(
+        st.integers(-5, 5).map(float),
+        st.floats(-5, 5, allow_nan=False),
+        st.just(1e-6 / 86_400),  # one microsecond
+    ),
+)
+def test_nothing_is_drawn_up_later_than_the_snapshot(snapshot_day: int, offset: float) -> None:
+    import datetime as dt
+
+    import pytest
+    from referral_helpers import chain_pool, refund
+
+    from privdomain.errors import ValidationError
+    from privdomain.referral import ReferralAttribution, k_factor, referral_rate
+
+    pool = chain_pool([refund("r1", "d", at(6), "100.00", "o1")])
+    snapshot = pool.snapshot(at(snapshot_day))
+    when = snapshot.as_of + dt.timedelta(days=offset)
+    rule = CommissionRule(("0.05",))
+    if when > snapshot.as_of:
+        with pytest.raises(ValidationError, match="take a snapshot as of"):
+            attribute(snapshot, rule, as_of=when)
+        with pytest.raises(ValidationError, match="take a snapshot as of"):
+            ReferralAttribution(rule).attribute(snapshot, as_of=when)
+    else:  # as of an earlier instant: a ledger, never one that settles a refunded order
+        ledger = attribute(snapshot, rule, as_of=when)
+        assert ledger.as_of == when
+        if snapshot_day >= 6:
+            assert ledger.total("o1") == Money(0)
+    end = snapshot.as_of + dt.timedelta(days=offset, microseconds=1)
+    start = at(-1)
+    if end > snapshot.as_of + dt.timedelta(microseconds=1):
+        for metric in (referral_rate, k_factor):
+            with pytest.raises(ValidationError, match="take a snapshot as of"):
+                metric(snapshot, start=start, end=end)
+    elif end > start:
+        assert k_factor(snapshot, start=start, end=end).customers >= 0
