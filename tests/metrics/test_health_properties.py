@@ -376,3 +376,35 @@ def test_an_empty_pool_has_a_report() -> None:
     assert report.funnel.counts.shape == (0, 5)
     assert np.isnan(report.cohorts.retention()).all()
     assert "0 customers" in repr(report)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    joins=st.lists(st.integers(0, 20), min_size=1, max_size=8),
+    shift=st.integers(-3, 3),  # the other pool's first join time, shifted (0: the same)
+    drop_last=st.booleans(),  # the other pool lacks the last customer
+    start=st.integers(0, 25),
+)
+def test_previous_is_accepted_exactly_when_it_is_this_pool(
+    joins: list[int], shift: int, drop_last: bool, start: int
+) -> None:
+    """An earlier snapshot of the pool itself is accepted; another pool whose records as of
+    ``start`` differ (a join time, a customer who had joined) is refused, however the ids line
+    up."""
+    pool = new_pool()
+    assert pool.ingest([customer(f"c{i}", at(d)) for i, d in enumerate(joins)]).ok
+    later = pool.snapshot(at(30))
+    assert health(later, previous=pool.snapshot(at(start))).outflow == 0  # nobody withdrew
+    moved = [d + shift if i == 0 else d for i, d in enumerate(joins)]
+    kept = len(joins) - 1 if drop_last and len(joins) > 1 else len(joins)
+    other = new_pool()
+    assert other.ingest([customer(f"c{i}", at(moved[i])) for i in range(kept)]).ok
+    previous = other.snapshot(at(start))
+    differs = (shift != 0 and min(joins[0], moved[0]) <= start) or (
+        kept < len(joins) and joins[-1] <= start
+    )
+    if differs:
+        with pytest.raises(ValidationError, match="same pool"):
+            health(later, previous=previous)
+    else:  # the same records as of start (what differs happened later): nothing tells apart
+        health(later, previous=previous)
