@@ -33,6 +33,7 @@ Nothing in the core imports this module or Dask; install ``privdomain[dask]``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,9 +51,12 @@ if TYPE_CHECKING:
 __all__ = [
     "INDEX_BITS",
     "PARTITION",
+    "Earlier",
+    "OutOfCorePool",
     "PartitionedPool",
     "PartitionedResult",
     "PartitionedSnapshot",
+    "Step",
     "partition_by_customer",
     "referral_groups",
     "tree_merge",
@@ -145,6 +149,8 @@ def _shared(value: Any) -> Any:
     """One copy of ``value`` for every task: scattered to the workers when a distributed
     client is connected, else one node of the graph."""
     dask = _dask()
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return dask.delayed(value)  # another scheduler chosen, a client connected or not
     try:
         from distributed import get_client
 
@@ -612,3 +618,552 @@ class PartitionedResult:
         task = dask.delayed(_frame_of, pure=True)
         frames = [task(p, "pandas") for p in self.partitions]
         return dd.from_delayed(frames, verify_meta=False)
+
+
+# ---------------------------------------------------------------------------- out of core
+class Earlier:
+    """A keyword argument of a :class:`Step`: the result of an earlier step, of the same
+    partition (``stages=Earlier("stages")`` for :meth:`privdomain.nudges.Nudges.plan`).
+
+    Parameters
+    ----------
+    name
+        The name of the earlier step.
+    """
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"Earlier needs the name of a step, got {short_repr(name)}")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Earlier({self.name!r})"
+
+
+class Step:
+    """One step of :meth:`OutOfCorePool.apply`: ``getattr(strategy, method)(snapshot,
+    **kwargs)`` on every partition's snapshot, its result written out under ``name``.
+
+    Parameters
+    ----------
+    name
+        The name of the result (a folder of Parquet files, or a key of the returned frames).
+    strategy
+        A strategy (fitted, if it learns: see :meth:`OutOfCorePool.fit`).
+    method
+        The method to call: ``"apply"`` (default), ``"plan"``, ``"attribute"``...
+    **kwargs
+        Its keyword arguments; an :class:`Earlier` (or a list of them) stands for the result of
+        an earlier step on the same partition.
+
+    Raises
+    ------
+    ValidationError
+        When the name is empty, the strategy has no such method, or the call would need the
+        whole pool (a nudge ``budget``, a per-period commission cap while agents earn
+        commission).
+    """
+
+    def __init__(self, name: str, strategy: Any, method: str = "apply", **kwargs: Any) -> None:
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise ValidationError(f"a step needs a plain name, got {short_repr(name)}")
+        if not isinstance(method, str) or not callable(getattr(strategy, method, None)):
+            raise ValidationError(f"{type(strategy).__name__} has no method {method!r}")
+        _refuse_global(strategy, method, kwargs)
+        self.name = name
+        self.strategy = strategy
+        self.method = method
+        self.kwargs = dict(kwargs)
+
+    def needs(self) -> list[str]:
+        """The names of the earlier steps this one reads."""
+        found: list[str] = []
+        for value in self.kwargs.values():
+            values = value if isinstance(value, list | tuple) else [value]
+            found += [v.name for v in values if isinstance(v, Earlier)]
+        return found
+
+
+def _resolve(value: Any, done: Mapping[str, Any]) -> Any:
+    if isinstance(value, Earlier):
+        return done[value.name]
+    if isinstance(value, list | tuple) and any(isinstance(v, Earlier) for v in value):
+        return [_resolve(v, done) for v in value]
+    return value
+
+
+def _read(source: Any) -> Any:
+    """A partition's frame: as it is, or read from a Parquet file (host side: the adapter)."""
+    if source is None or not isinstance(source, str):
+        return source
+    frame = _pd().read_parquet(source)
+    return _plain_categoricals(frame)
+
+
+def _stray_links(customers: Any, touchpoints: Any, spec: Mapping[str, Any]) -> int:
+    """How many referrers or related customers of a partition's rows are not its customers."""
+    pd = _pd()
+    ids = pd.Index(customers[spec["customers"].get("id", "customer_id")].to_numpy(dtype=object))
+    stray = 0
+    referrer = spec["customers"].get("referrer_id")
+    if referrer is not None:
+        named = customers[referrer].dropna().to_numpy(dtype=object)
+        stray += int((ids.get_indexer(named) < 0).sum())
+    related = spec["touchpoints"].get("related_customer_id")
+    if related is not None:
+        named = touchpoints[related].dropna().to_numpy(dtype=object)
+        stray += int((ids.get_indexer(named) < 0).sum())
+    return stray
+
+
+def _built_snapshot(
+    customers: Any, touchpoints: Any, changes: Any, spec: Mapping[str, Any], as_of: Any
+) -> tuple[Snapshot, list[IngestReport], int]:
+    customers, touchpoints, changes = _read(customers), _read(touchpoints), _read(changes)
+    stray = _stray_links(customers, touchpoints, spec)
+    pool, reports = _pool_of(customers, touchpoints, changes, spec)
+    del customers, touchpoints, changes
+    return pool.snapshot(as_of), reports, stray
+
+
+def _first_pass(
+    customers: Any,
+    touchpoints: Any,
+    changes: Any,
+    spec: Mapping[str, Any],
+    as_of: Any,
+    strategies: Sequence[Any],
+    spill: str | None,
+) -> dict[str, Any]:
+    """Pass 1 on one partition: pool, snapshot, the strategies' summaries; nothing kept (but
+    the snapshot written to ``spill`` when given)."""
+    snapshot, reports, stray = _built_snapshot(customers, touchpoints, changes, spec, as_of)
+    summaries = [strategy.summarize(snapshot) for strategy in strategies]
+    if spill is not None:
+        import pickle
+
+        with open(spill, "wb") as file:
+            pickle.dump(snapshot, file, protocol=5)
+    return {
+        "agents": set(snapshot.agent_names),
+        "zones": set(snapshot.time_zones),
+        "summaries": summaries,
+        "reports": [list(reports)],
+        "sizes": [len(snapshot)],
+        "stray": [stray],
+    }
+
+
+def _merge_passes(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "agents": a["agents"] | b["agents"],
+        "zones": a["zones"] | b["zones"],
+        "summaries": [x.merge(y) for x, y in zip(a["summaries"], b["summaries"], strict=True)],
+        "reports": a["reports"] + b["reports"],
+        "sizes": a["sizes"] + b["sizes"],
+        "stray": a["stray"] + b["stray"],
+    }
+
+
+def _second_pass(
+    customers: Any,
+    touchpoints: Any,
+    changes: Any,
+    spec: Mapping[str, Any],
+    as_of: Any,
+    partition: int,
+    codes: tuple[tuple[str, ...], tuple[str, ...]],
+    steps: Sequence[Step],
+    spilled: str | None,
+    out: str | None,
+) -> dict[str, Any]:
+    """Pass 2 on one partition: its snapshot (rebuilt, or read back from the spill), every
+    step, every result as a pandas frame (written to ``out`` when given: then its length)."""
+    from privdomain.frames import to_frame
+
+    if spilled is not None:
+        import pickle
+
+        with open(spilled, "rb") as file:
+            local: Snapshot = pickle.load(file)  # written by the first pass
+    else:
+        local = _built_snapshot(customers, touchpoints, changes, spec, as_of)[0]
+    snapshot = _recoded(local, partition, codes[0], codes[1])
+    del local
+    done: dict[str, Any] = {}
+    for step in steps:
+        kwargs = {k: _resolve(v, done) for k, v in step.kwargs.items()}
+        done[step.name] = getattr(step.strategy, step.method)(snapshot, **kwargs)
+    frames = {name: to_frame(result, "pandas") for name, result in done.items()}
+    del done, snapshot
+    if out is None:
+        return frames
+    import os
+
+    written: dict[str, Any] = {}
+    for name, frame in frames.items():
+        folder = os.path.join(out, name)
+        os.makedirs(folder, exist_ok=True)
+        frame.to_parquet(os.path.join(folder, f"part-{partition:05d}.parquet"), index=False)
+        written[name] = len(frame)
+    return written
+
+
+def _unify_schemas(folder: str) -> None:
+    """Give every Parquet file of ``folder`` one schema: a column that is empty or all null in
+    a partition was written with Arrow's null type, which readers of the folder refuse to
+    merge with the column's type in other partitions. Only the files that differ (usually the
+    small ones) are read and written again."""
+    pa = import_optional("pyarrow", extra="dask")
+    pq = import_optional("pyarrow.parquet", extra="dask")
+
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".parquet"))
+    schemas = [pq.read_schema(f) for f in files]
+    if not schemas:
+        return
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    for file, schema in zip(files, schemas, strict=True):
+        if not schema.equals(unified, check_metadata=False):
+            table = pq.read_table(file).cast(unified)
+            pq.write_table(table, file)
+
+
+def _pick(frames: Mapping[str, Any], name: str) -> Any:
+    return frames[name]
+
+
+class OutOfCorePool:
+    """A pool partitioned by customer that is never held in memory as a whole: strategies run
+    in two passes over the partitions, each partition's pool built, used and freed in turn.
+
+    1. :meth:`fit`: every partition's pool and snapshot are built, the strategies' summaries
+       taken and the pool and snapshot freed (or the snapshot written to the ``spill`` folder);
+       the summaries are merged as a tree and fitted on the client.
+    2. :meth:`apply`: every partition's snapshot is built again (or read back from the spill),
+       the fitted :class:`Step`\\ s run on it, and the results written out partition by
+       partition (Parquet files, or a Dask DataFrame per step).
+
+    A worker holds one partition's pool and snapshot per thread at a time, so the pool may be
+    many times the workers' memory: size the partitions, not the cluster. The answers are those
+    of :class:`PartitionedPool` and of one machine (same partitions, same ``index``).
+
+    Build one with :meth:`from_parquet` (files already partitioned by customer, the usual
+    warehouse export) or :meth:`from_frames` (Dask DataFrames, shuffled by customer with
+    ``npartitions``).
+
+    Attributes
+    ----------
+    sizes : list of int
+        The customers of every partition in the snapshot of the last :meth:`fit`.
+    reports : list of list of IngestReport
+        The ingest reports of every partition, from the last :meth:`fit`: rows a pool rejected
+        are reported there, never dropped silently.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[tuple[Any, Any, Any]],
+        spec: Mapping[str, Any],
+        *,
+        spill: str | os.PathLike[str] | None = None,
+        check_groups: bool = True,
+    ) -> None:
+        if not sources:
+            raise ValidationError("an out-of-core pool needs at least one partition")
+        self._sources = list(sources)
+        self._spec = dict(spec)
+        self._spill = None if spill is None else os.fspath(spill)
+        if self._spill is not None and not os.path.isdir(self._spill):
+            raise ValidationError(f"spill must be an existing folder, got {short_repr(spill)}")
+        self._check = check_groups
+        self._codes: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._spilled: dict[Any, list[str]] = {}
+        self.sizes: list[int] = []
+        self.reports: list[list[IngestReport]] = []
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    @classmethod
+    def from_parquet(
+        cls,
+        customers: Sequence[str | os.PathLike[str]],
+        touchpoints: Sequence[str | os.PathLike[str]],
+        *,
+        tenant: str,
+        currency: str = "CNY",
+        utc_offset: dt.timedelta = dt.timedelta(hours=8),
+        profile_changes: Sequence[str | os.PathLike[str]] | None = None,
+        customer_columns: Mapping[str, Any] | None = None,
+        touchpoint_columns: Mapping[str, Any] | None = None,
+        profile_change_columns: Mapping[str, Any] | None = None,
+        spill: str | os.PathLike[str] | None = None,
+        check_groups: bool = True,
+    ) -> OutOfCorePool:
+        """An out-of-core pool of Parquet files partitioned by customer: file ``i`` of each
+        list holds the same customers (whole referral groups together), each file one
+        partition, read by the task that uses it. No shuffle.
+
+        Parameters
+        ----------
+        customers, touchpoints
+            Paths of Parquet files, one per partition, in the same order.
+        profile_changes
+            Paths of Parquet files partitioned alike, optional.
+        tenant, currency, utc_offset
+            As :class:`~privdomain.Pool` takes them.
+        customer_columns, touchpoint_columns, profile_change_columns
+            The column names, as :meth:`PartitionedPool.from_frames` takes them.
+        spill
+            An existing folder: :meth:`fit` writes every partition's snapshot there (pickled,
+            one file per partition and date) and :meth:`apply` reads it back instead of
+            building the pool again. The folder must be reachable by every worker.
+        check_groups
+            Refuse partitions in which a referrer or a related customer is not a customer of
+            the partition (referral groups split across files would be answered differently).
+
+        Raises
+        ------
+        ValidationError
+            When the lists differ in length or are empty.
+        """
+        files = [list(customers), list(touchpoints)]
+        if profile_changes is not None:
+            files.append(list(profile_changes))
+        if len({len(f) for f in files}) != 1:
+            raise ValidationError(
+                "customers, touchpoints and profile changes need one file per partition each, "
+                f"got {[len(f) for f in files]}"
+            )
+        paths = [[os.fspath(p) for p in f] for f in files]
+        if profile_changes is None:
+            paths.append([None] * len(paths[0]))  # type: ignore[list-item]
+        sources = list(zip(*paths, strict=True))
+        return cls(
+            sources,
+            _spec(
+                tenant,
+                currency,
+                utc_offset,
+                customer_columns,
+                touchpoint_columns,
+                profile_change_columns,
+            ),
+            spill=spill,
+            check_groups=check_groups,
+        )
+
+    @classmethod
+    def from_frames(
+        cls,
+        customers: Any,
+        touchpoints: Any,
+        *,
+        tenant: str,
+        currency: str = "CNY",
+        utc_offset: dt.timedelta = dt.timedelta(hours=8),
+        profile_changes: Any = None,
+        npartitions: int | None = None,
+        customer_columns: Mapping[str, Any] | None = None,
+        touchpoint_columns: Mapping[str, Any] | None = None,
+        profile_change_columns: Mapping[str, Any] | None = None,
+        spill: str | os.PathLike[str] | None = None,
+        check_groups: bool = True,
+    ) -> OutOfCorePool:
+        """An out-of-core pool of Dask DataFrames, as :meth:`PartitionedPool.from_frames` takes
+        them (with ``npartitions``: shuffled by :func:`partition_by_customer`).
+
+        Nothing is persisted: every pass computes the frames' partitions again (reads them,
+        and shuffles them when ``npartitions`` is given), unless ``spill`` keeps the
+        snapshots of the first pass for the second. Write shuffled frames to Parquet once
+        and use :meth:`from_parquet` when they are read many times.
+
+        Raises
+        ------
+        ValidationError
+            When the frames have different numbers of partitions.
+        """
+        spec = _spec(
+            tenant,
+            currency,
+            utc_offset,
+            customer_columns,
+            touchpoint_columns,
+            profile_change_columns,
+        )
+        if npartitions is not None:
+            shuffled = partition_by_customer(
+                customers,
+                touchpoints,
+                npartitions,
+                profile_changes=profile_changes,
+                **_keys(spec),
+            )
+            customers, touchpoints = shuffled[0], shuffled[1]
+            profile_changes = shuffled[2] if profile_changes is not None else None
+        frames = [customers, touchpoints] + (
+            [profile_changes] if profile_changes is not None else []
+        )
+        counts = {f.npartitions for f in frames}
+        if len(counts) != 1:
+            raise ValidationError(
+                "customers, touchpoints and profile changes must have as many partitions "
+                f"(partitioned by customer alike), got {sorted(counts)}; pass npartitions= to "
+                "shuffle them"
+            )
+        parts = [f.to_delayed() for f in frames]
+        if profile_changes is None:
+            parts.append([None] * len(parts[0]))
+        return cls(list(zip(*parts, strict=True)), spec, spill=spill, check_groups=check_groups)
+
+    def fit(self, as_of: Any, strategies: Sequence[Any]) -> list[Any]:
+        """Pass 1: fit every strategy on the partitions' summaries, in one pass over them.
+
+        Every partition's pool and snapshot as of ``as_of`` are built on a worker, each
+        strategy's ``summarize`` taken, and both freed; the summaries are merged as a binary
+        tree of tasks and each strategy's ``fit_summary`` called here. The agents and time
+        zones of all partitions are kept for :meth:`apply` at the same ``as_of``.
+
+        Returns
+        -------
+        list
+            The strategies, fitted, in order (as their ``fit`` returns them).
+
+        Raises
+        ------
+        ValidationError
+            When a strategy has no ``summarize``, or (``check_groups``) a partition names a
+            referrer or related customer it does not hold.
+        """
+        dask = _dask()
+        strategies = list(strategies)
+        for strategy in strategies:
+            if not callable(getattr(strategy, "summarize", None)):
+                raise ValidationError(
+                    f"{type(strategy).__name__} has no summarize(): only strategies of the "
+                    "contract (summarize, merge, fit_summary) fit out of core"
+                )
+        spills = self._spill_paths(as_of)
+        task = dask.delayed(_first_pass, pure=False)
+        passes = [
+            task(c, t, p, self._spec, as_of, strategies, spill)
+            for (c, t, p), spill in zip(self._sources, spills, strict=True)
+        ]
+        merged = tree_merge(passes, _merge_passes).compute()
+        if self._check and any(merged["stray"]):
+            bad = [i for i, n in enumerate(merged["stray"]) if n]
+            raise ValidationError(
+                f"{sum(merged['stray'])} referrers or related customers are not in their "
+                f"customer's partition (partitions {short_repr(bad)}): keep every referral "
+                "group in one partition (partition_by_customer, or the keys of "
+                "referral_groups), or pass check_groups=False"
+            )
+        self._codes[as_of] = (tuple(sorted(merged["agents"])), tuple(sorted(merged["zones"])))
+        self._spilled[as_of] = [s for s in spills if s is not None]
+        self.sizes = [int(n) for n in merged["sizes"]]
+        self.reports = merged["reports"]
+        return [s.fit_summary(m) for s, m in zip(strategies, merged["summaries"], strict=True)]
+
+    def _spill_paths(self, as_of: Any) -> list[str | None]:
+        if self._spill is None:
+            return [None] * len(self._sources)
+        tag = _dask().base.tokenize(as_of)[:12]
+        return [
+            os.path.join(self._spill, f"snapshot-{tag}-{i:05d}.pkl")
+            for i in range(len(self._sources))
+        ]
+
+    def apply(
+        self,
+        as_of: Any,
+        steps: Sequence[Step],
+        *,
+        path: str | os.PathLike[str] | None = None,
+    ) -> dict[str, Any]:
+        """Pass 2: run ``steps`` on every partition's snapshot as of ``as_of``, in order.
+
+        Parameters
+        ----------
+        as_of
+            The instant of the snapshots; a first pass at this instant (:meth:`fit`, with no
+            strategies if none learns) is run first when none was.
+        steps
+            The :class:`Step`\\ s, in order; a step reads earlier ones through
+            :class:`Earlier`.
+        path
+            A folder: every step's results are written to ``path/<step name>/part-<i>.parquet``
+            partition by partition (the adapter writes, on the workers) and this returns the
+            number of rows of each step. Without: one Dask DataFrame per step, lazily (compute
+            them together, ``dask.compute(*frames.values())``, to run the pass once).
+
+        Raises
+        ------
+        ValidationError
+            When steps repeat a name or read a step that does not come before them.
+        """
+        dask = _dask()
+        steps = list(steps)
+        seen: set[str] = set()
+        for step in steps:
+            if not isinstance(step, Step):
+                raise ValidationError(f"steps must be Step objects, got {short_repr(step)}")
+            if step.name in seen:
+                raise ValidationError(f"two steps are named {step.name!r}")
+            missing = [n for n in step.needs() if n not in seen]
+            if missing:
+                raise ValidationError(f"step {step.name!r} reads {missing} before they are run")
+            seen.add(step.name)
+        if not steps:
+            raise ValidationError("apply needs at least one step")
+        if as_of not in self._codes:
+            self.fit(as_of, [])
+        codes = self._codes[as_of]
+        spilled: list[str | None] = [None] * len(self)
+        if self._spilled.get(as_of):
+            spilled = list(self._spilled[as_of])
+        out = None if path is None else os.fspath(path)
+        task = dask.delayed(_second_pass, pure=False)
+        parts = [
+            task(c, t, p, self._spec, as_of, i, codes, steps, spill, out)
+            for i, ((c, t, p), spill) in enumerate(zip(self._sources, spilled, strict=True))
+        ]
+        if out is not None:
+            os.makedirs(out, exist_ok=True)
+            counts = dask.compute(*parts)
+            for step in steps:
+                _unify_schemas(os.path.join(out, step.name))
+            return {s.name: sum(int(c[s.name]) for c in counts) for s in steps}
+        dd = _dd()
+        pick = dask.delayed(_pick, pure=True)
+        return {
+            s.name: dd.from_delayed([pick(p, s.name) for p in parts], verify_meta=False)
+            for s in steps
+        }
+
+
+def _spec(
+    tenant: str,
+    currency: str,
+    utc_offset: dt.timedelta,
+    customer_columns: Mapping[str, Any] | None,
+    touchpoint_columns: Mapping[str, Any] | None,
+    profile_change_columns: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "currency": currency,
+        "utc_offset": utc_offset,
+        "customers": dict(customer_columns or {}),
+        "touchpoints": dict(touchpoint_columns or {}),
+        "profile_changes": dict(profile_change_columns or {}),
+    }
+
+
+def _keys(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "customer_id": spec["customers"].get("id", "customer_id"),
+        "referrer_id": spec["customers"].get("referrer_id"),
+        "touchpoint_customer_id": spec["touchpoints"].get("customer_id", "customer_id"),
+        "related_customer_id": spec["touchpoints"].get("related_customer_id"),
+        "change_customer_id": spec["profile_changes"].get("customer_id", "customer_id"),
+    }
