@@ -22,10 +22,17 @@ partitions is refused with a :class:`~privdomain.errors.ValidationError` rather 
 differently: a per-period commission cap when agents earn commission (an agent's orders lie
 in every partition), and a nudge ``budget`` (the top scores of the whole pool).
 
-**Memory.** Pools, snapshots and results are persisted: they stay on the workers that made
-them, so that every strategy reuses them without reading the frames again. The workers together
-hold the pool, then (about as much again) its snapshot; past their memory limits Dask spills to
-disk, which is slow. Size the cluster, or the partitions, for that.
+**Memory.** Pools, snapshots and results of :class:`PartitionedPool` are persisted: they stay
+on the workers that made them, so that every strategy reuses them without reading the frames
+again. The workers together hold the pool, then (about as much again) its snapshot; past their
+memory limits Dask spills to disk, which is slow. Size the cluster, or the partitions, for that.
+
+**Out of core.** :class:`OutOfCorePool` keeps nothing: a first pass builds each partition's
+pool and snapshot, takes every strategy's summary and frees them (or writes the snapshot to a
+``spill`` folder); a second builds each partition again (or reads it back) and runs a list of
+:class:`Step` objects on it, writing the results as Parquet partition by partition. A worker holds
+one partition at a time, so the pool may be many times the workers' memory. Reading and writing
+files is the adapter's doing, at the edge; the core still touches none.
 
 Nothing in the core imports this module or Dask; install ``privdomain[dask]``.
 """
@@ -840,7 +847,7 @@ class OutOfCorePool:
        taken and the pool and snapshot freed (or the snapshot written to the ``spill`` folder);
        the summaries are merged as a tree and fitted on the client.
     2. :meth:`apply`: every partition's snapshot is built again (or read back from the spill),
-       the fitted :class:`Step`\\ s run on it, and the results written out partition by
+       the fitted steps (:class:`Step`) run on it, and the results written out partition by
        partition (Parquet files, or a Dask DataFrame per step).
 
     A worker holds one partition's pool and snapshot per thread at a time, so the pool may be
@@ -1088,7 +1095,7 @@ class OutOfCorePool:
             The instant of the snapshots; a first pass at this instant (:meth:`fit`, with no
             strategies if none learns) is run first when none was.
         steps
-            The :class:`Step`\\ s, in order; a step reads earlier ones through
+            The steps (:class:`Step`), in order; a step reads earlier ones through
             :class:`Earlier`.
         path
             A folder: every step's results are written to ``path/<step name>/part-<i>.parquet``
