@@ -1031,6 +1031,11 @@ class OutOfCorePool:
         tree of tasks and each strategy's ``fit_summary`` called here. The agents and time
         zones of all partitions are kept for :meth:`apply` at the same ``as_of``.
 
+        The summaries are taken of each partition's own snapshot, before its agent and time-zone
+        codes are renumbered to those of all partitions (which only this pass finds) and its
+        ``index`` moved to the partition's range: no summary of this library reads them; a
+        strategy of the host's whose summary does would need a pass of its own.
+
         Returns
         -------
         list
