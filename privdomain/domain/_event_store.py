@@ -159,10 +159,16 @@ class EventStore:
             order = np.argsort(keys, kind="stable")
             keys, rows = keys[order], rows[order]
         if seen.size and keys.size and keys[0] < seen[-1]:
-            merged = np.concatenate([seen, keys])
-            # two sorted runs: timsort merges them in linear time
-            order = np.argsort(merged, kind="stable")
-            merged, merged_rows = merged[order], np.concatenate([seen_rows, rows])[order]
+            # merge the two sorted runs: each new key goes where it belongs among the seen ones
+            at = np.searchsorted(seen, keys) + np.arange(keys.size)
+            new = np.zeros(seen.size + keys.size, dtype=bool)
+            new[at] = True
+            merged = np.empty(new.size, dtype=seen.dtype)
+            merged[at] = keys
+            merged[~new] = seen
+            merged_rows = np.empty(new.size, dtype=np.int64)
+            merged_rows[at] = rows
+            merged_rows[~new] = seen_rows
         else:
             # a copy in every case: never keep a view of the caller's array
             merged = np.concatenate([seen, keys])
