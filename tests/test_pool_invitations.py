@@ -19,7 +19,7 @@ from helpers import T0, TENANT, assert_snapshots_equal, at, customer, new_pool, 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privdomain import Customer, Money, Pool, RejectReason, Touchpoint
+from privdomain import Customer, Money, Pool, RejectReason, Touchpoint, TouchpointColumns
 from privdomain.referral import bind, k_factor
 
 
@@ -79,8 +79,6 @@ class TestInviteeJoinsLater:
         assert pool.tables().events.referenced_ids.tolist() == []
 
     def test_an_invalid_invitee_id_is_rejected(self) -> None:
-        from privdomain import TouchpointColumns
-
         pool = new_pool()
         pool.ingest([customer("a")])
         cols = TouchpointColumns.from_arrays(
@@ -213,14 +211,33 @@ def histories(draw: st.DrawFn) -> tuple[list[Customer], list[Touchpoint]]:
     return customers, touchpoints
 
 
+def as_columns(touchpoints: list[Touchpoint]) -> TouchpointColumns:
+    """The same touchpoints as columns (integer epoch seconds: every instant is on the hour)."""
+    return TouchpointColumns.from_arrays(
+        id=[tp.id for tp in touchpoints],
+        tenant=TENANT,
+        customer_id=[tp.customer_id for tp in touchpoints],
+        at=np.array([int(tp.at.timestamp()) for tp in touchpoints], dtype=np.int64),
+        epoch_unit="s",
+        channel="wecom",
+        kind=[tp.kind for tp in touchpoints],
+        related_customer_id=[tp.related_customer_id for tp in touchpoints],
+    )
+
+
 @settings(max_examples=60, deadline=None)
-@given(history=histories(), as_of_hours=st.lists(st.integers(-10, 400), min_size=1, max_size=3))
+@given(
+    history=histories(),
+    as_of_hours=st.lists(st.integers(-10, 400), min_size=1, max_size=3),
+    columns=st.booleans(),
+)
 def test_loading_day_by_day_gives_the_snapshots_of_a_bulk_load(
-    history: tuple[list[Customer], list[Touchpoint]], as_of_hours: list[int]
+    history: tuple[list[Customer], list[Touchpoint]], as_of_hours: list[int], columns: bool
 ) -> None:
     customers, touchpoints = history
     bulk = new_pool()
-    assert bulk.ingest([*customers, *touchpoints]).ok
+    assert bulk.ingest(customers).ok
+    assert bulk.ingest(as_columns(touchpoints) if columns else touchpoints).ok
     daily = new_pool()
     days = sorted(
         {
@@ -343,8 +360,6 @@ class TestReplayConflicts:
         assert report.duplicates == 1
 
     def test_integer_ids_compare_content_too(self) -> None:
-        from privdomain import TouchpointColumns
-
         pool = new_pool()
         pool.ingest([customer("a")])
 
