@@ -163,7 +163,7 @@ class EventStore:
             at = np.searchsorted(seen, keys) + np.arange(keys.size)
             new = np.zeros(seen.size + keys.size, dtype=bool)
             new[at] = True
-            merged = np.empty(new.size, dtype=seen.dtype)
+            merged: NDArray[Any] = np.empty(new.size, dtype=seen.dtype)
             merged[at] = keys
             merged[~new] = seen
             merged_rows = np.empty(new.size, dtype=np.int64)
