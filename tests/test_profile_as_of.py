@@ -349,7 +349,7 @@ def test_nothing_dated_after_t_changes_the_snapshot_at_t(
     pool = new_pool()
     assert pool.ingest(customers).ok
     touchpoints = [
-        Touchpoint(f"t{i}", TENANT, c.id, grid(i % 24), "wecom", kind, amount=amount)
+        Touchpoint(f"t{i}-{kind.name}", TENANT, c.id, grid(i % 24), "wecom", kind, amount=amount)
         for i, c in enumerate(customers * 3)
         for kind, amount in [(TouchKind.PURCHASED, Money(100 + i)), (TouchKind.SENT, None)]
     ]
