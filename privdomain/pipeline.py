@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -415,6 +416,8 @@ class DailyCycle:
         # reads them here, as arrays, instead of asking the store customer by customer
         self._stored: Any = None
         """When the learners were last fitted (``None``: not yet)."""
+        # one run (or fit) at a time: a second caller waits, then sees a repeated as_of
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         fitted = self.fitted_as_of.isoformat() if self.fitted_as_of else "not yet"
@@ -429,6 +432,10 @@ class DailyCycle:
 
         :meth:`run` fits on its first call by itself; call this to refit (say weekly) or to fit
         on another snapshot than the run's."""
+        with self._lock:
+            return self._fit(snapshot)
+
+    def _fit(self, snapshot: Snapshot) -> DailyCycle:
         from privdomain.layering import LayeringWarning
 
         if not isinstance(snapshot, Snapshot):
@@ -489,7 +496,33 @@ class DailyCycle:
             A bad argument, or an ``as_of`` before the stored stages'.
         EmptyPoolError
             The learners are not fitted yet and the pool has no customers as of ``as_of``.
+
+        Notes
+        -----
+        Runs of one cycle take turns: a call made while another thread runs the cycle waits
+        for it, so two calls for the same ``as_of`` make one run and one repeat (nothing is
+        recorded or settled twice). Run one cycle per pool.
         """
+        with self._lock:
+            return self._run(
+                as_of,
+                new=new,
+                refit=refit,
+                major_sale=major_sale,
+                budget=budget,
+                progress=progress,
+            )
+
+    def _run(
+        self,
+        as_of: Any,
+        *,
+        new: Any,
+        refit: bool,
+        major_sale: bool,
+        budget: int | None,
+        progress: Progress | None,
+    ) -> CycleResult:
         from privdomain.layering import LayeringWarning
         from privdomain.lifecycle import transitions
 
@@ -535,7 +568,7 @@ class DailyCycle:
 
         step(2)
         if refit or self.fitted_as_of is None:
-            self.fit(snapshot)
+            self._fit(snapshot)
 
         step(3)
         with warnings.catch_warnings():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from functools import cache
@@ -194,6 +195,39 @@ def test_a_repeated_run_changes_nothing_in_memory() -> None:
     third = cycle.run(t0.astimezone(china))
     assert third.repeated
     assert _state(cycle) == after_first
+
+
+def test_two_threads_running_the_same_as_of_make_one_run_and_one_repeat() -> None:
+    """Runs of one cycle take turns: two threads asking for the same as_of record the plan's
+    contacts and settle commission once, and no warning escapes from either."""
+    sim = _sim()
+    t0 = _start(sim)
+    log = InMemoryTouchpointLog()
+    cycle = _cycle(_pool(sim, t0), touchpoints=log)
+    barrier = threading.Barrier(2)
+    results: list[CycleResult] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                results.append(cycle.run(t0))
+        except BaseException as exc:  # reported below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(r.repeated for r in results) == [False, True]
+    first = next(r for r in results if not r.repeated)
+    assert sum(r.contacts_recorded for r in results) == first.contacts_recorded > 0
+    assert log.read_since(0)[1] == first.contacts_recorded
+    assert sum(r.settled is not None for r in results) == 1
 
 
 def test_a_repeated_run_changes_nothing_on_sqlite_across_restarts(tmp_path: Path) -> None:
