@@ -49,13 +49,22 @@ WORKER_MEMORY = os.environ.get("BENCH_WORKER_MEMORY", "5GiB")
 
 
 # ---------------------------------------------------------------------------- the shards
-def _write_shard(folder: Path, i: int, n: int) -> tuple[int, int, dt.datetime, dict[str, Any]]:
-    """Simulate ``n`` customers (seed ``i``) and write them as Parquet, their ids prefixed
-    with the shard so that shards are distinct customers (agents stay shared)."""
+def _write_shard(folder: Path, i: int, n: int) -> tuple[int, int, dt.datetime, dict[str, Any], str]:
+    """Simulate ``n`` customers (seed ``5000 + i``) and write them as Parquet, their ids
+    prefixed with the shard so that shards are distinct customers (agents stay shared).
+
+    A seed the simulator refuses (seed 5036 at 250,000 customers: a repeat purchase time
+    that is not a number) is replaced by ``seed + 100000``, and said so in the output."""
+    from privdomain.errors import ValidationError
     from privdomain.frames import to_frame
     from privdomain.simulate import simulate_pool
 
-    sim = simulate_pool(n, seed=5000 + i, messages_per_month=MESSAGES_PER_MONTH)
+    note = ""
+    try:
+        sim = simulate_pool(n, seed=5000 + i, messages_per_month=MESSAGES_PER_MONTH)
+    except ValidationError as error:
+        note = f"shard {i}: simulate_pool(seed={5000 + i}) failed ({error}); seed {105000 + i}"
+        sim = simulate_pool(n, seed=105000 + i, messages_per_month=MESSAGES_PER_MONTH)
     customers = to_frame(sim.customers, "pandas")
     touchpoints = to_frame(sim.touchpoints, "pandas")
     prefix = f"s{i}-"
@@ -72,7 +81,7 @@ def _write_shard(folder: Path, i: int, n: int) -> tuple[int, int, dt.datetime, d
         "currency": sim.params.currency,
         "utc_offset": sim.params.utc_offset,
     }
-    return len(customers), len(touchpoints), sim.as_of, spec
+    return len(customers), len(touchpoints), sim.as_of, spec, note
 
 
 def _shards(folder: Path, n_customers: int) -> tuple[int, int, dt.datetime, dict[str, Any], float]:
@@ -85,6 +94,8 @@ def _shards(folder: Path, n_customers: int) -> tuple[int, int, dt.datetime, dict
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=spawn, max_tasks_per_child=1) as pool:
         done = list(pool.map(_write_shard, [folder] * count, range(count), [SHARD] * count))
+    for note in (d[4] for d in done if d[4]):
+        print(note)
     n_c = sum(d[0] for d in done)
     n_t = sum(d[1] for d in done)
     return n_c, n_t, done[0][2], done[0][3], time.perf_counter() - start
