@@ -233,6 +233,7 @@ class NudgePlan(Result):
         """The planned nudges as SENT touchpoints (:class:`TouchpointColumns`), for the host to
         ingest once it has sent them; ids are ``id_prefix + customer_id``. Discount-led offers
         are marked ``promotion``. The library sends nothing."""
+        from privdomain.domain.encoded import EncodedIds
         from privdomain.domain.touchpoint_columns import TouchpointColumns
 
         if not isinstance(tenant, str) or not tenant:
@@ -240,14 +241,19 @@ class NudgePlan(Result):
         if not isinstance(id_prefix, str):
             raise ValidationError(f"id_prefix is a str, not {short_repr(id_prefix)}")
         rows = np.flatnonzero(self.planned)
-        ids = np.array(id_prefix, dtype=object) + self.customer_ids[rows].astype(object)
-        names, inverse = np.unique(self.channel[rows].astype(str), return_inverse=True)
-        table = np.array([Channel[str(c)].value for c in names.tolist()], dtype=np.uint8)
-        codes = table[inverse.reshape(-1)] if rows.size else np.zeros(0, dtype=np.uint8)
+        customers = self.customer_ids[rows].tolist()
+        # one C-level pass each: the ids, and the channel codes by name (a KeyError for a name
+        # that is no channel, as Channel[name])
+        ids = np.fromiter(map(id_prefix.__add__, customers), dtype=object, count=rows.size)
+        by_name = {c.name: c.value for c in Channel}
+        names = self.channel[rows].tolist()
+        codes = np.fromiter(map(by_name.__getitem__, names), dtype=np.uint8, count=rows.size)
         return TouchpointColumns.from_arrays(
-            id=np.asarray(ids, dtype=object),
+            id=ids,
             tenant=tenant,
-            customer_id=self.customer_ids[rows],
+            # already dictionary-encoded: row i is customer i of the plan's rows (the pool
+            # then looks each one up once, with no encoding pass over the column first)
+            customer_id=EncodedIds(np.arange(rows.size, dtype=np.int64), self.customer_ids[rows]),
             at=self.send_at[rows],
             channel=codes,
             kind=np.full(rows.size, TouchKind.SENT.value, dtype=np.uint8),
