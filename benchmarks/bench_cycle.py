@@ -116,7 +116,7 @@ def main() -> None:
     first_s = time.perf_counter() - start
 
     best: tuple[float, float, _Clock, Any] | None = None
-    every_day: list[tuple[dt.datetime, float, float, int]] = []
+    every_day: list[tuple[dt.datetime, float, float, int, _Clock]] = []
     for k in range(1, REPEAT + 1):
         as_of = first + k * DAY
         new = upcoming[k - 1]
@@ -125,7 +125,7 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         result = cycle.run(as_of, new=new, progress=clock)
         took, cpu_s = time.perf_counter() - start, time.process_time() - cpu
-        every_day.append((as_of, took, cpu_s, result.contacts_recorded))
+        every_day.append((as_of, took, cpu_s, result.contacts_recorded, clock))
         if best is None or took < best[0]:
             best = (took, cpu_s, clock, result)
         del result
@@ -192,10 +192,18 @@ def main() -> None:
         "CPU s: the process's CPU time (both cores), stages of the best day; peak GB: the "
         "most allocated above the start of the traced day while the stage ran"
     )
-    for when, took, cpu_s, recorded in every_day:
+    for when, took, cpu_s, recorded, day_clock in every_day:
         print(
             f"  day {when:%Y-%m-%d}: {took:.2f} s wall, {cpu_s:.2f} s CPU, "
             f"{recorded:,} contacts recorded"
+        )
+        print(
+            "    wall/CPU s: "
+            + ", ".join(
+                f"{stage} {day_clock.seconds.get(stage, 0.0):.2f}/"
+                f"{day_clock.cpu.get(stage, 0.0):.2f}"
+                for stage in STAGES
+            )
         )
     if settled is not None:
         print(
