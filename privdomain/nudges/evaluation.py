@@ -216,40 +216,127 @@ def _cumulative_counts(
     control buyers) packed in 21-bit fields of one int64 and summed at once (an integer
     cumulative sum is many times faster than a floating-point one, and exact)."""
     if weights is None:
-        # class of each row (2 * buyer + treated) -> its three counts, packed
-        cls = ((y == 1.0).view(np.uint8) << 1) | t.view(np.uint8)
-        running = _PACKED_CLASS[cls[order]]
-        np.cumsum(running, out=running)
-        n = y.size
-        n_all = np.arange(1.0, n + 1.0) if ends is None else (ends + 1).astype(np.float64)
-        if ends is not None:
-            running = running[ends]
-        mask = (1 << 21) - 1
-        field = np.bitwise_and(running, mask)
-        n_t = field.astype(np.float64)
-        np.right_shift(running, 21, out=field)
-        field &= mask
-        y_t = field.astype(np.float64)
-        np.right_shift(running, 42, out=field)
-        return n_all, n_t, y_t, field.astype(np.float64)
+        return _counts_of_classes(_classes(y, t)[order], ends)
     treated = t[order].astype(np.int64)
     buyer = (y[order] == 1.0).astype(np.int64)
     w_treated = weights * treated
     packed = w_treated | ((w_treated * buyer) << 21) | (((weights - w_treated) * buyer) << 42)
     running = np.cumsum(packed, axis=-1)
-    n_all = np.cumsum(weights, axis=-1)
+    drawn = np.cumsum(weights, axis=-1)
     if ends is not None:
-        n_all = n_all[..., ends]
-    n_all = n_all.astype(np.float64)
+        drawn = drawn[..., ends]
     if ends is not None:
         running = running[..., ends]
     mask = (1 << 21) - 1
     return (
-        n_all,
+        drawn.astype(np.float64),
         (running & mask).astype(np.float64),
         ((running >> 21) & mask).astype(np.float64),
         (running >> 42).astype(np.float64),
     )
+
+
+def _classes(y: Float, t: NDArray[np.bool_]) -> NDArray[np.uint8]:
+    """The class ``2 * buyer + treated`` of each row (0/1 outcomes)."""
+    return np.asarray(((y == 1.0).view(np.uint8) << 1) | t.view(np.uint8), dtype=np.uint8)
+
+
+def _counts_of_classes(
+    ranked: NDArray[Any], ends: NDArray[np.intp] | None
+) -> tuple[Float, Float, Float, Float]:
+    """(N, Nt, Yt, Yc) at each step end from the classes of the rows in ranking order; the
+    three running counts packed in 21-bit fields of one int64 (see :func:`_cumulative_counts`)."""
+    running = _PACKED_CLASS[ranked]
+    np.cumsum(running, out=running)
+    n = ranked.size
+    n_all = np.arange(1.0, n + 1.0) if ends is None else (ends + 1).astype(np.float64)
+    if ends is not None:
+        running = running[ends]
+    mask = (1 << 21) - 1
+    field = np.bitwise_and(running, mask)
+    n_t = field.astype(np.float64)
+    np.right_shift(running, 21, out=field)
+    field &= mask
+    y_t = field.astype(np.float64)
+    np.right_shift(running, 42, out=running)
+    return n_all, n_t, y_t, running.astype(np.float64)
+
+
+#: The sign bit of an int32.
+_SIGN32 = np.int32(-(1 << 31))
+
+Int32 = NDArray[np.int32]
+
+#: Counts of fewer rows than this fit in int32.
+_INT32_ROWS = (1 << 31) - 1
+
+
+def _ranked_counts(
+    y: Float, t: NDArray[np.bool_], u: Float
+) -> tuple[Int32, Int32, Int32, Int32, bool]:
+    """(N, Nt, Yt, Yc) at each step end of the ranking by score, highest first, for 0/1
+    outcomes (fewer than 2**31 - 1 rows), and whether every step is one row.
+
+    No float64 argsort: a radix sort of the scores rounded to float32 (two 16-bit passes
+    instead of four), made exact after: rounding to nearest never reverses two scores, so only
+    rows whose distinct scores round to one float32 (adjacent in the ranking) can be out of
+    order, and they are re-sorted by their float64 scores (all the rows of such a run keep
+    the run's place). The order of rows within a step does not matter: only the counts at its
+    end are read, and counts are exact. The running counts are int32 (memory is the cost
+    here: every fresh array is paid for page by page)."""
+    n = u.size
+    with np.errstate(over="ignore"):  # beyond float32's range: infinity, still in order
+        single = u.astype(np.float32)
+    single += np.float32(0.0)  # -0.0 becomes 0.0, which it equals
+    bits = single.view(np.int32)
+    bits ^= (bits >> 31) | _SIGN32  # read as uint32, the keys sort as the floats
+    digits = bits.view(np.uint16).reshape(-1, 2)
+    if sys.byteorder != "little":  # pragma: no cover - the machines we know are little-endian
+        digits = digits[:, ::-1]
+    first = np.argsort(digits[:, 0], kind="stable")
+    second = np.argsort(digits[first, 1], kind="stable")[::-1]  # highest first
+    keys = bits[first][second]
+    classes = _classes(y, t)[first][second]
+    same = keys[1:] == keys[:-1]  # equal float32: maybe equal scores
+    del keys, single, bits, digits
+    pairs = np.flatnonzero(same)
+    if pairs.size:
+        equal = u[first[second[pairs]]] == u[first[second[pairs + 1]]]
+        if not equal.all():  # distinct scores of one float32: re-sort their runs
+            order = first[second]
+            run = np.r_[0, np.cumsum(~same)]
+            rows = np.flatnonzero(np.isin(run, run[pairs[~equal]]))
+            resorted = np.argsort(u[order[rows]], kind="stable")[::-1]
+            order[rows] = order[rows][resorted]
+            classes[rows] = classes[rows][resorted]
+            equal = u[order[pairs]] == u[order[pairs + 1]]
+        same[pairs] = equal
+    del first, second
+    ends = np.flatnonzero(~same) if pairs.size and same.any() else None
+    n_t = np.cumsum(classes & 1, dtype=np.int32)
+    y_t = np.cumsum(classes == 3, dtype=np.int32)
+    y_c = np.cumsum(classes == 2, dtype=np.int32)
+    if ends is None:
+        return np.arange(1, n + 1, dtype=np.int32), n_t, y_t, y_c, True
+    ends = np.r_[ends, n - 1]
+    n_all = np.asarray(ends + 1, dtype=np.int32)
+    return n_all, n_t[ends], y_t[ends], y_c[ends], False
+
+
+def _count_curve(kind: str, n_all: Int32, n_t: Int32, y_t: Int32, y_c: Int32) -> Float:
+    """:func:`_curve_values` of integer counts (each converted to float64 exactly inside the
+    same operations, so the same bits), with fewer temporary arrays."""
+    n_c = n_all - n_t
+    out = np.zeros(n_all.shape)
+    if kind == "uplift":
+        np.divide(y_t, n_t, out=out, where=n_t != 0)
+        rate_c = np.divide(y_c, n_c, out=np.zeros(n_all.shape), where=n_c != 0)
+        out -= rate_c
+        out *= n_all
+        return out
+    np.divide(n_t, n_c, out=out, where=n_c != 0)
+    out *= y_c
+    return np.subtract(y_t, out, out=out)
 
 
 def _with_origin(x: Float, values: Float) -> tuple[Float, Float]:
@@ -435,7 +522,7 @@ def _area(x: Float, values: Float) -> Float:
     return np.asarray((d * (values[..., 1:] + values[..., :-1]) / 2.0).sum(axis=-1))
 
 
-def _area_from_origin(x: Float, values: Float, unit_steps: bool) -> Float:
+def _area_from_origin(x: NDArray[Any], values: Float, unit_steps: bool) -> Float:
     """:func:`_area` of the curve ``(0, 0), (x, values)...`` without building it: the same
     trapezoids, summed in the same order. ``unit_steps``: every step of ``x`` is 1 (then the
     products by 1 are left out, which changes no bit)."""
@@ -467,15 +554,25 @@ def _auc_scores(
     order: NDArray[np.intp],
     ends: NDArray[np.intp] | None,
     weights: NDArray[Any] | None,
+    cumulative: tuple[Int32, Int32, Int32, Int32] | None = None,
 ) -> Float:
-    """The normalised areas; NaN where undefined. ``weights`` in row order (or None)."""
-    sorted_w = None if weights is None else weights[:, order]
-    n_all, n_t, y_t, y_c = _cumulative(y, t, order, ends, sorted_w)
+    """The normalised areas; NaN where undefined. ``weights`` in row order (or None);
+    ``cumulative``: the counts at each step end, when known (then ``order`` and ``ends`` are
+    not read, but ``ends`` is None when every step is one row)."""
+    if cumulative is None:
+        sorted_w = None if weights is None else weights[:, order]
+        n_all, n_t, y_t, y_c = _cumulative(y, t, order, ends, sorted_w)
+        values = _curve_values(kind, n_all, n_t, y_t, y_c)
+    else:
+        values = _count_curve(kind, *cumulative)
+        n_all, n_t, y_t, y_c = (a[-1:].astype(np.float64) for a in cumulative)
     if weights is None:
-        n_all, n_t, y_t, y_c = (a[None, :] for a in (n_all, n_t, y_t, y_c))
-    actual = _area_from_origin(
-        n_all, _curve_values(kind, n_all, n_t, y_t, y_c), weights is None and ends is None
-    )
+        n_all, n_t, y_t, y_c, values = (a[None, :] for a in (n_all, n_t, y_t, y_c, values))
+    if cumulative is None:
+        actual = _area_from_origin(n_all, values, weights is None and ends is None)
+    else:
+        x: NDArray[Any] = cumulative[0][None, :]  # int32: converted exactly in the products
+        actual = _area_from_origin(x, values, ends is None)
     # the classes' weights are the totals at the last step (exact: counts of 0/1 outcomes)
     mass = {
         (1, True): y_t[:, -1],
@@ -494,11 +591,18 @@ def _auc_scores(
 
 def _score(kind: str, y_true: Any, uplift: Any, treatment: Any, negative_effect: bool) -> float:
     y, u, t = _inputs(y_true, uplift, treatment, binary=True)
-    order = _descending(u, ties_in_reverse_row_order=False)
-    ends = _step_ends(u[order])
     if kind == "qini" and not negative_effect:
         perfect_qini_curve(y, t, negative_effect=False)  # refuses r < 0 with the reason
-    value = float(_auc_scores(kind, y, u, t, negative_effect, order, ends, None)[0])
+    if y.size < _INT32_ROWS:
+        n_all, n_t, y_t, y_c, unit_steps = _ranked_counts(y, t, u)
+        unread = np.empty(0, dtype=np.intp)  # the order is not needed with the counts
+        ends = None if unit_steps else unread
+        counts = (n_all, n_t, y_t, y_c)
+        value = float(_auc_scores(kind, y, u, t, negative_effect, unread, ends, None, counts)[0])
+    else:  # pragma: no cover - 2**31 rows and more
+        order = _descending(u, ties_in_reverse_row_order=False)
+        ends = _step_ends(u[order])
+        value = float(_auc_scores(kind, y, u, t, negative_effect, order, ends, None)[0])
     if math.isnan(value):
         raise ValidationError(
             f"the {kind} score is undefined here: the perfect ranking's curve encloses no area "
