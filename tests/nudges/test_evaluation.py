@@ -815,3 +815,95 @@ def test_the_radix_ranking_is_numpys_stable_argsort(values: list[float]) -> None
 
     arr = np.array(values, dtype=np.float64)
     np.testing.assert_array_equal(_stable_argsort(arr), np.argsort(arr, kind="stable"))
+
+
+# ---------------------------------------------------------------------- the float32 radix ranking
+@st.composite
+def crowded(draw: Any, min_size: int = 1) -> Any:
+    """0/1 outcomes, treatment and scores crowded together: distinct float64 scores that
+    round to one float32 (a few float64 steps apart), exact ties, -0.0 and 0.0, subnormals,
+    scores beyond float32's range (they round to infinity), or all equal."""
+    n = draw(st.integers(min_size, 60))
+    ints = st.lists(st.integers(0, 1), min_size=n, max_size=n)
+    y, t = np.array(draw(ints), dtype=float), np.array(draw(ints))
+    bases = st.sampled_from(
+        [0.0, -0.0, 1.0, -1.0, 0.1, -0.3, 1e-40, 5e-324, -5e-324, 3.4e38, 4e38, -1e300, 1e300]
+    )
+    base = np.array(draw(st.lists(bases, min_size=1, max_size=4)))
+    which = np.array(draw(st.lists(st.integers(0, base.size - 1), min_size=n, max_size=n)))
+    steps = np.array(draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n)), dtype=float)
+    # 1: next float64; 2**20: still one float32 near 1; 2**30: another float32
+    scale = draw(st.sampled_from([0.0, 1.0, 2.0**20, 2.0**30]))
+    u = base[which] + steps * scale * np.spacing(base[which])
+    return y, u, t
+
+
+def ref_ranked_counts(y: Any, u: Any, t: Any) -> list[tuple[int, int, int, int]]:
+    """(N, Nt, Yt, Yc) at the end of each step of equal scores, highest first, one distinct
+    score at a time."""
+    out = []
+    for v in sorted(set(u.tolist()), reverse=True):
+        top = [i for i in range(len(u)) if u[i] >= v]
+        out.append(
+            (
+                len(top),
+                sum(1 for i in top if t[i] == 1),
+                sum(1 for i in top if t[i] == 1 and y[i] == 1),
+                sum(1 for i in top if t[i] == 0 and y[i] == 1),
+            )
+        )
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=crowded())
+def test_the_float32_radix_ranking_counts_every_step_exactly(data: Any) -> None:
+    from privdomain.nudges.evaluation import _ranked_counts
+
+    y, u, t = data
+    n_all, n_t, y_t, y_c, unit_steps = _ranked_counts(y, t.astype(bool), u)
+    got = list(zip(n_all.tolist(), n_t.tolist(), y_t.tolist(), y_c.tolist(), strict=True))
+    assert got == ref_ranked_counts(y, u, t)
+    assert unit_steps == (len(set(u.tolist())) == u.size)
+    assert n_all.dtype == n_t.dtype == y_t.dtype == y_c.dtype == np.int32
+
+
+def float64_argsort_scores(kind: str, y: Any, u: Any, t: Any) -> float:
+    """The scores the float64 way (a stable argsort of the scores, float cumulative sums):
+    the path checked against scikit-uplift's own numbers above."""
+    from privdomain.nudges.evaluation import _auc_scores, _step_ends
+
+    yy, uu, tt = np.asarray(y, dtype=float), np.asarray(u, dtype=float), np.asarray(t) == 1
+    order = np.argsort(uu, kind="stable")[::-1]
+    return float(_auc_scores(kind, yy, uu, tt, True, order, _step_ends(uu[order]), None)[0])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=crowded(min_size=2), seed=st.integers(0, 2**32 - 1))
+def test_scores_are_bit_for_bit_the_float64_ranking(data: Any, seed: int) -> None:
+    y, u, t = data
+    if t.min() == t.max():
+        t[0] = 1 - t[0]
+    rows = np.random.default_rng(seed).permutation(y.size)  # any row order
+    y, u, t = y[rows], u[rows], t[rows]
+    for kind, function in (("uplift", uplift_auc_score), ("qini", qini_auc_score)):
+        expected = float64_argsort_scores(kind, y, u, t)
+        if math.isnan(expected):
+            with pytest.raises(ValidationError, match="undefined"):
+                function(y, u, t)
+            continue
+        assert function(y, u, t) == expected  # bit for bit, not approximately
+        assert function(y, u, t) == pytest.approx(ref_auc_score(kind, y, u, t), rel=1e-9, abs=1e-9)
+
+
+def test_scores_of_one_float32_run_of_many_distinct_scores() -> None:
+    """Thousands of distinct scores within one float32 (all re-sorted exactly), next to exact
+    ties and scores far apart; the numbers scikit-uplift's definition gives."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    t = (rng.random(n) < 0.5).astype(np.int64)
+    steps = rng.integers(0, 3000, n)
+    u = np.where(rng.random(n) < 0.5, 1.0 + steps * 2.0**-52, rng.normal(size=n).round(2))
+    y = (rng.random(n) < 0.3 + 0.2 * t * (steps > 1500)).astype(np.int64)
+    for kind, function in (("uplift", uplift_auc_score), ("qini", qini_auc_score)):
+        assert function(y, u, t) == float64_argsort_scores(kind, y, u, t)
