@@ -27,7 +27,7 @@ from privdomain.domain.frozenmap import FrozenMap
 from privdomain.domain.segment import short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
-from privdomain.result import Result, shown
+from privdomain.result import Result, readonly, shown
 
 __all__ = ["ResponseParams", "ResponseWorld", "Responses", "response_world"]
 
@@ -183,14 +183,6 @@ class ResponseParams:
                 _finite(value, f"{name}[{key!r}]", high=1.0)
 
 
-def _ro(arr: Any) -> NDArray[Any]:
-    out = np.asarray(arr)
-    if out.flags.writeable:
-        out = out.view()
-        out.flags.writeable = False
-    return out
-
-
 @attrs.frozen(eq=False, repr=False)
 class ResponseWorld:
     """The hidden truth of every customer of a snapshot, ready to answer nudges.
@@ -234,16 +226,16 @@ class ResponseWorld:
     at: dt.datetime
     params: ResponseParams
     currency: str
-    reach: NDArray[np.float64] = attrs.field(converter=_ro)
-    period: NDArray[np.object_] = attrs.field(converter=_ro)
-    alive: NDArray[np.bool_] = attrs.field(converter=_ro)
-    hazard: NDArray[np.float64] = attrs.field(converter=_ro)
-    order_value: NDArray[np.float64] = attrs.field(converter=_ro)
+    reach: NDArray[np.float64] = attrs.field(converter=readonly)
+    period: NDArray[np.object_] = attrs.field(converter=readonly)
+    alive: NDArray[np.bool_] = attrs.field(converter=readonly)
+    hazard: NDArray[np.float64] = attrs.field(converter=readonly)
+    order_value: NDArray[np.float64] = attrs.field(converter=readonly)
     order_shape: float
-    susceptibility: NDArray[np.float64] = attrs.field(converter=_ro)
-    sleeping_dog: NDArray[np.bool_] = attrs.field(converter=_ro)
-    coupon_hunter: NDArray[np.bool_] = attrs.field(converter=_ro)
-    fatigue: NDArray[np.float64] = attrs.field(converter=_ro)
+    susceptibility: NDArray[np.float64] = attrs.field(converter=readonly)
+    sleeping_dog: NDArray[np.bool_] = attrs.field(converter=readonly)
+    coupon_hunter: NDArray[np.bool_] = attrs.field(converter=readonly)
+    fatigue: NDArray[np.float64] = attrs.field(converter=readonly)
     entropy: int
 
     def __len__(self) -> int:
@@ -517,21 +509,21 @@ class Responses(Result):
     round: int
     tenant: str
     currency: str
-    customer_ids: NDArray[np.object_] = attrs.field(converter=_ro)
-    treated: NDArray[np.bool_] = attrs.field(converter=_ro)
-    channel: NDArray[np.object_] = attrs.field(converter=_ro)
-    offer: NDArray[np.object_] = attrs.field(converter=_ro)
-    seen: NDArray[np.bool_] = attrs.field(converter=_ro)
-    purchased0: NDArray[np.bool_] = attrs.field(converter=_ro)
-    revenue0: NDArray[np.float64] = attrs.field(converter=_ro)
-    purchased1: NDArray[np.bool_] = attrs.field(converter=_ro)
-    revenue1: NDArray[np.float64] = attrs.field(converter=_ro)
-    discount: NDArray[np.float64] = attrs.field(converter=_ro)
-    unsubscribed: NDArray[np.bool_] = attrs.field(converter=_ro)
-    purchase_at: NDArray[np.datetime64] = attrs.field(converter=_ro)
-    send_at: NDArray[np.datetime64] = attrs.field(converter=_ro)
-    expected_revenue0: NDArray[np.float64] = attrs.field(converter=_ro)
-    expected_revenue1: NDArray[np.float64] = attrs.field(converter=_ro)
+    customer_ids: NDArray[np.object_] = attrs.field(converter=readonly)
+    treated: NDArray[np.bool_] = attrs.field(converter=readonly)
+    channel: NDArray[np.object_] = attrs.field(converter=readonly)
+    offer: NDArray[np.object_] = attrs.field(converter=readonly)
+    seen: NDArray[np.bool_] = attrs.field(converter=readonly)
+    purchased0: NDArray[np.bool_] = attrs.field(converter=readonly)
+    revenue0: NDArray[np.float64] = attrs.field(converter=readonly)
+    purchased1: NDArray[np.bool_] = attrs.field(converter=readonly)
+    revenue1: NDArray[np.float64] = attrs.field(converter=readonly)
+    discount: NDArray[np.float64] = attrs.field(converter=readonly)
+    unsubscribed: NDArray[np.bool_] = attrs.field(converter=readonly)
+    purchase_at: NDArray[np.datetime64] = attrs.field(converter=readonly)
+    send_at: NDArray[np.datetime64] = attrs.field(converter=readonly)
+    expected_revenue0: NDArray[np.float64] = attrs.field(converter=readonly)
+    expected_revenue1: NDArray[np.float64] = attrs.field(converter=readonly)
 
     _row_fields: ClassVar[tuple[str, ...]] = (
         "customer_ids", "treated", "channel", "offer", "seen", "purchased0", "revenue0",

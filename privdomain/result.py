@@ -32,7 +32,7 @@ from privdomain._optional import import_optional
 from privdomain.domain.segment import short_repr
 from privdomain.errors import UnknownCustomerError, ValidationError
 
-__all__ = ["Result", "plain_column", "row_numbers", "shown"]
+__all__ = ["Result", "plain_column", "readonly", "row_numbers", "shown"]
 
 _PREVIEW_ROWS = 5
 _NAT = np.iinfo(np.int64).min
@@ -126,6 +126,16 @@ def shown(value: Any) -> str:
     if isinstance(value, np.generic):
         return str(value.item())
     return str(value)
+
+
+def readonly(arr: Any) -> NDArray[Any]:
+    """A read-only view of ``arr`` (no copy; the caller's array stays writeable): the converter
+    of every result's array fields."""
+    out = np.asarray(arr)
+    if out.flags.writeable:
+        out = out.view()
+        out.flags.writeable = False
+    return out
 
 
 def _frozen(arr: NDArray[Any]) -> NDArray[Any]:

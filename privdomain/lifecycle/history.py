@@ -38,7 +38,8 @@ from privdomain.lifecycle._compute import (
     purchase_state,
     update_state,
 )
-from privdomain.lifecycle.result import LADDERS, check_ladders, readonly
+from privdomain.lifecycle.result import LADDERS, check_ladders
+from privdomain.result import readonly
 from privdomain.strategy import check_fitted
 
 __all__ = ["StageHistory", "stage_history"]

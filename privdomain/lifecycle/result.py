@@ -16,7 +16,7 @@ from privdomain.domain.segment import short_repr
 from privdomain.errors import UnknownCustomerError, ValidationError
 from privdomain.layering._result import Segmentation
 from privdomain.lifecycle.ladders import RelationshipLadder
-from privdomain.result import Result, row_numbers
+from privdomain.result import Result, readonly, row_numbers
 
 __all__ = ["LADDERS", "LifecycleStages"]
 
@@ -43,15 +43,6 @@ def check_ladders(value: Any) -> tuple[str, ...]:
             f"ladders must be distinct names from {list(LADDERS)}, got {short_repr(names)}"
         )
     return tuple(n for n in LADDERS if n in names)
-
-
-def readonly(arr: Any) -> NDArray[Any]:
-    """A read-only view of ``arr`` (no copy; the caller's array stays writeable)."""
-    out = np.asarray(arr)
-    if out.flags.writeable:
-        out = out.view()
-        out.flags.writeable = False
-    return out
 
 
 @attrs.frozen(eq=False, repr=False)

@@ -41,7 +41,8 @@ from privdomain.lifecycle.ladders import (
     PAliveLadder,
     RelationshipLadder,
 )
-from privdomain.lifecycle.result import LifecycleStages, readonly
+from privdomain.lifecycle.result import LifecycleStages
+from privdomain.result import readonly
 from privdomain.strategy import QuantileSketch, check_fitted
 
 __all__ = ["Lifecycle", "LifecycleStrategy", "LifecycleSummary"]

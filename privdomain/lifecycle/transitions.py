@@ -32,9 +32,8 @@ from privdomain.lifecycle.result import (
     LADDERS,
     LifecycleStages,
     check_ladders,
-    readonly,
 )
-from privdomain.result import Result, shown
+from privdomain.result import Result, readonly, shown
 
 __all__ = ["Transitions", "transitions"]
 

@@ -22,17 +22,9 @@ from privdomain.domain.segment import short_repr
 from privdomain.domain.snapshot import Snapshot
 from privdomain.errors import ValidationError
 from privdomain.nudges._events import EventIndex
-from privdomain.result import Result, shown
+from privdomain.result import Result, readonly, shown
 
 __all__ = ["NudgeOutcomes", "outcomes"]
-
-
-def _readonly(arr: Any) -> NDArray[Any]:
-    out = np.asarray(arr)
-    if out.flags.writeable:
-        out = out.view()
-        out.flags.writeable = False
-    return out
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -68,18 +60,18 @@ class NudgeOutcomes(Result):
     as_of: dt.datetime
     window_days: float
     currency: str
-    customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
-    index: NDArray[np.int64] = attrs.field(converter=_readonly)
-    treatment: NDArray[np.bool_] = attrs.field(converter=_readonly)
-    propensity: NDArray[np.float64] = attrs.field(converter=_readonly)
-    send_at: NDArray[np.datetime64] = attrs.field(converter=_readonly)
-    response: NDArray[np.bool_] = attrs.field(converter=_readonly)
-    orders: NDArray[np.int64] = attrs.field(converter=_readonly)
-    revenue_minor: NDArray[np.int64] = attrs.field(converter=_readonly)
-    revenue: NDArray[np.float64] = attrs.field(converter=_readonly)
-    channel: NDArray[np.object_] = attrs.field(converter=_readonly)
-    offer: NDArray[np.object_] = attrs.field(converter=_readonly)
-    period: NDArray[np.object_] = attrs.field(converter=_readonly)
+    customer_ids: NDArray[np.object_] = attrs.field(converter=readonly)
+    index: NDArray[np.int64] = attrs.field(converter=readonly)
+    treatment: NDArray[np.bool_] = attrs.field(converter=readonly)
+    propensity: NDArray[np.float64] = attrs.field(converter=readonly)
+    send_at: NDArray[np.datetime64] = attrs.field(converter=readonly)
+    response: NDArray[np.bool_] = attrs.field(converter=readonly)
+    orders: NDArray[np.int64] = attrs.field(converter=readonly)
+    revenue_minor: NDArray[np.int64] = attrs.field(converter=readonly)
+    revenue: NDArray[np.float64] = attrs.field(converter=readonly)
+    channel: NDArray[np.object_] = attrs.field(converter=readonly)
+    offer: NDArray[np.object_] = attrs.field(converter=readonly)
+    period: NDArray[np.object_] = attrs.field(converter=readonly)
 
     _row_fields: ClassVar[tuple[str, ...]] = (
         "customer_ids", "index", "treatment", "propensity", "send_at", "response", "orders",
