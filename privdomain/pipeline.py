@@ -667,7 +667,9 @@ class DailyCycle:
     def _record(self, plan: Any, contacts: Any, prefix: str) -> int:
         """Record the contacts: in the log (and from there in the pool), or in the pool."""
         if self.touchpoints is None:
-            report = self.pool.ingest(contacts)
+            # the plan knows each contact's pool row: the pool checks it instead of hashing ids
+            rows = plan.index[np.flatnonzero(plan.planned)]
+            report = self.pool._ingest_touchpoints(contacts, rows)
             return report.touchpoints_accepted
         objects = _touchpoint_objects(plan, self.pool.tenant, prefix)
         self.touchpoints.append(objects)

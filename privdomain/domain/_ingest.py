@@ -481,7 +481,13 @@ class Ingest:
         self.reg.resolve_referenced(cols.id[rows], index, self.undo)
         return m
 
-    def touchpoints(self, cols: TouchpointColumns) -> IngestReport:
+    def touchpoints(
+        self, cols: TouchpointColumns, customer_hint: NDArray[np.int64] | None = None
+    ) -> IngestReport:
+        """Validate and write touchpoint columns. ``customer_hint``, one per value of
+        ``cols.customer_id.values``, is where each customer probably is in the pool (e.g. the
+        snapshot rows of a plan's contacts): each hint is checked against the stored id, and
+        only the ids it misses are looked up, so the outcome is the same as without it."""
         n = len(cols)
         reason = np.full(n, _OK, dtype=np.uint8)
         texts: dict[RejectReason, list[tuple[NDArray[np.bool_], str]]] = {}
@@ -569,7 +575,7 @@ class Ingest:
                 RejectReason.CURRENCY_MISMATCH,
                 f"currency is not the pool's {self.currency}",
             )
-        customer = self.reg.resolve(cols.customer_id)
+        customer = self._resolve(cols.customer_id, customer_hint)
         flag(customer < 0, RejectReason.UNKNOWN_CUSTOMER, "customer is not in the pool")
         related = self.reg.resolve(cols.related_customer_id)
         has_related = cols.related_customer_id.present()
@@ -698,6 +704,31 @@ class Ingest:
             duplicate_touchpoints=duplicates.astype(np.int64),
             rejected=rejected,
         )
+
+    def _resolve(self, ids: EncodedIds, hint: NDArray[np.int64] | None) -> NDArray[np.int32]:
+        """Dense indices of ``ids`` (-1 where unknown), as :meth:`CustomerRegistry.resolve`;
+        with a ``hint`` per value, a hit is confirmed by comparing the stored id (no hashing)
+        and only the misses are looked up."""
+        known = len(self.reg.ids)
+        if hint is None or hint.shape != ids.values.shape or ids.values.size == 0 or known == 0:
+            return self.reg.resolve(ids)
+        hint = np.asarray(hint, dtype=np.int64)
+        inside = (hint >= 0) & (hint < known)
+        stored = np.asarray(self.reg.ids, dtype=object)[np.where(inside, hint, 0)]
+        try:
+            same = np.asarray(stored == ids.values, dtype=bool)  # elementwise on objects
+        except (TypeError, ValueError):  # an id whose == is no plain answer: look all up
+            return self.reg.resolve(ids)
+        hit = inside & same
+        found = np.full(ids.values.size + 1, -1, dtype=np.int32)  # last slot: code -1
+        found[:-1][hit] = hint[hit]
+        missed = np.flatnonzero(~hit)
+        if missed.size:
+            used = np.zeros(ids.values.size, dtype=bool)
+            used[ids.codes[ids.codes >= 0]] = True
+            missed = missed[used[missed]]
+            found[missed] = lookup(self.reg.index, ids.values[missed])
+        return found[ids.codes]
 
     def _replay_conflicts(
         self,

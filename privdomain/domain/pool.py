@@ -300,6 +300,26 @@ class Pool:
                 report = _merge(report, run.touchpoints(touchpoints))
             return report
 
+    def _ingest_touchpoints(
+        self, touchpoints: TouchpointColumns, customer_hint: NDArray[np.int64]
+    ) -> IngestReport:
+        """:meth:`ingest` of touchpoint columns with a guess of where each of
+        ``touchpoints.customer_id.values`` is in the pool (checked, so the outcome is the same
+        as :meth:`ingest`'s): how the daily cycle records a plan's contacts."""
+        if not isinstance(touchpoints, TouchpointColumns):
+            raise ValidationError(f"touchpoints are TouchpointColumns, not {type(touchpoints)}")
+        with self._lock, self._transaction() as undo:
+            if not len(touchpoints):
+                return IngestReport()
+            run = Ingest(
+                self._customers,
+                self._events,
+                tenant=self._tenant,
+                currency=self._currency,
+                undo=undo,
+            )
+            return run.touchpoints(touchpoints, customer_hint)
+
     def ingest_log(self, log: TouchpointLog, *, batch_size: int = 100_000) -> IngestReport:
         """Ingest what ``log`` holds beyond :attr:`log_cursor`, in batches; move the cursor on.
 
