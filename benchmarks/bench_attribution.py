@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from benchmarks._timing import best
 from privdomain.attribution import (
     Journeys,
     counterfactual,
@@ -47,16 +48,6 @@ from privdomain.simulate import SimulatedJourneys, simulate_journeys
 N_JOURNEYS = int(os.environ.get("BENCH_ATTRIBUTION_JOURNEYS", 1_000_000))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 SEED = 20260101
-
-
-def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def grouped_paths(journeys: Journeys) -> Any:
@@ -227,7 +218,7 @@ def quality(sim: SimulatedJourneys) -> None:
     )
     print(f"  {'method':<40}{'Spearman':>9}{'seconds':>9}")
     for name, fn in methods:
-        seconds, credit = _best(fn, repeat=1 if "bootstraps" in name else REPEAT)
+        seconds, credit = best(fn, repeat=1 if "bootstraps" in name else REPEAT)
         rho = spearmanr(credit.credit, truth).statistic
         print(f"  {name:<40}{rho:>+9.2f}{seconds:>9.3f}")
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import gc
 import os
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from benchmarks._timing import best
 from privdomain import Pool, TouchKind
 from privdomain.layering import RFMLayering, ValueTiers
 from privdomain.simulate import SimulatedPool, simulate_pool
@@ -44,16 +44,6 @@ N_PEERS = int(os.environ.get("BENCH_LAYERING_CUSTOMERS", 100_000))
 N_BIG = int(os.environ.get("BENCH_LAYERING_BIG", 1_000_000))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 SEED = 20260101
-
-
-def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 # ---------------------------------------------------------------------- data
@@ -277,12 +267,12 @@ def compare_with_peers() -> None:
         f"{int(snapshot.buyers.sum()):,} buyers (seed {SEED})"
     )
 
-    t_ours_tx, _ = _best(lambda: ours_from_transactions(sim))
-    t_ours_layer, _ = _best(lambda: ours_layering(snapshot))
-    t_rfm_tx, _ = _best(lambda: rfm_from_transactions(frame), repeat=1)
+    t_ours_tx, _ = best(lambda: ours_from_transactions(sim))
+    t_ours_layer, _ = best(lambda: ours_layering(snapshot))
+    t_rfm_tx, _ = best(lambda: rfm_from_transactions(frame), repeat=1)
     rfm_summary = rfm_summary_table(frame)
-    t_rfm_layer, _ = _best(lambda: rfm_from_summary(rfm_summary), repeat=1)
-    t_pymc_tx, _ = _best(
+    t_rfm_layer, _ = best(lambda: rfm_from_summary(rfm_summary), repeat=1)
+    t_pymc_tx, _ = best(
         lambda: segments(
             frame, "customer_id", "date", "amount", observation_period_end=as_of_local
         ),
@@ -292,7 +282,7 @@ def compare_with_peers() -> None:
         frame, "customer_id", "date", "amount", observation_period_end=as_of_local,
         include_first_transaction=True,
     )  # fmt: skip
-    t_pymc_layer, _ = _best(lambda: from_summary(pymc_summary), repeat=1)
+    t_pymc_layer, _ = best(lambda: from_summary(pymc_summary), repeat=1)
 
     short = "rfm_segments" + ("" if pymc_label.startswith("pymc") else "*")
     heads = [("privdomain", 11), ("rfm (PyPI)", 11), ("ratio", 8), (short, 11), ("ratio", 8)]
@@ -325,7 +315,7 @@ def one_million() -> None:
     big = _ingest_purchases(big_sim).snapshot(big_sim.as_of)
     del big_sim
     gc.collect()
-    t_big, (_, tiers) = _best(lambda: ours_layering_and_tiers(big))
+    t_big, (_, tiers) = best(lambda: ours_layering_and_tiers(big))
     print(
         f"{N_BIG:,} customers: RFM scores + named segments + value tiers from a Snapshot: "
         f"{t_big:.3f} s (target <= 0.5 s)"

@@ -18,11 +18,11 @@ import datetime as dt
 import gc
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from benchmarks._timing import best
 from privdomain import Pool
 from privdomain.lifecycle import LADDERS, Lifecycle, stage_history, transitions
 from privdomain.memory import InMemoryStageStore
@@ -34,16 +34,6 @@ BASELINE_DATES = int(os.environ.get("BENCH_BASELINE_DATES", 6))
 WEEKS = 52
 # as in bench_pool: about ten touchpoints per customer with the default simulation
 MESSAGES_PER_MONTH = float(os.environ.get("BENCH_MESSAGES", 0.45))
-
-
-def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _ingest(sim: Any) -> Pool:
@@ -71,7 +61,7 @@ def main() -> None:
         f"{time.perf_counter() - gen:.1f} s)"
     )
 
-    fit_s, model = _best(lambda: Lifecycle().fit(now), repeat=1)
+    fit_s, model = best(lambda: Lifecycle().fit(now), repeat=1)
     before = model.apply(last_week)
     store = InMemoryStageStore()
     before.record(store)
@@ -79,16 +69,16 @@ def main() -> None:
     def stage_and_diff() -> Any:
         return transitions(before, model.apply(now))
 
-    apply_s, stages = _best(lambda: model.apply(now))
-    diff_s, moves = _best(lambda: transitions(before, stages))
-    both_s, _ = _best(stage_and_diff)
-    store_s, from_store = _best(lambda: transitions(store, stages))
-    read_s, _ = _best(lambda: store.get_stages(stages.customer_ids.tolist()))
+    apply_s, stages = best(lambda: model.apply(now))
+    diff_s, moves = best(lambda: transitions(before, stages))
+    both_s, _ = best(stage_and_diff)
+    store_s, from_store = best(lambda: transitions(store, stages))
+    read_s, _ = best(lambda: store.get_stages(stages.customer_ids.tolist()))
     assert np.array_equal(from_store.target, moves.target)
 
     end = np.datetime64(int(as_of.timestamp() * 1_000_000), "us")
     dates = end - np.arange(WEEKS - 1, -1, -1) * np.timedelta64(7, "D")
-    history_s, history = _best(lambda: stage_history(model, now, dates))
+    history_s, history = best(lambda: stage_history(model, now, dates))
 
     # the baseline: one snapshot per date, staged; a few dates measured, scaled to 52
     picked = np.unique(np.linspace(0, WEEKS - 1, max(BASELINE_DATES, 1)).round().astype(int))

@@ -22,15 +22,13 @@ Run: ``python -m benchmarks policies`` (``BENCH_CUSTOMERS=10000`` for a quick lo
 
 from __future__ import annotations
 
-import gc
 import os
 import time
-from collections.abc import Callable
-from typing import Any
 
 import attrs
 import numpy as np
 
+from benchmarks._timing import best
 from privdomain.domain.channels import OWNED_CHANNELS
 from privdomain.nudges import NudgePolicy, PolicyComparison, compare_policies, plan
 from privdomain.simulate import response_world, simulate_pool
@@ -39,16 +37,6 @@ N_CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 50_000))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 3))
 BUDGET_SHARE = float(os.environ.get("BENCH_BUDGET_SHARE", 0.2))
 N_BOOTSTRAP = int(os.environ.get("BENCH_BOOTSTRAP", 500))
-
-
-def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _table(title: str, c: PolicyComparison) -> None:
@@ -101,8 +89,8 @@ def main() -> None:
         "channel": channel,
         "offer": np.full(reachable.size, "small_coupon", dtype=object),
     }
-    respond_s, _ = _best(lambda: world.respond(contacts))
-    compare_s, comparison = _best(
+    respond_s, _ = best(lambda: world.respond(contacts))
+    compare_s, comparison = best(
         lambda: compare_policies(world, seed=0, n_bootstrap=N_BOOTSTRAP), repeat=1
     )
     budget = max(1, int(BUDGET_SHARE * len(snapshot)))
@@ -112,7 +100,7 @@ def main() -> None:
         periods={k: attrs.evolve(r, lift_prior=None) for k, r in NudgePolicy().periods.items()}
     )
     response_ranked = plan(snapshot, world.stages, at=world.at, budget=budget, policy=by_response)
-    budget_s, budgeted = _best(
+    budget_s, budgeted = best(
         lambda: compare_policies(
             world, seed=0, n_bootstrap=N_BOOTSTRAP, budget=budget,
             plans={"ranked by response": response_ranked},

@@ -19,11 +19,11 @@ import os
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from benchmarks._timing import best
 from privdomain import Pool, ProfileChanges, TouchKind
 from privdomain.domain.snapshot import OWNED_CHANNELS
 from privdomain.simulate import SimulatedPool, simulate_pool
@@ -45,16 +45,6 @@ def _held_bytes(sim: SimulatedPool) -> int:
     tracemalloc.stop()
     del pool
     return held + sum(sys.getsizeof(s) for s in sim.customers.id.tolist())
-
-
-def _best(fn: Callable[[], Any], repeat: int = REPEAT) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def _ingest(sim: SimulatedPool) -> Pool:
@@ -134,10 +124,10 @@ def main() -> None:
 
     per_event = _held_bytes(sim) / n_events
 
-    ingest_s, pool = _best(lambda: _ingest(sim))
+    ingest_s, pool = best(lambda: _ingest(sim))
     as_of = sim.as_of
     pool.snapshot(as_of=as_of)  # warm-up
-    snapshot_s, snap = _best(lambda: pool.snapshot(as_of=as_of))
+    snapshot_s, snap = best(lambda: pool.snapshot(as_of=as_of))
 
     # a vectorised profile update: 200,000 customers withdraw WeCom consent and change agent
     ids = sim.customers.id[:200_000]
@@ -154,12 +144,12 @@ def main() -> None:
     report = pool.ingest(changes)
     update_s = time.perf_counter() - start
     assert report.customers_updated == ids.size, report
-    after_s, _ = _best(lambda: pool.snapshot(as_of=as_of))
+    after_s, _ = best(lambda: pool.snapshot(as_of=as_of))
 
     events = _events_frame(sim)
     as_of_us = int(as_of.timestamp()) * 1_000_000
     offset = int(sim.params.utc_offset.total_seconds()) * 1_000_000
-    pandas_s, feats = _best(lambda: pandas_features(events, len(sim.customers), as_of_us, offset))
+    pandas_s, feats = best(lambda: pandas_features(events, len(sim.customers), as_of_us, offset))
 
     # the two computed the same thing
     assert np.array_equal(feats["orders"].to_numpy(), snap.orders)
