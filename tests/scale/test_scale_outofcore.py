@@ -371,3 +371,74 @@ def test_two_passes_equal_one_machine(
         got = _run(pool, as_of, at, folder / "out", value=False)
     _assert_same(got, want)
     assert len(pool) == npartitions
+
+
+def test_profile_changes_before_and_after_as_of(sim: Any, shards: Any, tmp_path: Path) -> None:
+    """Agents reassigned by profile changes, some before as_of and some after (which the
+    snapshot must not see), in files partitioned alike: the answers of one machine."""
+    from privdomain.frames import pool_from_frames
+
+    customers = to_frame(sim.customers)
+    agents = customers["agent_id"].dropna().unique()
+    rng = np.random.default_rng(5)
+    who = rng.choice(customers["customer_id"].to_numpy(dtype=object), 300, replace=False)
+    offsets = rng.integers(-60 * 86_400, 60 * 86_400, who.size).astype("timedelta64[s]")
+    when = np.datetime64(sim.as_of.replace(tzinfo=None), "us") + offsets
+    changes = pd.DataFrame(
+        {
+            "customer_id": who,
+            "at": pd.to_datetime(when).tz_localize("UTC"),
+            "agent": rng.choice(agents, who.size).astype(object),
+        }
+    )
+    files = []
+    for i, path in enumerate(shards[0]):
+        mine = changes[changes["customer_id"].isin(pd.read_parquet(path)["customer_id"])]
+        files.append(str(tmp_path / f"changes-{i}.parquet"))
+        mine.to_parquet(files[-1])
+    assert sum(len(pd.read_parquet(f)) for f in files) == len(changes)
+    spec = {"tenant": sim.params.tenant, "utc_offset": sim.params.utc_offset}
+    columns = {"agent_id": "agent"}
+    pool = OutOfCorePool.from_parquet(
+        *shards,
+        profile_changes=files,
+        customer_columns=CUSTOMER_COLUMNS,
+        touchpoint_columns=TOUCHPOINT_COLUMNS,
+        profile_change_columns=columns,
+        **spec,
+    )
+    referral = ReferralAttribution(rule=RULE)
+    with dask.config.set(SYNC):
+        (lifecycle,) = pool.fit(sim.as_of, [Lifecycle()])
+        rows = pool.apply(
+            sim.as_of,
+            [
+                Step("stages", lifecycle),
+                Step("bindings", referral),
+                Step("ledger", referral, "attribute"),
+            ],
+            path=tmp_path / "out",
+        )
+    assert all(r.ok for part in pool.reports for r in part)
+    whole_pool, _ = pool_from_frames(
+        customers,
+        to_frame(sim.touchpoints),
+        changes,
+        customer_columns=CUSTOMER_COLUMNS,
+        touchpoint_columns=TOUCHPOINT_COLUMNS,
+        profile_change_columns=columns,
+        **spec,
+    )
+    whole = whole_pool.snapshot(sim.as_of)
+    want = {
+        "stages": to_frame(Lifecycle().fit(whole).apply(whole)),
+        "bindings": to_frame(referral.apply(whole)),
+        "ledger": to_frame(referral.attribute(whole)),
+    }
+    got = {name: pd.read_parquet(tmp_path / "out" / name) for name in rows}
+    _assert_same(got, want)
+    # the changes are seen: agents differ from those of the pool without them
+    plain = sim.pool().snapshot(sim.as_of)
+    agent = to_frame(whole)["agent_id"].astype(str).to_numpy()
+    assert np.array_equal(plain.customer_ids, whole.customer_ids)
+    assert (agent != to_frame(plain)["agent_id"].astype(str).to_numpy()).sum() > 0
