@@ -47,7 +47,7 @@ from privdomain.nudges.policy import (
     NudgePolicy,
     QuietHours,
 )
-from privdomain.result import Result, shown
+from privdomain.result import Result, readonly, shown
 from privdomain.strategy import RuleBased, check_fitted
 
 __all__ = ["REASONS", "NudgePlan", "Nudges", "plan"]
@@ -83,14 +83,6 @@ _OFFER_NAMES = np.array([*OFFERS, None], dtype=object)  # code -1: no offer
 _IS_DISCOUNT = np.array([o in DISCOUNT_OFFERS for o in OFFERS] + [False])
 _IS_COUPON = np.array([o in COUPONS for o in OFFERS] + [False])
 _IS_OWNED = OWNED_COLUMN >= 0  # by channel code
-
-
-def _readonly(arr: Any) -> NDArray[Any]:
-    out = np.asarray(arr)
-    if out.flags.writeable:
-        out = out.view()
-        out.flags.writeable = False
-    return out
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -151,24 +143,24 @@ class NudgePlan(Result):
     budget: int | None
     discount_budget: int | None
     holdout: float
-    customer_ids: NDArray[np.object_] = attrs.field(converter=_readonly)
-    index: NDArray[np.int64] = attrs.field(converter=_readonly)
-    planned: NDArray[np.bool_] = attrs.field(converter=_readonly)
-    send_at: NDArray[np.datetime64] = attrs.field(converter=_readonly)
-    channel: NDArray[np.object_] = attrs.field(converter=_readonly)
-    message: NDArray[np.object_] = attrs.field(converter=_readonly)
-    offer: NDArray[np.object_] = attrs.field(converter=_readonly)
-    promotion: NDArray[np.bool_] = attrs.field(converter=_readonly)
-    score: NDArray[np.float64] = attrs.field(converter=_readonly)
-    rescheduled: NDArray[np.bool_] = attrs.field(converter=_readonly)
-    reason: NDArray[np.object_] = attrs.field(converter=_readonly)
-    period: NDArray[np.object_] = attrs.field(converter=_readonly)
-    relationship: NDArray[np.object_] = attrs.field(converter=_readonly)
-    layer: NDArray[np.object_] = attrs.field(converter=_readonly)
-    fatigue: NDArray[np.float64] = attrs.field(converter=_readonly)
-    net_value: NDArray[np.float64] = attrs.field(converter=_readonly)
-    discount_minor: NDArray[np.int64] = attrs.field(converter=_readonly)
-    propensity: NDArray[np.float64] = attrs.field(converter=_readonly)
+    customer_ids: NDArray[np.object_] = attrs.field(converter=readonly)
+    index: NDArray[np.int64] = attrs.field(converter=readonly)
+    planned: NDArray[np.bool_] = attrs.field(converter=readonly)
+    send_at: NDArray[np.datetime64] = attrs.field(converter=readonly)
+    channel: NDArray[np.object_] = attrs.field(converter=readonly)
+    message: NDArray[np.object_] = attrs.field(converter=readonly)
+    offer: NDArray[np.object_] = attrs.field(converter=readonly)
+    promotion: NDArray[np.bool_] = attrs.field(converter=readonly)
+    score: NDArray[np.float64] = attrs.field(converter=readonly)
+    rescheduled: NDArray[np.bool_] = attrs.field(converter=readonly)
+    reason: NDArray[np.object_] = attrs.field(converter=readonly)
+    period: NDArray[np.object_] = attrs.field(converter=readonly)
+    relationship: NDArray[np.object_] = attrs.field(converter=readonly)
+    layer: NDArray[np.object_] = attrs.field(converter=readonly)
+    fatigue: NDArray[np.float64] = attrs.field(converter=readonly)
+    net_value: NDArray[np.float64] = attrs.field(converter=readonly)
+    discount_minor: NDArray[np.int64] = attrs.field(converter=readonly)
+    propensity: NDArray[np.float64] = attrs.field(converter=readonly)
 
     _row_fields: ClassVar[tuple[str, ...]] = (
         "customer_ids", "index", "planned", "send_at", "channel", "message", "offer",
