@@ -294,11 +294,13 @@ def _ranked_counts(
     if sys.byteorder != "little":  # pragma: no cover - the machines we know are little-endian
         digits = digits[:, ::-1]
     first = np.argsort(digits[:, 0], kind="stable")
-    second = np.argsort(digits[first, 1], kind="stable")[::-1]  # highest first
-    keys = bits[first][second]
-    classes = _classes(y, t)[first][second]
+    high, keys, classes = digits[first, 1], bits[first], _classes(y, t)[first]
+    first = first.astype(np.int32) if n < _INT32_ROWS else first  # less fresh memory below
+    del single, bits, digits
+    second = np.argsort(high, kind="stable")[::-1]  # highest first
+    keys, classes = keys[second], classes[second]
     same = keys[1:] == keys[:-1]  # equal float32: maybe equal scores
-    del keys, single, bits, digits
+    del keys, high
     pairs = np.flatnonzero(same)
     if pairs.size:
         equal = u[first[second[pairs]]] == u[first[second[pairs + 1]]]
