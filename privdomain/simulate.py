@@ -507,7 +507,12 @@ class _Simulation:
         cap = np.ceil(bound + 8 * np.sqrt(bound) + 10).astype(np.int64)
         repeats = np.where(buyer, np.minimum(alive_repeats, cap), 0)
         owner = np.repeat(np.arange(n), repeats)
-        gaps = rng.exponential(1.0, owner.size) / lam[owner] * SECONDS_PER_DAY
+        # a rate of (almost) zero gives gaps of centuries or inf seconds: such a repeat falls
+        # after the window's end (and is dropped) whatever its gap, so gaps are cut at ~31,700
+        # years, which keeps the running sum below finite and exact to the second
+        with np.errstate(divide="ignore", over="ignore"):
+            gaps = rng.exponential(1.0, owner.size) / lam[owner] * SECONDS_PER_DAY
+        gaps = np.minimum(gaps, 1e12)
         starts = np.cumsum(repeats) - repeats
         cum = np.cumsum(gaps)
         has = repeats > 0
