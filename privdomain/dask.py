@@ -917,8 +917,12 @@ class OutOfCorePool:
             Paths of Parquet files, one per partition, in the same order.
         profile_changes
             Paths of Parquet files partitioned alike, optional.
-        tenant, currency, utc_offset
-            As :class:`~privdomain.Pool` takes them.
+        tenant : str
+            As :class:`~privdomain.Pool` takes it.
+        currency : str, default "CNY"
+            As :class:`~privdomain.Pool` takes it.
+        utc_offset : datetime.timedelta, default dt.timedelta(hours=8)
+            As :class:`~privdomain.Pool` takes it.
         customer_columns, touchpoint_columns, profile_change_columns
             The column names, as :meth:`PartitionedPool.from_frames` takes them.
         spill
