@@ -140,7 +140,9 @@ def _terms_needed(z: float) -> int:
 _SCIPY_MAX_C = 30.0  # above this, scipy's hyp2f1 overflows near z = 1 through Gamma(c)
 
 
-def hyp2f1_large_c(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArray:
+def hyp2f1_large_c(
+    a: float | FloatArray, b: float | FloatArray, c: FloatArray, z: FloatArray
+) -> FloatArray:
     """Gauss's ``2F1(a, b; c; z)`` for ``0 <= z < 1``, robust for large ``c``.
 
     BG/NBD's conditional expectation needs ``2F1(., a-1; a+b+x-1; z)``: ``c`` grows with the
@@ -148,17 +150,19 @@ def hyp2f1_large_c(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArr
     ``z`` is near 1. There the series itself converges fast (each term shrinks by about
     ``z (a+n)/(c+n)``), so it is summed directly; small ``c`` goes to scipy.
     """
-    out = np.empty(np.broadcast(c, z).shape)
-    c_b, z_b = np.broadcast_arrays(c, z)
+    out = np.empty(np.broadcast(a, b, c, z).shape)
+    a_b, b_b, c_b, z_b = np.broadcast_arrays(
+        np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64), c, z
+    )
     small = c_b < _SCIPY_MAX_C
-    out[small] = hyp2f1(a, b, c_b[small], z_b[small])
+    out[small] = hyp2f1(a_b[small], b_b[small], c_b[small], z_b[small])
     direct = ~small | ~np.isfinite(out)
     if direct.any():
-        out[direct] = _gauss_series(a, b, c_b[direct], z_b[direct])
+        out[direct] = _gauss_series(a_b[direct], b_b[direct], c_b[direct], z_b[direct])
     return out
 
 
-def _gauss_series(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArray:
+def _gauss_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
     total = np.ones_like(z)
     term = np.ones_like(z)
     active = np.arange(z.shape[0])
@@ -166,7 +170,8 @@ def _gauss_series(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArra
     block = 32
     while active.size and first < _MAX_TERMS:
         n = np.arange(first, first + block, dtype=np.float64)[:, None]
-        ratios = (a + n) * (b + n) / ((c[active] + n) * (n + 1)) * z[active]
+        a_act, b_act = a[active], b[active]
+        ratios = (a_act + n) * (b_act + n) / ((c[active] + n) * (n + 1)) * z[active]
         ratios[0] *= term[active]
         terms = _running(np.multiply, ratios)
         total[active] += terms.sum(axis=0)
@@ -174,7 +179,7 @@ def _gauss_series(a: float, b: float, c: FloatArray, z: FloatArray) -> FloatArra
         first += block
         # Once (a+n)(b+n) < (c+n)(n+1) the ratio stays below z: bound the tail geometrically.
         k = float(first)
-        shrinking = (a + k) * (b + k) <= (c[active] + k) * (k + 1)
+        shrinking = (a[active] + k) * (b[active] + k) <= (c[active] + k) * (k + 1)
         tail = np.abs(term[active]) * z[active] / (1 - z[active])
         done = shrinking & (tail <= _REL_TOL * np.abs(total[active]))
         active = active[~done]

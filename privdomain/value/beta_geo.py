@@ -155,6 +155,7 @@ class BetaGeo(RepeatPurchaseModel):
 
 
 _NEAR_ONE = 1e-4
+_SWAP_GROWTH = 200.0  # -(a-1) log(1-z) above which the transformed series nears overflow
 
 
 def purchases_while_alive(
@@ -170,9 +171,23 @@ def purchases_while_alive(
     """
 
     def at(shape: float) -> FloatArray:
-        c = shape + bottom_offset
-        decay = np.exp((shape - 1) * np.log1p(-z))
-        bracket = 1 - decay * hyp2f1_large_c(shape + top_offset, shape - 1, c, z)
+        c, z_ = np.broadcast_arrays(np.asarray(shape + bottom_offset, dtype=np.float64), z)
+        # (1-z)^(a-1) 2F1(a + top, a-1; c; z) = (1-z)^e 2F1(e, c-a+1; c; z), e = bottom - top
+        # (Euler's transformation): the first series is about (1-z)^-(a-1) before the decay
+        # cancels it, which overflows for a concentrated Beta (a of thousands); the second grows
+        # with e (the frequency), so each customer gets the form with the smaller growth
+        e = c - shape - top_offset
+        log_scale = -np.log1p(-z_)  # each series is about (1-z)^-(its growth parameter)
+        swap = ((shape - 1) * log_scale > _SWAP_GROWTH) & (e < shape - 1)
+        bracket = np.empty_like(c)
+        keep = ~swap
+        decay = np.exp((shape - 1) * np.log1p(-z_[keep]))
+        bracket[keep] = 1 - decay * hyp2f1_large_c(shape + top_offset, shape - 1, c[keep], z_[keep])
+        if swap.any():
+            e_s, z_s, c_s = e[swap], z_[swap], c[swap]
+            bracket[swap] = 1 - np.exp(e_s * np.log1p(-z_s)) * hyp2f1_large_c(
+                e_s, c_s - shape + 1, c_s, z_s
+            )
         result: FloatArray = c / (shape - 1) * bracket
         return result
 
